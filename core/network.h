@@ -1,0 +1,88 @@
+/* network.h — a network as a small graph of operations.
+ *
+ * A network is described in JSON as an array of nodes in execution order;
+ * node i may only read nodes before it, and the last node is the output:
+ *
+ *   [ {"op": "input", "channels": 3},
+ *     {"op": "noise_level"},                      one channel = sigma / 255
+ *     {"op": "concat", "in": [0, 1]},
+ *     {"op": "unshuffle", "factor": 2},           "in" defaults to the node before
+ *     {"op": "conv", "out": 64, "k": 3, "stride": 1, "bias": true},
+ *     {"op": "relu"}, {"op": "leaky_relu", "slope": 0.2}, {"op": "prelu"},
+ *     {"op": "add", "in": [a, b]},
+ *     {"op": "shuffle", "factor": 2},
+ *     {"op": "bicubic", "in": [0], "factor": 2} ] fixed MATLAB-style upscaling
+ *
+ * Parameters of node i are the tensors "nodes.<i>.weight" (cout, cin, k, k),
+ * "nodes.<i>.bias" (cout) and, for prelu, "nodes.<i>.alpha" (c). They live in
+ * one flat array in node order, so gradients and optimizer moments can use
+ * the same layout and the optimizer is one loop.
+ *
+ * A workspace holds what one forward (and backward) pass on an input of a
+ * fixed size needs: every node's output, their gradients when training, and
+ * the shared scratch. Inference workspaces reuse buffers whose values are no
+ * longer needed. One workspace per thread; the network itself is read-only
+ * during passes, so threads can share it. */
+#ifndef AENET_NETWORK_H
+#define AENET_NETWORK_H
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct AenetNetwork AenetNetwork;
+typedef struct AenetWorkspace AenetWorkspace;
+
+typedef struct {
+  const char *name; /* "nodes.<i>.weight" */
+  int n_dims;
+  gint64 shape[4];
+  gsize offset; /* in floats, into the flat parameter array */
+  gsize n_elements;
+} AenetParamInfo;
+
+/* Parses and checks a description; parameters start at zero. */
+AenetNetwork *aenet_network_new (const char *json, gsize length, GError **error);
+void aenet_network_free (AenetNetwork *net); /* NULL is fine */
+/* The canonical JSON description (free with g_free). */
+char *aenet_network_to_json (const AenetNetwork *net);
+
+int aenet_network_get_in_channels (const AenetNetwork *net);
+int aenet_network_get_out_channels (const AenetNetwork *net);
+gboolean aenet_network_takes_noise_level (const AenetNetwork *net);
+/* Output pixels per input pixel along each axis (1 for denoising). */
+int aenet_network_get_scale (const AenetNetwork *net);
+/* Input width and height must be multiples of this. */
+int aenet_network_get_alignment (const AenetNetwork *net);
+/* How far, in input pixels, an output pixel depends on the input around it. */
+int aenet_network_get_reach (const AenetNetwork *net);
+/* Multiply-adds per input pixel of one forward pass. */
+double aenet_network_get_macs_per_pixel (const AenetNetwork *net);
+
+gsize aenet_network_get_n_params (const AenetNetwork *net);
+float *aenet_network_get_params (AenetNetwork *net);
+guint aenet_network_get_n_param_tensors (const AenetNetwork *net);
+const AenetParamInfo *aenet_network_get_param_info (const AenetNetwork *net, guint index);
+/* Sets parameters with a fan-in scaled (He) normal init from a seeded generator. */
+void aenet_network_init_params (AenetNetwork *net, guint64 seed);
+
+/* Bytes a workspace for an h × w input takes. */
+gsize aenet_workspace_size (const AenetNetwork *net, int h, int w, gboolean training);
+/* h and w must be multiples of the alignment. */
+AenetWorkspace *aenet_workspace_new (const AenetNetwork *net, int h, int w, gboolean training,
+                                     GError **error);
+void aenet_workspace_free (AenetWorkspace *ws); /* NULL is fine */
+
+/* input is (in_channels, h, w); noise_level is sigma on the [0, 1] scale. */
+void aenet_network_forward (const AenetNetwork *net, AenetWorkspace *ws, const float *input,
+                            float noise_level);
+/* The last forward's output: (out_channels, h * scale, w * scale). */
+const float *aenet_workspace_get_output (const AenetWorkspace *ws);
+/* Needs a training workspace after forward; dout has the output's shape;
+ * parameter gradients are accumulated (+=) into grads (flat layout). */
+void aenet_network_backward (const AenetNetwork *net, AenetWorkspace *ws, float *grads,
+                             const float *dout);
+
+G_END_DECLS
+
+#endif

@@ -1,0 +1,28 @@
+/* presets.h — the network architectures the trainer offers (--arch NAME),
+ * as graph descriptions (see network.h). */
+#ifndef AENET_PRESETS_H
+#define AENET_PRESETS_H
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+  const char *name;        /* "unet-denoise", "unet-x2", ... */
+  const char *task;        /* "denoise" or "upscale" */
+  int scale;               /* 1 for denoise */
+  const char *description; /* one line for --help and aenet info */
+} AenetPreset;
+
+/* All presets, terminated by an entry whose name is NULL. */
+const AenetPreset *aenet_presets_get (void);
+/* The preset for a name, or NULL with error set. */
+const AenetPreset *aenet_preset_find (const char *name, GError **error);
+/* The default preset for a task and scale, or NULL with error set. */
+const AenetPreset *aenet_preset_find_default (const char *task, int scale, GError **error);
+/* Its graph as JSON (free with g_free). */
+char *aenet_preset_build_graph (const AenetPreset *preset);
+
+G_END_DECLS
+
+#endif

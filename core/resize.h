@@ -1,0 +1,19 @@
+/* resize.h — bicubic resizing compatible with MATLAB's imresize(…,'bicubic').
+ *
+ * Cubic kernel with a = -0.5; when shrinking, the kernel is widened by the
+ * inverse scale (antialiasing), as MATLAB does; edges are symmetric
+ * (half-sample mirror: … b a | a b c … z | z y …). Separable: rows first,
+ * then columns through an intermediate buffer. Tensors are planar (c, h, w),
+ * row-major; the scale of each axis is out/in. */
+#ifndef AENET_RESIZE_H
+#define AENET_RESIZE_H
+
+#include <stddef.h>
+
+/* Scratch needed by aenet_resize_bicubic, in floats. */
+size_t aenet_resize_scratch_size (int c, int h, int w, int out_h, int out_w);
+/* out is (c, out_h, out_w), inp is (c, h, w). Never allocates. */
+void aenet_resize_bicubic (float *out, const float *inp, float *scratch, int c, int h, int w,
+                           int out_h, int out_w);
+
+#endif

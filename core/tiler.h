@@ -1,0 +1,70 @@
+/* tiler.h — running a network over an image of any size, tile by tile.
+ *
+ * The image is read and written through callbacks, so an image in memory
+ * and a GEGL buffer are just two adapters. Pixels cross the callbacks as
+ * interleaved floats, row-major, n_channels per pixel:
+ *   1 = Y', 2 = Y'A, 3 = R'G'B', 4 = R'G'B'A, values nominally in [0, 1].
+ *
+ * Each output tile is computed from the input area around it grown by the
+ * network's reach, aligned to what its down-sampling needs, with edges
+ * mirrored (symmetric) where that area leaves the image. The result is the
+ * same whatever the tile size: tiled output equals whole-image output.
+ * Gray images go through a colour network as three equal channels and come
+ * back as their mean; alpha is not given to the network: denoising copies
+ * it, upscaling resizes it with bicubic.
+ *
+ * Threads each own their workspace and take tiles from a shared counter.
+ * Callbacks are called with a lock held, one at a time, from any thread. */
+#ifndef AENET_TILER_H
+#define AENET_TILER_H
+
+#include <glib.h>
+#include "network.h"
+
+G_BEGIN_DECLS
+
+#define AENET_DEFAULT_MEMORY_BUDGET ((gsize) 256 << 20)
+
+typedef struct {
+  int width, height; /* the whole input image */
+  int n_channels;    /* 1 to 4, see above */
+  /* Reads the input rectangle (always inside the image) into dst: h rows of
+   * w * n_channels floats. */
+  gboolean (*read) (void *user, int x, int y, int w, int h, float *dst, GError **error);
+  /* Writes an output rectangle (in output coordinates, i.e. times the
+   * network's scale): h rows of w * n_channels floats. */
+  gboolean (*write) (void *user, int x, int y, int w, int h, const float *src, GError **error);
+  void *user;
+} AenetImageIO;
+
+typedef struct {
+  /* Input area to process (x, y, width, height); width 0 = whole image.
+   * Pixels around it are read as context where the image has them. */
+  int roi_x, roi_y, roi_width, roi_height;
+  int tile;           /* tile edge in input pixels; 0 = largest within budget */
+  gsize memory_budget;  /* bytes for all threads' working memory; 0 = default */
+  int n_threads;      /* 0 = number of cores */
+  float noise_level;  /* sigma on the [0, 1] scale, for networks that take it */
+  /* Called from the thread that called aenet_tiler_run after each tile is
+   * written, with the fraction done. */
+  void (*progress) (void *user, double fraction);
+  void *progress_user;
+  const volatile int *cancel; /* set non-zero (from anywhere) to stop; may be NULL */
+} AenetTilerOptions;
+
+/* Fills opt with defaults (everything zero, whole image). */
+void aenet_tiler_options_init (AenetTilerOptions *opt);
+/* The tile edge the options give for this network (after the budget). */
+int aenet_tiler_choose_tile (const AenetNetwork *net, const AenetImageIO *io,
+                             const AenetTilerOptions *opt, GError **error);
+/* Working memory in bytes for a given tile edge and thread count. */
+gsize aenet_tiler_memory_for_tile (const AenetNetwork *net, int n_channels, int tile,
+                                   int n_threads);
+/* Runs the network over the image; FALSE with error set on failure,
+ * AENET_ERROR_CANCELLED when stopped by the cancel flag. */
+gboolean aenet_tiler_run (const AenetNetwork *net, const AenetImageIO *io,
+                          const AenetTilerOptions *opt, GError **error);
+
+G_END_DECLS
+
+#endif
