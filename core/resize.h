@@ -1,10 +1,11 @@
 /* resize.h — bicubic resizing compatible with MATLAB's imresize(…,'bicubic').
  *
  * Cubic kernel with a = -0.5; when shrinking, the kernel is widened by the
- * inverse scale (antialiasing), as MATLAB does; edges are symmetric
- * (half-sample mirror: … b a | a b c … z | z y …). Separable: rows first,
- * then columns through an intermediate buffer. Tensors are planar (c, h, w),
- * row-major; the scale of each axis is out/in. */
+ * inverse scale (antialiasing), as MATLAB does; taps beyond an edge repeat
+ * the edge pixel (MATLAB's published low-resolution sets show clamping).
+ * Separable, through an intermediate buffer, the axis with the smaller
+ * scale first (vertical first when equal), as MATLAB orders them. Tensors
+ * are planar (c, h, w), row-major; the scale of each axis is out/in. */
 #ifndef AENET_RESIZE_H
 #define AENET_RESIZE_H
 

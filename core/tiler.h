@@ -65,6 +65,11 @@ gsize aenet_tiler_memory_for_tile (const AenetNetwork *net, int n_channels, int 
 gboolean aenet_tiler_run (const AenetNetwork *net, const AenetImageIO *io,
                           const AenetTilerOptions *opt, GError **error);
 
+/* The simple case: a whole image in memory, planar (c, h, w) with c = 1 or
+ * 3 (no alpha); out is (c, h * scale, w * scale). roi options are ignored. */
+gboolean aenet_tiler_run_planar (const AenetNetwork *net, const float *in, int c, int h, int w,
+                                 float *out, const AenetTilerOptions *opt, GError **error);
+
 G_END_DECLS
 
 #endif

@@ -1,0 +1,533 @@
+/* tiler.c — overlapping tiles through a network, stitched without seams.
+ *
+ * A tile's output square [x0, x0 + T) is computed from the input square
+ * [x0 - pad, x0 + T + pad), where pad is the network's reach rounded up to
+ * its alignment. Tile origins differ by multiples of T (itself a multiple of
+ * the alignment), so every tile sees the same down-sampling phase, and every
+ * output pixel is at least pad away from its tile's border, out of reach of
+ * the zero padding inside the network: the stitched result does not depend
+ * on T. Outside the image, coordinates are mirrored (half-sample symmetric).
+ *
+ * Per-thread buffers (input region as read, the network's planar input,
+ * the output tile, alpha for upscaling) are sized once per run. */
+#include "tiler.h"
+
+#include <string.h>
+
+#include "error.h"
+#include "resize.h"
+
+/* Half-sample symmetric mirror of x into [0, n). */
+static int
+mirror (int x, int n)
+{
+  int period = 2 * n;
+  int m = x % period;
+  if (m < 0)
+    m += period;
+  return m < n ? m : period - 1 - m;
+}
+
+static int
+round_up (int x, int a)
+{
+  return (x + a - 1) / a * a;
+}
+
+typedef struct {
+  int scale, align, pad;
+  int cin;       /* network channels, 1 or 3 */
+  int nc;        /* image channels, 1 to 4 */
+  gboolean alpha;
+  int color;     /* nc without alpha */
+} Geometry;
+
+static void
+geometry_init (Geometry *g, const AenetNetwork *net, int n_channels)
+{
+  g->scale = aenet_network_get_scale (net);
+  g->align = aenet_network_get_alignment (net);
+  int reach = aenet_network_get_reach (net);
+  if (g->scale > 1)
+    reach = MAX (reach, 3); /* alpha is resized by bicubic, which reaches 3 */
+  g->pad = round_up (reach, g->align);
+  g->cin = aenet_network_get_in_channels (net);
+  g->nc = n_channels;
+  g->alpha = n_channels == 2 || n_channels == 4;
+  g->color = n_channels - g->alpha;
+}
+
+/* Floats each thread needs besides the network's workspace: the region as
+ * read, the network's input, the output tile, and alpha planes. */
+static gsize
+thread_buffer_floats (const Geometry *g, int tile)
+{
+  gsize side = tile + 2 * g->pad;
+  gsize region = side * side;
+  gsize out = (gsize) tile * g->scale * tile * g->scale;
+  gsize n = region * g->nc + region * g->cin + out * g->nc;
+  if (g->alpha)
+    n += region;
+  if (g->alpha && g->scale > 1)
+    n += region * g->scale * g->scale
+         + aenet_resize_scratch_size (1, side, side, side * g->scale, side * g->scale);
+  return n;
+}
+
+gsize
+aenet_tiler_memory_for_tile (const AenetNetwork *net, int n_channels, int tile, int n_threads)
+{
+  Geometry g;
+  geometry_init (&g, net, n_channels);
+  tile = round_up (MAX (tile, 1), g.align);
+  int side = tile + 2 * g.pad;
+  return (gsize) MAX (n_threads, 1)
+         * (aenet_workspace_size (net, side, side, FALSE)
+            + thread_buffer_floats (&g, tile) * sizeof (float));
+}
+
+void
+aenet_tiler_options_init (AenetTilerOptions *opt)
+{
+  memset (opt, 0, sizeof *opt);
+}
+
+static int
+resolve_threads (const AenetTilerOptions *opt)
+{
+  return opt->n_threads > 0 ? opt->n_threads : (int) g_get_num_processors ();
+}
+
+static gboolean
+resolve_roi (const AenetImageIO *io, const AenetTilerOptions *opt, int roi[4], GError **error)
+{
+  if (io->width <= 0 || io->height <= 0 || io->n_channels < 1 || io->n_channels > 4)
+    {
+      g_set_error (error, AENET_ERROR, AENET_ERROR_INVALID,
+                   "the image is empty or has an unsupported layout (%d × %d, %d channels)",
+                   io->width, io->height, io->n_channels);
+      return FALSE;
+    }
+  if (opt->roi_width == 0)
+    {
+      roi[0] = roi[1] = 0;
+      roi[2] = io->width;
+      roi[3] = io->height;
+      return TRUE;
+    }
+  roi[0] = opt->roi_x;
+  roi[1] = opt->roi_y;
+  roi[2] = opt->roi_width;
+  roi[3] = opt->roi_height;
+  if (roi[0] < 0 || roi[1] < 0 || roi[2] <= 0 || roi[3] <= 0 || roi[0] + roi[2] > io->width
+      || roi[1] + roi[3] > io->height)
+    {
+      g_set_error (error, AENET_ERROR, AENET_ERROR_INVALID,
+                   "the area to process (%d, %d, %d × %d) is empty or outside the %d × %d image",
+                   roi[0], roi[1], roi[2], roi[3], io->width, io->height);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The tile grid starts on a multiple of the alignment at or before the
+ * region, so every tile sees the down-sampling phase of the whole image;
+ * grid = (x, y, width, height). */
+static void
+grid_from_roi (const int roi[4], int align, int grid[4])
+{
+  grid[0] = roi[0] / align * align;
+  grid[1] = roi[1] / align * align;
+  grid[2] = roi[0] + roi[2] - grid[0];
+  grid[3] = roi[1] + roi[3] - grid[1];
+}
+
+static int
+count_tiles (const int grid[4], int tile)
+{
+  return ((grid[2] + tile - 1) / tile) * ((grid[3] + tile - 1) / tile);
+}
+
+static int
+choose_tile (const AenetNetwork *net, const AenetImageIO *io, const AenetTilerOptions *opt,
+             const int roi[4], GError **error)
+{
+  Geometry g;
+  geometry_init (&g, net, io->n_channels);
+  int threads = resolve_threads (opt);
+  int grid[4];
+  grid_from_roi (roi, g.align, grid);
+  int biggest = round_up (MAX (grid[2], grid[3]), g.align);
+  if (opt->tile > 0)
+    return MIN (round_up (opt->tile, g.align), biggest);
+
+  gsize budget = opt->memory_budget ? opt->memory_budget : AENET_DEFAULT_MEMORY_BUDGET;
+  if (aenet_tiler_memory_for_tile (net, io->n_channels, g.align, threads) > budget)
+    {
+      g_set_error (error, AENET_ERROR, AENET_ERROR_NOMEM,
+                   "a memory budget of %zu MiB is too small for this model with %d threads "
+                   "(it needs at least %zu MiB)",
+                   budget >> 20, threads,
+                   (aenet_tiler_memory_for_tile (net, io->n_channels, g.align, threads) >> 20)
+                       + 1);
+      return 0;
+    }
+  /* Largest tile within the budget: binary search over multiples of align. */
+  int lo = 1, hi = biggest / g.align;
+  while (lo < hi)
+    {
+      int mid = (lo + hi + 1) / 2;
+      if (aenet_tiler_memory_for_tile (net, io->n_channels, mid * g.align, threads) <= budget)
+        lo = mid;
+      else
+        hi = mid - 1;
+    }
+  int tile = lo * g.align;
+  /* Give every thread work, unless tiles would shrink to mostly overlap. */
+  while (count_tiles (grid, tile) < threads && tile / 2 >= MAX (64, 2 * g.pad))
+    tile = round_up (tile / 2, g.align);
+  return tile;
+}
+
+int
+aenet_tiler_choose_tile (const AenetNetwork *net, const AenetImageIO *io,
+                         const AenetTilerOptions *opt, GError **error)
+{
+  int roi[4];
+  if (!resolve_roi (io, opt, roi, error))
+    return 0;
+  return choose_tile (net, io, opt, roi, error);
+}
+
+/* ---- running ---------------------------------------------------------- */
+
+typedef struct {
+  const AenetNetwork *net;
+  const AenetImageIO *io;
+  const AenetTilerOptions *opt;
+  Geometry g;
+  int roi[4], grid[4];
+  int tile, tiles_x, n_tiles;
+
+  GMutex lock; /* guards the callbacks and everything below */
+  GCond changed;
+  int next_tile, tiles_done, threads_running;
+  GError *error;
+} Run;
+
+typedef struct {
+  Run *run;
+  AenetWorkspace *ws;
+  float *region; /* (side, side, nc) interleaved, as read (mirrored box first) */
+  float *input;  /* (cin, side, side) planar network input */
+  float *out;    /* (tile*s, tile*s, nc) interleaved */
+  float *alpha_in, *alpha_up, *resize_scratch;
+} Worker;
+
+static gboolean
+cancelled (const Run *run)
+{
+  return run->opt->cancel != NULL && *run->opt->cancel != 0;
+}
+
+/* Reads the input square at (sx, sy) of edge `side` with mirrored edges and
+ * fills w->input (planar) and, for upscaling with alpha, w->alpha_in. */
+static gboolean
+read_region (Worker *w, int sx, int sy, int side, GError **error)
+{
+  Run *run = w->run;
+  const Geometry *g = &run->g;
+  const AenetImageIO *io = run->io;
+  /* The mirror of an interval is an interval no longer than it, so the
+   * source box fits in a side × side buffer. */
+  int bx0 = G_MAXINT, bx1 = -1, by0 = G_MAXINT, by1 = -1;
+  for (int i = 0; i < side; i++)
+    {
+      int mx = mirror (sx + i, io->width), my = mirror (sy + i, io->height);
+      bx0 = MIN (bx0, mx), bx1 = MAX (bx1, mx);
+      by0 = MIN (by0, my), by1 = MAX (by1, my);
+    }
+  int bw = bx1 - bx0 + 1, bh = by1 - by0 + 1;
+  g_mutex_lock (&run->lock);
+  gboolean ok = io->read (io->user, bx0, by0, bw, bh, w->region, error);
+  g_mutex_unlock (&run->lock);
+  if (!ok)
+    return FALSE;
+
+  gsize plane = (gsize) side * side;
+  int nc = g->nc;
+  for (int y = 0; y < side; y++)
+    {
+      const float *row = w->region + (gsize) (mirror (sy + y, io->height) - by0) * bw * nc;
+      for (int x = 0; x < side; x++)
+        {
+          const float *px = row + (gsize) (mirror (sx + x, io->width) - bx0) * nc;
+          gsize o = (gsize) y * side + x;
+          if (g->cin == 3)
+            for (int c = 0; c < 3; c++)
+              w->input[c * plane + o] = px[g->color == 3 ? c : 0];
+          else /* a gray network sees the mean of the colour channels */
+            w->input[o] = g->color == 3 ? (px[0] + px[1] + px[2]) / 3.0f : px[0];
+          if (w->alpha_in != NULL)
+            w->alpha_in[o] = px[nc - 1];
+        }
+    }
+  return TRUE;
+}
+
+/* Converts the network's output for the part of a tile that lies in the
+ * region, tw × th input pixels at (dx, dy) in the tile, into w->out
+ * (interleaved image channels). */
+static void
+gather_output (Worker *w, int dx, int dy, int tw, int th, int side)
+{
+  const Geometry *g = &w->run->g;
+  int s = g->scale, nc = g->nc;
+  int oside = side * s, ow = tw * s, oh = th * s;
+  int offx = (g->pad + dx) * s, offy = (g->pad + dy) * s;
+  gsize oplane = (gsize) oside * oside;
+  const float *net_out = aenet_workspace_get_output (w->ws);
+  for (int y = 0; y < oh; y++)
+    for (int x = 0; x < ow; x++)
+      {
+        gsize o = (gsize) (y + offy) * oside + (x + offx);
+        float *px = w->out + ((gsize) y * ow + x) * nc;
+        if (g->color == 3)
+          for (int c = 0; c < 3; c++)
+            px[c] = net_out[(g->cin == 3 ? c : 0) * oplane + o];
+        else
+          px[0] = g->cin == 3
+                      ? (net_out[o] + net_out[oplane + o] + net_out[2 * oplane + o]) / 3.0f
+                      : net_out[o];
+        if (!g->alpha)
+          continue;
+        /* Denoising leaves alpha as it was; upscaling resizes it. */
+        px[nc - 1] = s == 1 ? w->alpha_in[(gsize) (y + offy) * side + x + offx] : w->alpha_up[o];
+      }
+}
+
+static gboolean
+process_tile (Worker *w, int index, GError **error)
+{
+  Run *run = w->run;
+  const Geometry *g = &run->g;
+  int tile = run->tile, side = tile + 2 * g->pad;
+  int x0 = run->grid[0] + (index % run->tiles_x) * tile;
+  int y0 = run->grid[1] + (index / run->tiles_x) * tile;
+  /* The part of the tile inside the region. */
+  int ox = MAX (x0, run->roi[0]), oy = MAX (y0, run->roi[1]);
+  int tw = MIN (x0 + tile, run->roi[0] + run->roi[2]) - ox;
+  int th = MIN (y0 + tile, run->roi[1] + run->roi[3]) - oy;
+
+  if (!read_region (w, x0 - g->pad, y0 - g->pad, side, error))
+    return FALSE;
+  aenet_network_forward (run->net, w->ws, w->input, run->opt->noise_level);
+  if (g->alpha && g->scale > 1)
+    aenet_resize_bicubic (w->alpha_up, w->alpha_in, w->resize_scratch, 1, side, side,
+                          side * g->scale, side * g->scale);
+  gather_output (w, ox - x0, oy - y0, tw, th, side);
+
+  g_mutex_lock (&run->lock);
+  gboolean ok = run->io->write (run->io->user, ox * g->scale, oy * g->scale, tw * g->scale,
+                                th * g->scale, w->out, error);
+  g_mutex_unlock (&run->lock);
+  return ok;
+}
+
+static gpointer
+worker_main (gpointer data)
+{
+  Worker *w = data;
+  Run *run = w->run;
+  for (;;)
+    {
+      g_mutex_lock (&run->lock);
+      int index = run->error == NULL && !cancelled (run) ? run->next_tile++ : run->n_tiles;
+      g_mutex_unlock (&run->lock);
+      if (index >= run->n_tiles)
+        break;
+      GError *error = NULL;
+      gboolean ok = process_tile (w, index, &error);
+      g_mutex_lock (&run->lock);
+      if (!ok && run->error == NULL)
+        run->error = error;
+      else
+        g_clear_error (&error);
+      run->tiles_done += ok;
+      g_cond_signal (&run->changed);
+      g_mutex_unlock (&run->lock);
+    }
+  g_mutex_lock (&run->lock);
+  run->threads_running--;
+  g_cond_signal (&run->changed);
+  g_mutex_unlock (&run->lock);
+  return NULL;
+}
+
+static gboolean
+worker_init (Worker *w, Run *run, GError **error)
+{
+  const Geometry *g = &run->g;
+  int side = run->tile + 2 * g->pad;
+  gsize region = (gsize) side * side;
+  w->run = run;
+  w->ws = aenet_workspace_new (run->net, side, side, FALSE, error);
+  if (w->ws == NULL)
+    return FALSE;
+  w->region = g_try_new (float, thread_buffer_floats (g, run->tile));
+  if (w->region == NULL)
+    {
+      g_set_error (error, AENET_ERROR, AENET_ERROR_NOMEM, "not enough memory for the tiles");
+      return FALSE;
+    }
+  w->input = w->region + region * g->nc;
+  w->out = w->input + region * g->cin;
+  if (g->alpha)
+    w->alpha_in = w->out + (gsize) run->tile * g->scale * run->tile * g->scale * g->nc;
+  if (g->alpha && g->scale > 1)
+    {
+      w->alpha_up = w->alpha_in + region;
+      w->resize_scratch = w->alpha_up + region * g->scale * g->scale;
+    }
+  return TRUE;
+}
+
+static void
+worker_clear (Worker *w)
+{
+  aenet_workspace_free (w->ws);
+  g_free (w->region);
+}
+
+gboolean
+aenet_tiler_run (const AenetNetwork *net, const AenetImageIO *io, const AenetTilerOptions *opt,
+                 GError **error)
+{
+  AenetTilerOptions defaults;
+  if (opt == NULL)
+    {
+      aenet_tiler_options_init (&defaults);
+      opt = &defaults;
+    }
+  Run run = { net, io, opt };
+  if (!resolve_roi (io, opt, run.roi, error))
+    return FALSE;
+  geometry_init (&run.g, net, io->n_channels);
+  run.tile = choose_tile (net, io, opt, run.roi, error);
+  if (run.tile == 0)
+    return FALSE;
+  grid_from_roi (run.roi, run.g.align, run.grid);
+  run.tiles_x = (run.grid[2] + run.tile - 1) / run.tile;
+  run.n_tiles = count_tiles (run.grid, run.tile);
+  int n_threads = MIN (resolve_threads (opt), run.n_tiles);
+
+  Worker *workers = g_new0 (Worker, n_threads);
+  for (int t = 0; t < n_threads; t++)
+    if (!worker_init (&workers[t], &run, error))
+      {
+        for (int u = 0; u <= t; u++)
+          worker_clear (&workers[u]);
+        g_free (workers);
+        return FALSE;
+      }
+
+  g_mutex_init (&run.lock);
+  g_cond_init (&run.changed);
+  run.threads_running = n_threads;
+  GThread **threads = g_new (GThread *, n_threads);
+  for (int t = 0; t < n_threads; t++)
+    threads[t] = g_thread_new ("aenet-tile", worker_main, &workers[t]);
+
+  /* Report progress from this thread, under the lock, so a caller whose
+   * progress and pixel callbacks share a channel never sees them overlap. */
+  g_mutex_lock (&run.lock);
+  int reported = -1;
+  while (run.threads_running > 0)
+    {
+      if (opt->progress != NULL && run.tiles_done != reported)
+        {
+          reported = run.tiles_done;
+          opt->progress (opt->progress_user, (double) reported / run.n_tiles);
+        }
+      g_cond_wait (&run.changed, &run.lock);
+    }
+  if (opt->progress != NULL && run.tiles_done != reported)
+    opt->progress (opt->progress_user, (double) run.tiles_done / run.n_tiles);
+  g_mutex_unlock (&run.lock);
+
+  for (int t = 0; t < n_threads; t++)
+    {
+      g_thread_join (threads[t]);
+      worker_clear (&workers[t]);
+    }
+  g_free (threads);
+  g_free (workers);
+  g_mutex_clear (&run.lock);
+  g_cond_clear (&run.changed);
+
+  if (run.error != NULL)
+    {
+      g_propagate_error (error, run.error);
+      return FALSE;
+    }
+  if (run.tiles_done < run.n_tiles)
+    {
+      g_set_error (error, AENET_ERROR, AENET_ERROR_CANCELLED, "cancelled");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* ---- images in memory ------------------------------------------------- */
+
+typedef struct {
+  const float *in;
+  float *out;
+  int c, h, w, scale;
+} PlanarIO;
+
+static gboolean
+planar_read (void *user, int x, int y, int w, int h, float *dst, GError **error)
+{
+  const PlanarIO *p = user;
+  gsize plane = (gsize) p->h * p->w;
+  for (int r = 0; r < h; r++)
+    for (int i = 0; i < w; i++)
+      for (int c = 0; c < p->c; c++)
+        dst[((gsize) r * w + i) * p->c + c] = p->in[c * plane + (gsize) (y + r) * p->w + x + i];
+  return TRUE;
+}
+
+static gboolean
+planar_write (void *user, int x, int y, int w, int h, const float *src, GError **error)
+{
+  PlanarIO *p = user;
+  int ow = p->w * p->scale;
+  gsize plane = (gsize) p->h * p->scale * ow;
+  for (int r = 0; r < h; r++)
+    for (int i = 0; i < w; i++)
+      for (int c = 0; c < p->c; c++)
+        p->out[c * plane + (gsize) (y + r) * ow + x + i] = src[((gsize) r * w + i) * p->c + c];
+  return TRUE;
+}
+
+gboolean
+aenet_tiler_run_planar (const AenetNetwork *net, const float *in, int c, int h, int w,
+                        float *out, const AenetTilerOptions *opt, GError **error)
+{
+  if (c != 1 && c != 3)
+    {
+      g_set_error (error, AENET_ERROR, AENET_ERROR_INVALID,
+                   "an image in memory needs 1 or 3 channels, not %d", c);
+      return FALSE;
+    }
+  PlanarIO p = { in, out, c, h, w, aenet_network_get_scale (net) };
+  AenetImageIO io = { w, h, c, planar_read, planar_write, &p };
+  AenetTilerOptions whole;
+  if (opt != NULL)
+    whole = *opt;
+  else
+    aenet_tiler_options_init (&whole);
+  whole.roi_x = whole.roi_y = whole.roi_width = whole.roi_height = 0;
+  return aenet_tiler_run (net, &io, &whole, error);
+}

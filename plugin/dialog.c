@@ -1,0 +1,657 @@
+/* dialog.c — the plug-in's dialog, plain GTK 3 on top of libgimp
+ * (libgimpui 2.10 is GTK 2 and cannot share a process with GTK 3).
+ *
+ * The preview runs the tiler on a small region in a worker thread. GEGL
+ * buffers of a plug-in talk to GIMP over a pipe and are not for threads, so
+ * the main thread reads the region (with context around it) into memory
+ * first; the worker only sees that copy. A settings change cancels the
+ * running preview, joins the worker and starts a new one. */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+#include <glib/gi18n-lib.h>
+#include <gtk/gtk.h>
+
+#include "dialog.h"
+#include "error.h"
+#include "model.h"
+#include "network.h"
+#include "process.h"
+#include "tiler.h"
+
+enum { PREVIEW_W = 320, PREVIEW_H = 240, RESPONSE_RESET = 1 };
+
+typedef struct {
+  char *path;        /* model file; NULL = shipped default */
+  char *label;       /* name shown */
+  char *description; /* may be NULL */
+} ModelEntry;
+
+typedef struct {
+  gboolean denoise;
+  gint32 drawable;
+  AenetValues *values;
+  GeglBuffer *buffer; /* the drawable, main thread only */
+  const Babl *format;
+  int n_channels, dw, dh;
+
+  GtkWidget *dialog, *model_combo, *model_desc, *auto_check, *noise_spin, *noise_label,
+      *strength_spin, *scale_combo, *output_combo, *zoom_combo, *before_check, *area, *status;
+  GPtrArray *models; /* ModelEntry *, for the combo's rows */
+
+  double estimate;    /* noise level estimated on open, or -1 */
+  int cx, cy;         /* preview centre, drawable coordinates */
+  int drag_x, drag_y; /* pointer at the last motion */
+
+  AenetModel *model; /* what the preview uses */
+  char *model_key;   /* its path + scale, to know when to reload */
+  GThread *worker;
+  volatile int cancel;
+  guint timeout_id;
+
+  /* The region handed to the worker: (rh, rw, n) floats with context. */
+  float *region, *result;
+  int rx, ry, rw, rh; /* region in drawable coordinates */
+  int vx, vy, vw, vh; /* visible part, inside the region */
+  int scale;
+  float noise_level; /* for the worker, 0–1 */
+  gboolean result_ok;
+  char *result_error;
+  cairo_surface_t *before, *after; /* last rendered views */
+} Dialog;
+
+static void
+model_entry_free(gpointer p)
+{
+  ModelEntry *e = p;
+  g_free(e->path);
+  g_free(e->label);
+  g_free(e->description);
+  g_free(e);
+}
+
+static int
+current_scale(Dialog *d)
+{
+  return d->denoise ? 1 : 2 + gtk_combo_box_get_active(GTK_COMBO_BOX(d->scale_combo));
+}
+
+/* Fills the model choice with the models for this task (and scale) that
+ * are installed now, so `aenet install` shows up on the next opening. */
+static void
+fill_models(Dialog *d)
+{
+  const char *task = d->denoise ? "denoise" : "upscale";
+  int scale = current_scale(d);
+  GPtrArray *paths = aenet_model_list_installed();
+  ModelEntry *def = g_new0(ModelEntry, 1);
+  int active = 0;
+
+  g_ptr_array_set_size(d->models, 0);
+  gtk_combo_box_text_remove_all(GTK_COMBO_BOX_TEXT(d->model_combo));
+  def->label = g_strdup(_("Default (shipped model)"));
+  def->description = g_strdup(_("The model that comes with aenet for this task."));
+  g_ptr_array_add(d->models, def);
+  gtk_combo_box_text_append_text(GTK_COMBO_BOX_TEXT(d->model_combo), def->label);
+
+  for (guint i = 0; paths && i < paths->len; i++) {
+    const char *path = g_ptr_array_index(paths, i);
+    AenetModel *m = aenet_model_load(path, NULL);
+    if (m && strcmp(m->task, task) == 0 && m->scale == scale) {
+      ModelEntry *e = g_new0(ModelEntry, 1);
+      e->path = g_strdup(path);
+      e->label = g_strdup(aenet_model_get_display_name(m));
+      e->description = g_strdup(aenet_model_get_meta(m, "description"));
+      g_ptr_array_add(d->models, e);
+      gtk_combo_box_text_append_text(GTK_COMBO_BOX_TEXT(d->model_combo), e->label);
+      char *base = g_path_get_basename(path);
+      char *stem = g_strndup(base, strcspn(base, "."));
+      if (*d->values->model
+          && (strcmp(d->values->model, path) == 0 || strcmp(d->values->model, base) == 0
+              || strcmp(d->values->model, stem) == 0))
+        active = (int)d->models->len - 1;
+      g_free(base);
+      g_free(stem);
+    }
+    aenet_model_free(m);
+  }
+  if (paths)
+    g_ptr_array_unref(paths);
+  gtk_combo_box_set_active(GTK_COMBO_BOX(d->model_combo), active);
+}
+
+static ModelEntry *
+current_model_entry(Dialog *d)
+{
+  int i = gtk_combo_box_get_active(GTK_COMBO_BOX(d->model_combo));
+  return i >= 0 && (guint)i < d->models->len ? g_ptr_array_index(d->models, i) : NULL;
+}
+
+/* ---- the preview worker ---- */
+
+static gboolean
+mem_read(void *user, int x, int y, int w, int h, float *dst, GError **error)
+{
+  Dialog *d = user;
+  for (int r = 0; r < h; r++)
+    memcpy(dst + (gsize)r * w * d->n_channels,
+           d->region + ((gsize)(y + r) * d->rw + x) * d->n_channels,
+           (gsize)w * d->n_channels * sizeof(float));
+  return TRUE;
+}
+
+static gboolean
+mem_write(void *user, int x, int y, int w, int h, const float *src, GError **error)
+{
+  Dialog *d = user;
+  int ow = d->rw * d->scale;
+  for (int r = 0; r < h; r++)
+    memcpy(d->result + ((gsize)(y + r) * ow + x) * d->n_channels,
+           src + (gsize)r * w * d->n_channels, (gsize)w * d->n_channels * sizeof(float));
+  return TRUE;
+}
+
+static gboolean preview_done(gpointer data);
+
+static gpointer
+preview_worker(gpointer data)
+{
+  Dialog *d = data;
+  AenetImageIO io = { d->rw, d->rh, d->n_channels, mem_read, mem_write, d };
+  AenetTilerOptions opt;
+  GError *error = NULL;
+
+  aenet_tiler_options_init(&opt);
+  opt.roi_x = d->vx;
+  opt.roi_y = d->vy;
+  opt.roi_width = d->vw;
+  opt.roi_height = d->vh;
+  opt.noise_level = d->noise_level;
+  opt.cancel = &d->cancel;
+  d->result_ok = aenet_tiler_run(d->model->network, &io, &opt, &error);
+  if (error) {
+    if (!g_error_matches(error, AENET_ERROR, AENET_ERROR_CANCELLED))
+      d->result_error = g_strdup(error->message);
+    g_error_free(error);
+  }
+  g_idle_add(preview_done, d);
+  return NULL;
+}
+
+static void
+stop_worker(Dialog *d)
+{
+  if (!d->worker)
+    return;
+  d->cancel = 1;
+  g_thread_join(d->worker);
+  d->worker = NULL;
+  /* Drop the worker's pending notification: its data is stale. */
+  while (g_idle_remove_by_data(d))
+    ;
+}
+
+/* Floats (h, w, n) at 1:1 into a cairo surface of the preview's size,
+ * each pixel drawn zoom × zoom, on a checkerboard where transparent. */
+static cairo_surface_t *
+render(const float *px, int w, int h, int n, int zoom)
+{
+  cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, PREVIEW_W, PREVIEW_H);
+  guint8 *data = cairo_image_surface_get_data(s);
+  int stride = cairo_image_surface_get_stride(s);
+  gboolean alpha = n == 2 || n == 4;
+
+  cairo_surface_flush(s);
+  for (int y = 0; y < PREVIEW_H; y++)
+    for (int x = 0; x < PREVIEW_W; x++) {
+      guint32 *dst = (guint32 *)(data + y * stride) + x;
+      int sx = x / zoom, sy = y / zoom;
+      float check = ((x / 8 + y / 8) & 1) ? 0.6f : 0.4f;
+      if (sx >= w || sy >= h) {
+        *dst = 0x303030;
+        continue;
+      }
+      const float *p = px + ((gsize)sy * w + sx) * n;
+      float a = alpha ? CLAMP(p[n - 1], 0.0f, 1.0f) : 1.0f;
+      float rgb[3] = { p[0], n >= 3 ? p[1] : p[0], n >= 3 ? p[2] : p[0] };
+      guint32 v = 0;
+      for (int c = 0; c < 3; c++) {
+        float f = CLAMP(rgb[c], 0.0f, 1.0f) * a + check * (1 - a);
+        v = (v << 8) | (guint32)lrintf(f * 255);
+      }
+      *dst = v;
+    }
+  cairo_surface_mark_dirty(s);
+  return s;
+}
+
+static gboolean
+preview_done(gpointer data)
+{
+  Dialog *d = data;
+  int s = d->scale, n = d->n_channels, ow = d->rw * s;
+  int zoom = 1 + gtk_combo_box_get_active(GTK_COMBO_BOX(d->zoom_combo));
+
+  g_thread_join(d->worker);
+  d->worker = NULL;
+  if (!d->result_ok) {
+    gtk_label_set_text(GTK_LABEL(d->status),
+                       d->result_error ? d->result_error : _("Preview stopped."));
+    g_clear_pointer(&d->result_error, g_free);
+    return G_SOURCE_REMOVE;
+  }
+
+  /* The visible part of the result (output pixels) and of the input,
+   * shown at the same size: the input pixel-repeated by the scale. */
+  int w = d->vw * s, h = d->vh * s;
+  float *after = g_new(float, (gsize)w *h *n), *before = g_new(float, (gsize)w *h *n);
+  float strength
+      = d->denoise ? (float)gtk_spin_button_get_value(GTK_SPIN_BUTTON(d->strength_spin)) : 1.0f;
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      for (int c = 0; c < n; c++) {
+        gsize o = ((gsize)y * w + x) * n + c;
+        float in = d->region[((gsize)(d->vy + y / s) * d->rw + d->vx + x / s) * n + c];
+        float out = d->result[((gsize)(d->vy * s + y) * ow + d->vx * s + x) * n + c];
+        before[o] = in;
+        after[o] = in + strength * (out - in);
+      }
+  g_clear_pointer(&d->before, cairo_surface_destroy);
+  g_clear_pointer(&d->after, cairo_surface_destroy);
+  d->before = render(before, w, h, n, zoom);
+  d->after = render(after, w, h, n, zoom);
+  g_free(before);
+  g_free(after);
+  gtk_label_set_text(GTK_LABEL(d->status), "");
+  gtk_widget_queue_draw(d->area);
+  return G_SOURCE_REMOVE;
+}
+
+/* Loads the chosen model (if it changed); FALSE with the reason shown. */
+static gboolean
+ensure_model(Dialog *d)
+{
+  ModelEntry *e = current_model_entry(d);
+  int scale = current_scale(d);
+  GError *error = NULL;
+  char *key = g_strdup_printf("%s|%d", e && e->path ? e->path : "", scale);
+
+  if (d->model && g_strcmp0(key, d->model_key) == 0) {
+    g_free(key);
+    return TRUE;
+  }
+  g_clear_pointer(&d->model, aenet_model_free);
+  g_free(d->model_key);
+  d->model_key = key;
+  char *path = e && e->path
+                   ? g_strdup(e->path)
+                   : aenet_model_find_default(d->denoise ? "denoise" : "upscale", scale, &error);
+  if (path)
+    d->model = aenet_model_load(path, &error);
+  g_free(path);
+  if (!d->model) {
+    gtk_label_set_text(GTK_LABEL(d->status), error->message);
+    g_error_free(error);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+start_preview(gpointer data)
+{
+  Dialog *d = data;
+  int zoom = 1 + gtk_combo_box_get_active(GTK_COMBO_BOX(d->zoom_combo));
+
+  d->timeout_id = 0;
+  stop_worker(d);
+  if (!ensure_model(d))
+    return G_SOURCE_REMOVE;
+  d->scale = aenet_network_get_scale(d->model->network);
+
+  /* Visible input area, then the region read around it as context. */
+  int margin = MIN(aenet_network_get_reach(d->model->network)
+                       + aenet_network_get_alignment(d->model->network),
+                   96);
+  int vw = MIN(d->dw, PREVIEW_W / (zoom * d->scale)),
+      vh = MIN(d->dh, PREVIEW_H / (zoom * d->scale));
+  int vx = CLAMP(d->cx - vw / 2, 0, d->dw - vw), vy = CLAMP(d->cy - vh / 2, 0, d->dh - vh);
+  d->rx = MAX(0, vx - margin);
+  d->ry = MAX(0, vy - margin);
+  d->rw = MIN(d->dw, vx + vw + margin) - d->rx;
+  d->rh = MIN(d->dh, vy + vh + margin) - d->ry;
+  d->vx = vx - d->rx;
+  d->vy = vy - d->ry;
+  d->vw = vw;
+  d->vh = vh;
+  g_free(d->region);
+  g_free(d->result);
+  d->region = g_new(float, (gsize)d->rw * d->rh * d->n_channels);
+  d->result = g_new0(float, (gsize)d->rw * d->rh * d->scale * d->scale * d->n_channels);
+  gegl_buffer_get(d->buffer, GEGL_RECTANGLE(d->rx, d->ry, d->rw, d->rh), 1.0, d->format, d->region,
+                  GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+
+  double sigma = 0;
+  if (d->denoise)
+    sigma = gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(d->auto_check))
+                ? MAX(d->estimate, 0.0)
+                : gtk_spin_button_get_value(GTK_SPIN_BUTTON(d->noise_spin));
+  d->noise_level = (float)(sigma / 255.0);
+  d->cancel = 0;
+  gtk_label_set_text(GTK_LABEL(d->status), _("Computing the preview…"));
+  d->worker = g_thread_new("aenet-preview", preview_worker, d);
+  return G_SOURCE_REMOVE;
+}
+
+/* Settings changed: restart the preview shortly (changes come in bursts). */
+static void
+schedule_preview(Dialog *d)
+{
+  d->cancel = 1;
+  if (d->timeout_id)
+    g_source_remove(d->timeout_id);
+  d->timeout_id = g_timeout_add(120, start_preview, d);
+}
+
+static void
+on_changed(GtkWidget *w, Dialog *d)
+{
+  if (d->denoise)
+    gtk_widget_set_sensitive(d->noise_spin,
+                             !gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(d->auto_check)));
+  ModelEntry *e = current_model_entry(d);
+  gtk_label_set_text(GTK_LABEL(d->model_desc), e && e->description ? e->description : "");
+  schedule_preview(d);
+}
+
+static void
+on_scale_changed(GtkWidget *w, Dialog *d)
+{
+  fill_models(d);
+  schedule_preview(d);
+}
+
+static gboolean
+on_draw(GtkWidget *w, cairo_t *cr, Dialog *d)
+{
+  cairo_surface_t *s
+      = gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(d->before_check)) ? d->before : d->after;
+  if (s) {
+    cairo_set_source_surface(cr, s, 0, 0);
+    cairo_paint(cr);
+  }
+  return TRUE;
+}
+
+static void
+move_preview(Dialog *d, int dx, int dy)
+{
+  d->cx = CLAMP(d->cx + dx, 0, d->dw - 1);
+  d->cy = CLAMP(d->cy + dy, 0, d->dh - 1);
+  schedule_preview(d);
+}
+
+static gboolean
+on_button_press(GtkWidget *w, GdkEventButton *ev, Dialog *d)
+{
+  gtk_widget_grab_focus(w);
+  d->drag_x = (int)ev->x;
+  d->drag_y = (int)ev->y;
+  return TRUE;
+}
+
+static gboolean
+on_motion(GtkWidget *w, GdkEventMotion *ev, Dialog *d)
+{
+  int zoom = (1 + gtk_combo_box_get_active(GTK_COMBO_BOX(d->zoom_combo))) * MAX(d->scale, 1);
+  int dx = (d->drag_x - (int)ev->x) / zoom, dy = (d->drag_y - (int)ev->y) / zoom;
+  if (dx || dy) {
+    d->drag_x -= dx * zoom;
+    d->drag_y -= dy * zoom;
+    move_preview(d, dx, dy);
+  }
+  return TRUE;
+}
+
+static gboolean
+on_key(GtkWidget *w, GdkEventKey *ev, Dialog *d)
+{
+  int step = 16;
+  switch (ev->keyval) {
+  case GDK_KEY_Left:
+    move_preview(d, -step, 0);
+    return TRUE;
+  case GDK_KEY_Right:
+    move_preview(d, step, 0);
+    return TRUE;
+  case GDK_KEY_Up:
+    move_preview(d, 0, -step);
+    return TRUE;
+  case GDK_KEY_Down:
+    move_preview(d, 0, step);
+    return TRUE;
+  default:
+    return FALSE;
+  }
+}
+
+static GtkWidget *
+add_row(GtkGrid *grid, int row, const char *mnemonic, GtkWidget *widget)
+{
+  GtkWidget *label = gtk_label_new_with_mnemonic(mnemonic);
+  gtk_label_set_mnemonic_widget(GTK_LABEL(label), widget);
+  gtk_widget_set_halign(label, GTK_ALIGN_END);
+  gtk_grid_attach(grid, label, 0, row, 1, 1);
+  gtk_widget_set_hexpand(widget, TRUE);
+  gtk_grid_attach(grid, widget, 1, row, 1, 1);
+  return label;
+}
+
+static void
+set_widgets(Dialog *d, const AenetValues *v)
+{
+  if (d->denoise) {
+    gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(d->auto_check), v->noise_level < 0);
+    gtk_spin_button_set_value(GTK_SPIN_BUTTON(d->noise_spin),
+                              v->noise_level < 0 ? MAX(d->estimate, 0.0) : v->noise_level);
+    gtk_spin_button_set_value(GTK_SPIN_BUTTON(d->strength_spin), v->strength);
+  } else {
+    gtk_combo_box_set_active(GTK_COMBO_BOX(d->scale_combo), CLAMP(v->scale, 2, 4) - 2);
+    gtk_combo_box_set_active(GTK_COMBO_BOX(d->output_combo), CLAMP(v->output, 0, 2));
+  }
+}
+
+static void
+get_widgets(Dialog *d, AenetValues *v)
+{
+  ModelEntry *e = current_model_entry(d);
+  g_strlcpy(v->model, e && e->path ? e->path : "", sizeof v->model);
+  if (d->denoise) {
+    v->noise_level = gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(d->auto_check))
+                         ? -1.0
+                         : gtk_spin_button_get_value(GTK_SPIN_BUTTON(d->noise_spin));
+    v->strength = gtk_spin_button_get_value(GTK_SPIN_BUTTON(d->strength_spin));
+  } else {
+    v->scale = current_scale(d);
+    v->output = gtk_combo_box_get_active(GTK_COMBO_BOX(d->output_combo));
+  }
+}
+
+gboolean
+aenet_dialog_run(const char *procedure, gint32 image, gint32 drawable, AenetValues *values)
+{
+  Dialog dd = { 0 }, *d = &dd;
+  int x, y, w, h, row = 0;
+  gboolean ok;
+
+  gtk_init(NULL, NULL);
+  d->denoise = strcmp(procedure, AENET_DENOISE_PROC) == 0;
+  d->drawable = drawable;
+  d->values = values;
+  d->buffer = gimp_drawable_get_buffer(drawable);
+  d->format = aenet_plugin_float_format(drawable, &d->n_channels);
+  d->dw = gimp_drawable_width(drawable);
+  d->dh = gimp_drawable_height(drawable);
+  d->models = g_ptr_array_new_with_free_func(model_entry_free);
+  d->estimate = -1;
+  if (!gimp_drawable_mask_intersect(drawable, &x, &y, &w, &h))
+    x = y = 0, w = d->dw, h = d->dh;
+  d->cx = x + w / 2;
+  d->cy = y + h / 2;
+  if (d->denoise)
+    d->estimate = aenet_plugin_estimate_noise(d->buffer, d->format, d->n_channels,
+                                              GEGL_RECTANGLE(x, y, w, h), NULL);
+
+  d->dialog = gtk_dialog_new_with_buttons(
+      d->denoise ? _("Autoencoder Denoise") : _("Autoencoder Upscale"), NULL, 0, _("_Reset"),
+      RESPONSE_RESET, _("_Cancel"), GTK_RESPONSE_CANCEL, _("_OK"), GTK_RESPONSE_OK, NULL);
+  gtk_dialog_set_default_response(GTK_DIALOG(d->dialog), GTK_RESPONSE_OK);
+  gtk_window_set_position(GTK_WINDOW(d->dialog), GTK_WIN_POS_CENTER);
+  gtk_window_set_keep_above(GTK_WINDOW(d->dialog), TRUE);
+
+  GtkWidget *box = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 12);
+  gtk_container_set_border_width(GTK_CONTAINER(box), 12);
+  gtk_box_pack_start(GTK_BOX(gtk_dialog_get_content_area(GTK_DIALOG(d->dialog))), box, TRUE, TRUE,
+                     0);
+
+  /* Left: the preview and its controls. */
+  GtkWidget *left = gtk_box_new(GTK_ORIENTATION_VERTICAL, 6);
+  gtk_box_pack_start(GTK_BOX(box), left, FALSE, FALSE, 0);
+  GtkWidget *frame = gtk_frame_new(NULL);
+  d->area = gtk_drawing_area_new();
+  gtk_widget_set_size_request(d->area, PREVIEW_W, PREVIEW_H);
+  gtk_widget_set_can_focus(d->area, TRUE);
+  gtk_widget_set_tooltip_text(d->area, _("Drag, or use the arrow keys, to move the preview."));
+  gtk_widget_add_events(d->area,
+                        GDK_BUTTON_PRESS_MASK | GDK_BUTTON1_MOTION_MASK | GDK_KEY_PRESS_MASK);
+  gtk_container_add(GTK_CONTAINER(frame), d->area);
+  gtk_box_pack_start(GTK_BOX(left), frame, FALSE, FALSE, 0);
+  GtkWidget *pbar = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 6);
+  gtk_box_pack_start(GTK_BOX(left), pbar, FALSE, FALSE, 0);
+  d->before_check = gtk_check_button_new_with_mnemonic(_("Show _original"));
+  gtk_box_pack_start(GTK_BOX(pbar), d->before_check, FALSE, FALSE, 0);
+  d->zoom_combo = gtk_combo_box_text_new();
+  gtk_combo_box_text_append_text(GTK_COMBO_BOX_TEXT(d->zoom_combo), _("1:1"));
+  gtk_combo_box_text_append_text(GTK_COMBO_BOX_TEXT(d->zoom_combo), _("2:1"));
+  gtk_combo_box_set_active(GTK_COMBO_BOX(d->zoom_combo), 0);
+  GtkWidget *zl = gtk_label_new_with_mnemonic(_("_Zoom:"));
+  gtk_label_set_mnemonic_widget(GTK_LABEL(zl), d->zoom_combo);
+  gtk_box_pack_end(GTK_BOX(pbar), d->zoom_combo, FALSE, FALSE, 0);
+  gtk_box_pack_end(GTK_BOX(pbar), zl, FALSE, FALSE, 0);
+  d->status = gtk_label_new("");
+  gtk_label_set_line_wrap(GTK_LABEL(d->status), TRUE);
+  gtk_label_set_max_width_chars(GTK_LABEL(d->status), 40);
+  gtk_widget_set_halign(d->status, GTK_ALIGN_START);
+  gtk_box_pack_start(GTK_BOX(left), d->status, FALSE, FALSE, 0);
+
+  /* Right: the settings. */
+  GtkGrid *grid = GTK_GRID(gtk_grid_new());
+  gtk_grid_set_row_spacing(grid, 6);
+  gtk_grid_set_column_spacing(grid, 12);
+  gtk_box_pack_start(GTK_BOX(box), GTK_WIDGET(grid), TRUE, TRUE, 0);
+
+  if (!d->denoise) {
+    d->scale_combo = gtk_combo_box_text_new();
+    for (int s = 2; s <= 4; s++) {
+      char *t = g_strdup_printf(_("%d×"), s);
+      gtk_combo_box_text_append_text(GTK_COMBO_BOX_TEXT(d->scale_combo), t);
+      g_free(t);
+    }
+    gtk_combo_box_set_active(GTK_COMBO_BOX(d->scale_combo), CLAMP(values->scale, 2, 4) - 2);
+    add_row(grid, row++, _("_Scale:"), d->scale_combo);
+  }
+  d->model_combo = gtk_combo_box_text_new();
+  add_row(grid, row++, _("_Model:"), d->model_combo);
+  d->model_desc = gtk_label_new("");
+  gtk_label_set_line_wrap(GTK_LABEL(d->model_desc), TRUE);
+  gtk_label_set_max_width_chars(GTK_LABEL(d->model_desc), 36);
+  gtk_label_set_xalign(GTK_LABEL(d->model_desc), 0);
+  gtk_style_context_add_class(gtk_widget_get_style_context(d->model_desc), "dim-label");
+  gtk_grid_attach(grid, d->model_desc, 1, row++, 1, 1);
+
+  if (d->denoise) {
+    d->auto_check = gtk_check_button_new_with_mnemonic(_("_Automatic"));
+    add_row(grid, row++, _("Noise level:"), d->auto_check);
+    d->noise_label = gtk_label_new(NULL);
+    if (d->estimate >= 0) {
+      char *t = g_strdup_printf(_("Estimated from the image: %.1f"), d->estimate);
+      gtk_label_set_text(GTK_LABEL(d->noise_label), t);
+      g_free(t);
+    } else
+      gtk_label_set_text(GTK_LABEL(d->noise_label), _("The noise level could not be estimated."));
+    gtk_label_set_xalign(GTK_LABEL(d->noise_label), 0);
+    gtk_style_context_add_class(gtk_widget_get_style_context(d->noise_label), "dim-label");
+    gtk_grid_attach(grid, d->noise_label, 1, row++, 1, 1);
+    d->noise_spin = gtk_spin_button_new_with_range(0, 50, 0.5);
+    gtk_spin_button_set_digits(GTK_SPIN_BUTTON(d->noise_spin), 1);
+    add_row(grid, row++, _("_Level (0–255 scale):"), d->noise_spin);
+    d->strength_spin = gtk_spin_button_new_with_range(0, 1, 0.05);
+    gtk_spin_button_set_digits(GTK_SPIN_BUTTON(d->strength_spin), 2);
+    add_row(grid, row++, _("S_trength:"), d->strength_spin);
+  } else {
+    d->output_combo = gtk_combo_box_text_new();
+    gtk_combo_box_text_append_text(GTK_COMBO_BOX_TEXT(d->output_combo), _("New image"));
+    gtk_combo_box_text_append_text(GTK_COMBO_BOX_TEXT(d->output_combo),
+                                   _("Enlarge the layer in place"));
+    gtk_combo_box_text_append_text(GTK_COMBO_BOX_TEXT(d->output_combo), _("New layer"));
+    add_row(grid, row++, _("_Output:"), d->output_combo);
+  }
+
+  fill_models(d);
+  set_widgets(d, values);
+  on_changed(NULL, d);
+
+  g_signal_connect(d->model_combo, "changed", G_CALLBACK(on_changed), d);
+  g_signal_connect(d->zoom_combo, "changed", G_CALLBACK(on_changed), d);
+  g_signal_connect_swapped(d->before_check, "toggled", G_CALLBACK(gtk_widget_queue_draw), d->area);
+  if (d->denoise) {
+    g_signal_connect(d->auto_check, "toggled", G_CALLBACK(on_changed), d);
+    g_signal_connect(d->noise_spin, "value-changed", G_CALLBACK(on_changed), d);
+    g_signal_connect(d->strength_spin, "value-changed", G_CALLBACK(on_changed), d);
+  } else
+    g_signal_connect(d->scale_combo, "changed", G_CALLBACK(on_scale_changed), d);
+  g_signal_connect(d->area, "draw", G_CALLBACK(on_draw), d);
+  g_signal_connect(d->area, "button-press-event", G_CALLBACK(on_button_press), d);
+  g_signal_connect(d->area, "motion-notify-event", G_CALLBACK(on_motion), d);
+  g_signal_connect(d->area, "key-press-event", G_CALLBACK(on_key), d);
+
+  gtk_widget_show_all(d->dialog);
+  for (;;) {
+    int response = gtk_dialog_run(GTK_DIALOG(d->dialog));
+    if (response == RESPONSE_RESET) {
+      AenetValues def;
+      aenet_values_init_denoise(&def);
+      if (!d->denoise)
+        g_signal_handlers_block_by_func(d->scale_combo, on_scale_changed, d);
+      set_widgets(d, &def);
+      if (!d->denoise) {
+        g_signal_handlers_unblock_by_func(d->scale_combo, on_scale_changed, d);
+        *values->model = '\0';
+        fill_models(d);
+      }
+      gtk_combo_box_set_active(GTK_COMBO_BOX(d->model_combo), 0);
+      continue;
+    }
+    ok = response == GTK_RESPONSE_OK;
+    break;
+  }
+  if (ok)
+    get_widgets(d, values);
+
+  if (d->timeout_id)
+    g_source_remove(d->timeout_id);
+  stop_worker(d);
+  gtk_widget_destroy(d->dialog);
+  while (gtk_events_pending())
+    gtk_main_iteration();
+  g_clear_pointer(&d->before, cairo_surface_destroy);
+  g_clear_pointer(&d->after, cairo_surface_destroy);
+  aenet_model_free(d->model);
+  g_free(d->model_key);
+  g_free(d->region);
+  g_free(d->result);
+  g_ptr_array_unref(d->models);
+  g_object_unref(d->buffer);
+  return ok;
+}

@@ -1,0 +1,613 @@
+/* test-gimp.c — the plug-in inside a real GIMP 2.10 in batch mode.
+ *
+ * Writes two test models whose output is known (a 3×3 box filter for
+ * denoising, nearest-neighbour ×2 for upscaling), test images, and one
+ * Script-Fu script that runs every check in a single GIMP start (GIMP reads
+ * its settings and plug-ins from a temporary folder; the plug-in comes from
+ * the build tree). The script saves results and prints "REPORT key=value"
+ * lines; the tests compare the results with the clean image, the original
+ * and the aenet command's output for the same model.
+ *
+ * Usage: test-gimp PLUGIN-EXECUTABLE AENET-EXECUTABLE */
+#include "config.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <string.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "imageio.h"
+#include "model.h"
+#include "network.h"
+
+enum { W = 64, H = 48 };
+
+static const char *plugin_exe, *aenet_exe;
+static char *tmp;          /* the test's folder */
+static char *gimp_stderr;  /* what GIMP printed */
+static GHashTable *report; /* key -> value from the script */
+
+static char *
+tpath(const char *name)
+{
+  return g_build_filename(tmp, name, NULL);
+}
+
+static void
+save_model(const char *task, const char *graph, const char *name, const float *weights, gsize n)
+{
+  GError *error = NULL;
+  AenetModel *model = aenet_model_new(task, graph, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(aenet_network_get_n_params(model->network), ==, n);
+  if (n)
+    memcpy(aenet_network_get_params(model->network), weights, n * sizeof(float));
+  aenet_model_set_meta(model, "name", name);
+  char *file = g_strdup_printf("%s/models/%s.safetensors", tmp, name);
+  g_assert_true(aenet_model_save(model, file, &error));
+  g_assert_no_error(error);
+  g_free(file);
+  aenet_model_free(model);
+}
+
+/* A smooth pattern; channel c of pixel (x, y) in [0.1, 0.9]. */
+static float
+clean_value(int x, int y, int c)
+{
+  return 0.5f + 0.4f * sinf(0.13f * x * (c + 1) + 0.21f * y - c);
+}
+
+static void
+save_image(const char *name, int w, int h, int n_channels, gboolean noisy, gboolean alpha_blocks)
+{
+  GError *error = NULL;
+  AenetImage *im = aenet_image_new(w, h, n_channels, 8, &error);
+  g_assert_no_error(error);
+  float *px = g_new(float, (gsize)w *h *n_channels);
+  GRand *rand = g_rand_new_with_seed(1234);
+
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      for (int c = 0; c < n_channels; c++) {
+        float v = clean_value(x, y, c);
+        if (noisy) {
+          /* Gaussian noise, sigma 20/255 (Box–Muller). */
+          double u1 = g_rand_double_range(rand, 1e-9, 1.0), u2 = g_rand_double(rand);
+          v += (float)(20.0 / 255.0 * sqrt(-2.0 * log(u1)) * cos(2 * G_PI * u2));
+        }
+        if (alpha_blocks && c == n_channels - 1)
+          v = x < w / 2 ? 1.0f : 128.0f / 255.0f;
+        px[((gsize)y * w + x) * n_channels + c] = CLAMP(v, 0.0f, 1.0f);
+      }
+  aenet_image_set_rect(im, 0, 0, w, h, px);
+  char *file = tpath(name);
+  g_assert_true(aenet_image_save(im, file, &error));
+  g_assert_no_error(error);
+  g_free(file);
+  g_free(px);
+  g_rand_free(rand);
+  aenet_image_free(im);
+}
+
+static AenetImage *
+load(const char *name)
+{
+  GError *error = NULL;
+  char *file = tpath(name);
+  AenetImage *im = aenet_image_load(file, &error);
+  if (!im)
+    g_printerr("%s: %s\n", file, error->message);
+  g_assert_no_error(error);
+  g_free(file);
+  return im;
+}
+
+static float *
+pixels(const AenetImage *im)
+{
+  float *px = g_new(float, (gsize)im->width * im->height * im->n_channels);
+  aenet_image_get_rect(im, 0, 0, im->width, im->height, px);
+  return px;
+}
+
+static double
+rmse(const AenetImage *a, const AenetImage *b)
+{
+  g_assert_cmpint(a->width, ==, b->width);
+  g_assert_cmpint(a->height, ==, b->height);
+  g_assert_cmpint(a->n_channels, ==, b->n_channels);
+  float *pa = pixels(a), *pb = pixels(b);
+  gsize n = (gsize)a->width * a->height * a->n_channels;
+  double s = 0;
+  for (gsize i = 0; i < n; i++)
+    s += (pa[i] - pb[i]) * (double)(pa[i] - pb[i]);
+  g_free(pa);
+  g_free(pb);
+  return sqrt(s / n);
+}
+
+/* Largest difference over the pixels inside (inside = TRUE) or outside the
+ * rectangle (rx, ry, rw, rh). */
+static double
+max_diff_rect(const AenetImage *a, const AenetImage *b, int rx, int ry, int rw, int rh,
+              gboolean inside)
+{
+  g_assert_cmpint(a->width, ==, b->width);
+  g_assert_cmpint(a->height, ==, b->height);
+  g_assert_cmpint(a->n_channels, ==, b->n_channels);
+  float *pa = pixels(a), *pb = pixels(b);
+  double m = 0;
+  for (int y = 0; y < a->height; y++)
+    for (int x = 0; x < a->width; x++) {
+      gboolean in = x >= rx && x < rx + rw && y >= ry && y < ry + rh;
+      if (in != inside)
+        continue;
+      for (int c = 0; c < a->n_channels; c++) {
+        gsize i = ((gsize)y * a->width + x) * a->n_channels + c;
+        m = MAX(m, fabs(pa[i] - pb[i]));
+      }
+    }
+  g_free(pa);
+  g_free(pb);
+  return m;
+}
+
+static double
+max_diff(const AenetImage *a, const AenetImage *b)
+{
+  return max_diff_rect(a, b, 0, 0, a->width, a->height, TRUE);
+}
+
+static void
+run_cli(const char *command, const char *model, const char *in, const char *out)
+{
+  char *fin = tpath(in), *fout = tpath(out), *err = NULL;
+  /* The test models take no noise level: --sigma 0 is only for the option path. */
+  gboolean up = strcmp(command, "upscale") == 0;
+  const char *argv[]
+      = { aenet_exe, command, "-m", model, up ? fin : "--sigma", up ? fout : "0", fin, fout, NULL };
+  int status;
+  GError *error = NULL;
+
+  if (up)
+    argv[6] = NULL;
+  char *models = tpath("models");
+  char **env = g_environ_setenv(g_get_environ(), "AENET_MODEL_PATH", models, TRUE);
+  g_assert_true(g_spawn_sync(NULL, (char **)argv, env, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
+                             &err, &status, &error));
+  g_strfreev(env);
+  g_free(models);
+  g_assert_no_error(error);
+  if (!g_spawn_check_wait_status(status, NULL))
+    g_error("aenet %s %s failed: %s", command, in, err);
+  g_free(err);
+  g_free(fin);
+  g_free(fout);
+}
+
+/* The Script-Fu program; @T@ is replaced by the test folder. */
+static const char script[]
+    = "(define (report k v) (gimp-message (string-append \"REPORT \" k \"=\" "
+      "  (if (number? v) (number->string v) v))))\n"
+      "(define (open name) (let* ((f (string-append \"@T@/\" name)) "
+      "  (img (car (gimp-file-load RUN-NONINTERACTIVE f f)))) img))\n"
+      "(define (layer img) (car (gimp-image-get-active-layer img)))\n"
+      "(define (save img d name) (let ((f (string-append \"@T@/\" name))) "
+      "  (gimp-file-save RUN-NONINTERACTIVE img d f f)))\n"
+      "(define (fails? thunk) (catch #t (thunk) #f))\n"
+      /* Whole image, full strength and half strength. */
+      "(let* ((img (open \"noisy.png\")) (d (layer img)))\n"
+      "  (plug-in-aenet-denoise RUN-NONINTERACTIVE img d \"test-box\" 0 1.0)\n"
+      "  (save img d \"gimp-denoise.png\")\n"
+      "  (report \"denoise-precision\" (car (gimp-image-get-precision img))))\n"
+      "(let* ((img (open \"noisy.png\")) (d (layer img)))\n"
+      "  (plug-in-aenet-denoise RUN-NONINTERACTIVE img d \"test-box\" -1 0.5)\n"
+      "  (save img d \"gimp-half.png\"))\n"
+      /* A selection on a layer with offsets (4, 6): layer rect (16, 16, 24, 16). */
+      "(let* ((img (open \"noisy.png\")) (d (layer img)))\n"
+      "  (gimp-layer-set-offsets d 4 6)\n"
+      "  (gimp-image-select-rectangle img CHANNEL-OP-REPLACE 20 22 24 16)\n"
+      "  (plug-in-aenet-denoise RUN-NONINTERACTIVE img d \"test-box\" 0 1.0)\n"
+      "  (save img d \"gimp-selection.png\")\n"
+      /* The same selection no longer touching the layer. */
+      "  (gimp-layer-set-offsets d 100 100)\n"
+      "  (report \"empty-intersect-fails\" "
+      "    (if (fails? (lambda () (plug-in-aenet-denoise RUN-NONINTERACTIVE img d \"test-box\" 0 "
+      "1.0))) "
+      "1 0)))\n"
+      /* Gray. */
+      "(let* ((img (open \"gray.png\")) (d (layer img)))\n"
+      "  (plug-in-aenet-denoise RUN-NONINTERACTIVE img d \"test-box\" 0 1.0)\n"
+      "  (save img d \"gimp-gray.png\"))\n"
+      /* 16-bit: denoise, then upscale the result into a new image. */
+      "(let* ((img (open \"noisy.png\")) (d (layer img)))\n"
+      "  (gimp-image-convert-precision img PRECISION-U16-GAMMA)\n"
+      "  (plug-in-aenet-denoise RUN-NONINTERACTIVE img d \"test-box\" 0 1.0)\n"
+      "  (save img d \"gimp-d16.png\")\n"
+      "  (let* ((r (plug-in-aenet-upscale RUN-NONINTERACTIVE img d \"test-up2\" 2 0)) "
+      "         (new (car r)) (nl (cadr r)))\n"
+      "    (report \"u16-precision\" (car (gimp-image-get-precision new)))\n"
+      "    (save new nl \"gimp-u16.png\")))\n"
+      /* Upscale into a new image. */
+      "(let* ((img (open \"noisy.png\")) (d (layer img)) "
+      "       (r (plug-in-aenet-upscale RUN-NONINTERACTIVE img d \"test-up2\" 2 0)) "
+      "       (new (car r)) (nl (cadr r)))\n"
+      "  (report \"new-width\" (car (gimp-image-width new)))\n"
+      "  (report \"new-height\" (car (gimp-image-height new)))\n"
+      "  (report \"old-width\" (car (gimp-image-width img)))\n"
+      "  (save new nl \"gimp-up-new.png\"))\n"
+      /* In place on an RGBA layer with offsets: the layer and the canvas grow. */
+      "(let* ((img (open \"alpha.png\")) (d (layer img)))\n"
+      "  (gimp-layer-set-offsets d 3 5)\n"
+      "  (let* ((r (plug-in-aenet-upscale RUN-NONINTERACTIVE img d \"test-up2\" 2 1)) (nl (cadr "
+      "r)))\n"
+      "    (report \"inplace-layers\" (car (gimp-image-get-layers img)))\n"
+      "    (report \"inplace-layer-width\" (car (gimp-drawable-width nl)))\n"
+      "    (report \"inplace-layer-height\" (car (gimp-drawable-height nl)))\n"
+      "    (report \"inplace-offx\" (car (gimp-drawable-offsets nl)))\n"
+      "    (report \"inplace-offy\" (cadr (gimp-drawable-offsets nl)))\n"
+      "    (report \"inplace-image-width\" (car (gimp-image-width img)))\n"
+      "    (report \"inplace-image-height\" (car (gimp-image-height img)))\n"
+      "    (gimp-layer-set-offsets nl 0 0)\n"
+      "    (save img nl \"gimp-up-inplace.png\")))\n"
+      /* As a new layer. */
+      "(let* ((img (open \"noisy.png\")) (d (layer img)) "
+      "       (r (plug-in-aenet-upscale RUN-NONINTERACTIVE img d \"test-up2\" 2 2)) (nl (cadr "
+      "r)))\n"
+      "  (report \"newlayer-image\" (car r))\n"
+      "  (report \"newlayer-layers\" (car (gimp-image-get-layers img)))\n"
+      "  (report \"newlayer-width\" (car (gimp-drawable-width nl)))\n"
+      "  (report \"newlayer-canvas\" (car (gimp-image-width img))))\n"
+      /* Bad calls fail and leave the image untouched. */
+      "(let* ((img (open \"noisy.png\")) (d (layer img)) (n 0))\n"
+      "  (gimp-image-clean-all img)\n"
+      "  (define (bad thunk) (if (fails? thunk) (set! n (+ n 1))))\n"
+      "  (bad (lambda () (plug-in-aenet-denoise RUN-NONINTERACTIVE img d \"test-box\" 80 1.0)))\n"
+      "  (bad (lambda () (plug-in-aenet-denoise RUN-NONINTERACTIVE img d \"test-box\" 0 1.5)))\n"
+      "  (bad (lambda () (plug-in-aenet-denoise RUN-NONINTERACTIVE img d \"no-such-model\" 0 1)))\n"
+      "  (bad (lambda () (plug-in-aenet-denoise RUN-NONINTERACTIVE img d \"test-up2\" 0 1)))\n"
+      "  (bad (lambda () (plug-in-aenet-upscale RUN-NONINTERACTIVE img d \"test-up2\" 5 0)))\n"
+      "  (bad (lambda () (plug-in-aenet-upscale RUN-NONINTERACTIVE img d \"test-up2\" 3 0)))\n"
+      "  (bad (lambda () (plug-in-aenet-upscale RUN-NONINTERACTIVE img d \"test-up2\" 2 7)))\n"
+      "  (bad (lambda () (plug-in-aenet-upscale RUN-NONINTERACTIVE img d \"test-box\" 2 0)))\n"
+      "  (report \"bad-calls-failed\" n)\n"
+      "  (report \"bad-dirty\" (car (gimp-image-is-dirty img)))\n"
+      "  (report \"bad-images\" (car (gimp-image-list)))\n"
+      "  (save img d \"gimp-untouched.png\"))\n"
+      /* Indexed: refused, nothing changed. */
+      "(let* ((img (open \"noisy.png\")) (d (layer img)))\n"
+      "  (gimp-image-convert-indexed img CONVERT-DITHER-NONE CONVERT-PALETTE-GENERATE 16 FALSE "
+      "FALSE \"\")\n"
+      "  (gimp-image-clean-all img)\n"
+      "  (report \"indexed-fails\" (if (fails? (lambda () "
+      "(plug-in-aenet-denoise RUN-NONINTERACTIVE img d \"test-box\" 0 1))) 1 0))\n"
+      "  (report \"indexed-dirty\" (car (gimp-image-is-dirty img))))\n"
+      "(report \"done\" 1)\n";
+
+/* Runs GIMP once with the script, then a last call whose error message
+ * must reach the caller. */
+static void
+run_gimp(void)
+{
+  char *gimpdir = tpath("gimp"), *plugdir = tpath("plug-ins/aenet");
+  char *link = g_build_filename(plugdir, "aenet", NULL);
+  char *gimprc = g_build_filename(gimpdir, "gimprc", NULL);
+  char *abs_plugin = g_canonicalize_filename(plugin_exe, NULL);
+  GError *error = NULL;
+
+  g_assert_cmpint(g_mkdir_with_parents(gimpdir, 0700), ==, 0);
+  g_assert_cmpint(g_mkdir_with_parents(plugdir, 0700), ==, 0);
+  /* GIMP 2.10 looks for plug-ins/<name>/<name>. */
+  g_assert_cmpint(symlink(abs_plugin, link), ==, 0);
+  char *rc = g_strdup_printf("(plug-in-path \"%s/plug-ins:${gimp_plug_in_dir}/plug-ins\")\n", tmp);
+  g_assert_true(g_file_set_contents(gimprc, rc, -1, &error));
+  g_assert_no_error(error);
+
+  char **parts = g_strsplit(script, "@T@", -1);
+  char *body = g_strjoinv(tmp, parts);
+  char *models = tpath("models");
+  char **env = g_get_environ();
+  env = g_environ_setenv(env, "HOME", tmp, TRUE);
+  env = g_environ_setenv(env, "GIMP2_DIRECTORY", gimpdir, TRUE);
+  env = g_environ_setenv(env, "AENET_MODEL_PATH", models, TRUE);
+  env = g_environ_setenv(env, "LANGUAGE", "C", TRUE);
+  env = g_environ_setenv(env, "LC_ALL", "C.UTF-8", TRUE);
+  env = g_environ_unsetenv(env, "DISPLAY");
+  const char *argv[] = { "gimp",
+                         "-i",
+                         "-d",
+                         "-f",
+                         "--batch-interpreter",
+                         "plug-in-script-fu-eval",
+                         "-b",
+                         body,
+                         "-b",
+                         "(plug-in-aenet-denoise RUN-NONINTERACTIVE 1 2 \"test-box\" 80 1.0)",
+                         "-b",
+                         "(gimp-quit 0)",
+                         NULL };
+  int status;
+  char *out = NULL;
+  g_assert_true(g_spawn_sync(NULL, (char **)argv, env, G_SPAWN_SEARCH_PATH, NULL, NULL, &out,
+                             &gimp_stderr, &status, &error));
+  g_assert_no_error(error);
+  if (g_test_verbose())
+    g_printerr("%s%s", out, gimp_stderr);
+
+  report = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  char **lines = g_strsplit(gimp_stderr, "\n", -1);
+  for (char **l = lines; *l; l++) {
+    char *r = strstr(*l, "REPORT "), *eq;
+    if (r && (eq = strchr(r, '=')))
+      g_hash_table_insert(report, g_strndup(r + 7, eq - r - 7), g_strdup(eq + 1));
+  }
+  if (!g_hash_table_lookup(report, "done"))
+    g_error("The GIMP script did not finish; GIMP printed:\n%s%s", out, gimp_stderr);
+
+  g_strfreev(lines);
+  g_strfreev(env);
+  g_strfreev(parts);
+  g_free(out);
+  g_free(body);
+  g_free(models);
+  g_free(rc);
+  g_free(abs_plugin);
+  g_free(gimprc);
+  g_free(link);
+  g_free(plugdir);
+  g_free(gimpdir);
+}
+
+static int
+rep(const char *key)
+{
+  const char *v = g_hash_table_lookup(report, key);
+  if (!v)
+    g_error("The GIMP script reported no %s", key);
+  return atoi(v);
+}
+
+static void
+test_denoise_closer(void)
+{
+  AenetImage *clean = load("clean.png"), *noisy = load("noisy.png"),
+             *out = load("gimp-denoise.png");
+  double before = rmse(noisy, clean), after = rmse(out, clean);
+  g_test_message("RMSE to clean: %.4f before, %.4f after", before, after);
+  g_assert_cmpfloat(after, <, 0.6 * before);
+  aenet_image_free(clean);
+  aenet_image_free(noisy);
+  aenet_image_free(out);
+}
+
+static void
+test_denoise_cli(void)
+{
+  run_cli("denoise", "test-box", "noisy.png", "cli-denoise.png");
+  AenetImage *cli = load("cli-denoise.png"), *out = load("gimp-denoise.png");
+  g_assert_cmpfloat(max_diff(cli, out), <=, 1.0 / 255 + 1e-6);
+  aenet_image_free(cli);
+  aenet_image_free(out);
+}
+
+static void
+test_denoise_strength(void)
+{
+  AenetImage *noisy = load("noisy.png"), *full = load("gimp-denoise.png"),
+             *half = load("gimp-half.png");
+  float *pn = pixels(noisy), *pf = pixels(full), *ph = pixels(half);
+  double m = 0;
+  for (gsize i = 0; i < (gsize)W * H * 3; i++)
+    m = MAX(m, fabs(ph[i] - 0.5 * (pn[i] + pf[i])));
+  g_assert_cmpfloat(m, <=, 1.0 / 255 + 1e-6);
+  g_assert_cmpfloat(max_diff(half, noisy), >, 2.0 / 255);
+  g_free(pn);
+  g_free(pf);
+  g_free(ph);
+  aenet_image_free(noisy);
+  aenet_image_free(full);
+  aenet_image_free(half);
+}
+
+static void
+test_denoise_selection(void)
+{
+  AenetImage *noisy = load("noisy.png"), *full = load("gimp-denoise.png"),
+             *sel = load("gimp-selection.png");
+  /* Outside: untouched; inside: as the whole-image run (context is used). */
+  g_assert_cmpfloat(max_diff_rect(sel, noisy, 16, 16, 24, 16, FALSE), ==, 0.0);
+  g_assert_cmpfloat(max_diff_rect(sel, full, 16, 16, 24, 16, TRUE), <=, 1.0 / 255 + 1e-6);
+  g_assert_cmpfloat(max_diff_rect(sel, noisy, 16, 16, 24, 16, TRUE), >, 2.0 / 255);
+  g_assert_cmpint(rep("empty-intersect-fails"), ==, 1);
+  aenet_image_free(noisy);
+  aenet_image_free(full);
+  aenet_image_free(sel);
+}
+
+static void
+test_denoise_gray(void)
+{
+  run_cli("denoise", "test-box", "gray.png", "cli-gray.png");
+  AenetImage *cli = load("cli-gray.png"), *out = load("gimp-gray.png"), *in = load("gray.png");
+  g_assert_cmpint(out->n_channels, ==, 1);
+  g_assert_cmpfloat(max_diff(cli, out), <=, 1.0 / 255 + 1e-6);
+  g_assert_cmpfloat(max_diff(in, out), >, 2.0 / 255);
+  aenet_image_free(cli);
+  aenet_image_free(out);
+  aenet_image_free(in);
+}
+
+/* Whether some 16-bit sample is not an 8-bit value widened (v = 257 k). */
+static gboolean
+has_more_than_8_bits(const AenetImage *im)
+{
+  g_assert_cmpint(im->bit_depth, ==, 16);
+  for (int y = 0; y < im->height; y++) {
+    const guint16 *row = (const guint16 *)(im->data + y * im->stride);
+    for (int i = 0; i < im->width * im->n_channels; i++)
+      if (row[i] % 257 != 0)
+        return TRUE;
+  }
+  return FALSE;
+}
+
+static void
+test_sixteen_bit(void)
+{
+  AenetImage *d16 = load("gimp-d16.png"), *d8 = load("gimp-denoise.png"),
+             *u16 = load("gimp-u16.png");
+  g_assert_cmpint(d16->bit_depth, ==, 16);
+  g_assert_true(has_more_than_8_bits(d16));
+  g_assert_cmpfloat(max_diff(d16, d8), <=, 1.0 / 255 + 1e-6);
+  g_assert_cmpint(rep("u16-precision"), ==, 250);     /* GIMP_PRECISION_U16_GAMMA */
+  g_assert_cmpint(rep("denoise-precision"), ==, 150); /* stays U8 gamma */
+  /* Nearest-neighbour ×2 keeps every 16-bit sample exactly. */
+  g_assert_cmpint(u16->bit_depth, ==, 16);
+  g_assert_cmpint(u16->width, ==, 2 * W);
+  float *a = pixels(d16), *b = pixels(u16);
+  for (int y = 0; y < 2 * H; y++)
+    for (int x = 0; x < 2 * W; x++)
+      for (int c = 0; c < 3; c++)
+        g_assert_cmpfloat(
+            fabs(b[((gsize)y * 2 * W + x) * 3 + c] - a[((gsize)(y / 2) * W + x / 2) * 3 + c]), <=,
+            1.0 / 65535);
+  g_free(a);
+  g_free(b);
+  aenet_image_free(d16);
+  aenet_image_free(d8);
+  aenet_image_free(u16);
+}
+
+static void
+test_upscale_new_image(void)
+{
+  g_assert_cmpint(rep("new-width"), ==, 2 * W);
+  g_assert_cmpint(rep("new-height"), ==, 2 * H);
+  g_assert_cmpint(rep("old-width"), ==, W);
+  run_cli("upscale", "test-up2", "noisy.png", "cli-up.png");
+  AenetImage *cli = load("cli-up.png"), *out = load("gimp-up-new.png");
+  g_assert_cmpint(out->width, ==, 2 * W);
+  g_assert_cmpfloat(max_diff(cli, out), <=, 1.0 / 255 + 1e-6);
+  aenet_image_free(cli);
+  aenet_image_free(out);
+}
+
+static void
+test_upscale_in_place(void)
+{
+  const int w = 40, h = 30;
+  g_assert_cmpint(rep("inplace-layers"), ==, 1);
+  g_assert_cmpint(rep("inplace-layer-width"), ==, 2 * w);
+  g_assert_cmpint(rep("inplace-layer-height"), ==, 2 * h);
+  g_assert_cmpint(rep("inplace-offx"), ==, 3);
+  g_assert_cmpint(rep("inplace-offy"), ==, 5);
+  g_assert_cmpint(rep("inplace-image-width"), ==, 2 * w + 3);
+  g_assert_cmpint(rep("inplace-image-height"), ==, 2 * h + 5);
+  run_cli("upscale", "test-up2", "alpha.png", "cli-alpha.png");
+  AenetImage *cli = load("cli-alpha.png"), *out = load("gimp-up-inplace.png");
+  g_assert_cmpint(out->n_channels, ==, 4);
+  g_assert_cmpfloat(max_diff(cli, out), <=, 1.0 / 255 + 1e-6);
+  /* Alpha away from its edge is the original's. */
+  float *p = pixels(out);
+  for (int y = 0; y < 2 * h; y++) {
+    g_assert_cmpfloat(fabs(p[((gsize)y * 2 * w + 4) * 4 + 3] - 1.0f), <=, 1e-6);
+    g_assert_cmpfloat(fabs(p[((gsize)y * 2 * w + 2 * w - 4) * 4 + 3] - 128.0f / 255), <=, 1e-6);
+  }
+  g_free(p);
+  aenet_image_free(cli);
+  aenet_image_free(out);
+}
+
+static void
+test_upscale_new_layer(void)
+{
+  g_assert_cmpint(rep("newlayer-image"), ==, -1);
+  g_assert_cmpint(rep("newlayer-layers"), ==, 2);
+  g_assert_cmpint(rep("newlayer-width"), ==, 2 * W);
+  g_assert_cmpint(rep("newlayer-canvas"), ==, W);
+}
+
+static void
+test_bad_calls(void)
+{
+  g_assert_cmpint(rep("bad-calls-failed"), ==, 8);
+  g_assert_cmpint(rep("bad-dirty"), ==, 0);
+  g_assert_cmpint(rep("indexed-fails"), ==, 1);
+  g_assert_cmpint(rep("indexed-dirty"), ==, 0);
+  AenetImage *noisy = load("noisy.png"), *out = load("gimp-untouched.png");
+  g_assert_cmpfloat(max_diff(noisy, out), ==, 0.0);
+  aenet_image_free(noisy);
+  aenet_image_free(out);
+  /* The message reaches the caller, in words. */
+  g_assert_nonnull(strstr(gimp_stderr, "The noise level 80 is out of range"));
+}
+
+int
+main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  if (argc < 3)
+    g_error("usage: test-gimp PLUGIN AENET");
+  plugin_exe = argv[1];
+  aenet_exe = argv[2];
+  if (!g_find_program_in_path("gimp")) {
+    g_print("1..0 # SKIP GIMP is not installed\n");
+    return 0;
+  }
+
+  GError *error = NULL;
+  tmp = g_dir_make_tmp("aenet-gimp-XXXXXX", &error);
+  g_assert_no_error(error);
+  char *models = tpath("models");
+  g_assert_cmpint(g_mkdir_with_parents(models, 0700), ==, 0);
+  g_free(models);
+
+  /* out[o] = mean of the 3×3 neighbourhood of channel o. */
+  float box[3 * 3 * 9] = { 0 };
+  for (int o = 0; o < 3; o++)
+    for (int k = 0; k < 9; k++)
+      box[(o * 3 + o) * 9 + k] = 1.0f / 9;
+  save_model("denoise",
+             "[{\"op\":\"input\",\"channels\":3},"
+             "{\"op\":\"conv\",\"out\":3,\"k\":3,\"bias\":false}]",
+             "test-box", box, G_N_ELEMENTS(box));
+  /* Channel c to the 4 sub-pixels of c: nearest-neighbour ×2. */
+  float up[12 * 3] = { 0 };
+  for (int o = 0; o < 12; o++)
+    up[o * 3 + o / 4] = 1.0f;
+  save_model("upscale",
+             "[{\"op\":\"input\",\"channels\":3},"
+             "{\"op\":\"conv\",\"out\":12,\"k\":1,\"bias\":false},"
+             "{\"op\":\"shuffle\",\"factor\":2}]",
+             "test-up2", up, G_N_ELEMENTS(up));
+
+  save_image("clean.png", W, H, 3, FALSE, FALSE);
+  save_image("noisy.png", W, H, 3, TRUE, FALSE);
+  save_image("gray.png", W, H, 1, TRUE, FALSE);
+  save_image("alpha.png", 40, 30, 4, TRUE, TRUE);
+  run_gimp();
+
+  g_test_add_func("/gimp/denoise/closer-to-clean", test_denoise_closer);
+  g_test_add_func("/gimp/denoise/matches-cli", test_denoise_cli);
+  g_test_add_func("/gimp/denoise/strength", test_denoise_strength);
+  g_test_add_func("/gimp/denoise/selection", test_denoise_selection);
+  g_test_add_func("/gimp/denoise/gray", test_denoise_gray);
+  g_test_add_func("/gimp/sixteen-bit", test_sixteen_bit);
+  g_test_add_func("/gimp/upscale/new-image", test_upscale_new_image);
+  g_test_add_func("/gimp/upscale/in-place", test_upscale_in_place);
+  g_test_add_func("/gimp/upscale/new-layer", test_upscale_new_layer);
+  g_test_add_func("/gimp/bad-calls", test_bad_calls);
+  int status = g_test_run();
+
+  if (status == 0 && !g_getenv("AENET_KEEP_TMP")) {
+    char *argv_rm[] = { "rm", "-rf", tmp, NULL };
+    g_spawn_sync(NULL, argv_rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
+  } else
+    g_printerr("test files kept in %s\n", tmp);
+  g_hash_table_unref(report);
+  g_free(gimp_stderr);
+  g_free(tmp);
+  return status;
+}

@@ -1,0 +1,187 @@
+/* test-noise-estimate.c — the noise level estimator (noise-estimate.h) on
+ * images made here with known noise, and, when the shared data and the
+ * image loader are at hand, on CBSD68 photographs. */
+#include <math.h>
+#include <string.h>
+
+#include "error.h"
+#include "noise-estimate.h"
+#include "testutil.h"
+
+/* The loader lives in the trainer; a build that links this test with the
+ * core only runs the synthetic part. */
+#if defined(__has_include)
+#if __has_include("imageio.h")
+#include "imageio.h"
+#define HAVE_IMAGEIO 1
+#endif
+#endif
+
+#define TOLERANCE 1.5
+
+/* A (c, h, w) image in [0.1, 0.9]: smooth colour gradients, sinusoidal
+ * texture of several frequencies and a few sharp-edged blocks — structure
+ * the estimator must not mistake for noise. */
+static float *
+synthetic_image(int c, int h, int w)
+{
+  float *im = g_new(float, (gsize)c *h *w);
+  for (int k = 0; k < c; k++)
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w; x++) {
+        double v = 0.25 + 0.35 * x / w + 0.15 * y / h * (k + 1) / c;
+        v += 0.08 * sin(0.21 * x + 0.5 * k) * sin(0.13 * y);
+        v += 0.04 * sin(0.9 * x + 0.4 * y);
+        if ((x / 24 + y / 24) % 3 == 0)
+          v += 0.1;
+        im[((gsize)k * h + y) * w + x] = (float)CLAMP(v, 0.1, 0.9);
+      }
+  return im;
+}
+
+static void
+add_noise(float *im, gsize n, double sigma, guint64 seed, gboolean eight_bit)
+{
+  AenetRng rng;
+  aenet_rng_init(&rng, seed);
+  for (gsize i = 0; i < n; i++) {
+    double v = im[i] + sigma / 255.0 * aenet_rng_normal(&rng);
+    if (eight_bit)
+      v = CLAMP(round(v * 255), 0, 255) / 255.0;
+    im[i] = (float)v;
+  }
+}
+
+static void
+test_synthetic(void)
+{
+  const double sigmas[] = { 0, 5, 15, 30, 50 };
+  const int channels[] = { 1, 3 };
+  for (guint ci = 0; ci < G_N_ELEMENTS(channels); ci++)
+    for (guint s = 0; s < G_N_ELEMENTS(sigmas); s++) {
+      int c = channels[ci], h = 192, w = 256;
+      gsize n = (gsize)c * h * w;
+      float *im = synthetic_image(c, h, w);
+      add_noise(im, n, sigmas[s], 100 + s, FALSE);
+      GError *error = NULL;
+      double est = aenet_noise_estimate(im, c, h, w, &error);
+      g_assert_no_error(error);
+      g_test_message("%d channel(s), sigma %.0f: estimated %.3f", c, sigmas[s], est);
+      g_assert_cmpfloat(fabs(est - sigmas[s]), <=, TOLERANCE);
+      /* Deterministic. */
+      g_assert_cmpfloat(aenet_noise_estimate(im, c, h, w, NULL), ==, est);
+      g_free(im);
+    }
+}
+
+/* A noisy 8-bit file: rounding and (near black and white) clipping. */
+static void
+test_synthetic_8bit(void)
+{
+  const double sigmas[] = { 5, 15, 30 };
+  for (guint s = 0; s < G_N_ELEMENTS(sigmas); s++) {
+    int c = 3, h = 192, w = 256;
+    gsize n = (gsize)c * h * w;
+    float *im = synthetic_image(c, h, w);
+    /* Stretch to [0, 1] so that clipping happens. */
+    for (gsize i = 0; i < n; i++)
+      im[i] = (im[i] - 0.1f) / 0.8f;
+    add_noise(im, n, sigmas[s], 200 + s, TRUE);
+    double est = aenet_noise_estimate(im, c, h, w, NULL);
+    g_test_message("8-bit, sigma %.0f: estimated %.3f", sigmas[s], est);
+    g_assert_cmpfloat(fabs(est - sigmas[s]), <=, TOLERANCE);
+    g_free(im);
+  }
+}
+
+static void
+test_errors(void)
+{
+  float *im = g_new0(float, 3 * 64 * 64);
+  GError *error = NULL;
+  g_assert_cmpfloat(aenet_noise_estimate(im, 3, 20, 64, &error), <, 0);
+  g_assert_error(error, AENET_ERROR, AENET_ERROR_INVALID);
+  g_assert_nonnull(strstr(error->message, "too small"));
+  g_clear_error(&error);
+  g_assert_cmpfloat(aenet_noise_estimate(im, 4, 32, 32, &error), <, 0);
+  g_assert_error(error, AENET_ERROR, AENET_ERROR_INVALID);
+  g_clear_error(&error);
+  /* A flat image has no noise. */
+  g_assert_cmpfloat(aenet_noise_estimate(im, 3, 64, 64, &error), ==, 0.0);
+  g_assert_no_error(error);
+  im[100] = NAN;
+  g_assert_cmpfloat(aenet_noise_estimate(im, 3, 64, 64, &error), <, 0);
+  g_assert_error(error, AENET_ERROR, AENET_ERROR_INVALID);
+  g_clear_error(&error);
+  g_free(im);
+}
+
+static void
+test_cbsd68(void)
+{
+#ifdef HAVE_IMAGEIO
+  char *dir = test_shared_data_path("test/cbsd68");
+  if (dir == NULL) {
+    g_test_skip("../shared/data/test/cbsd68 is not here");
+    return;
+  }
+  /* Six images spread over the set. */
+  const char *names[]
+      = { "3096.png", "24077.png", "101085.png", "145086.png", "210088.png", "302008.png" };
+  const double sigmas[] = { 15, 50 };
+  int used = 0;
+  for (guint s = 0; s < G_N_ELEMENTS(sigmas); s++) {
+    double mae = 0;
+    int count = 0;
+    for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+      char *path = g_build_filename(dir, names[i], NULL);
+      if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+        g_free(path);
+        continue;
+      }
+      GError *error = NULL;
+      AenetImage *image = aenet_image_load(path, &error);
+      g_assert_no_error(error);
+      int c = image->n_channels, h = image->height, w = image->width;
+      gsize plane = (gsize)h * w;
+      float *inter = g_new(float, plane *c), *im = g_new(float, plane *c);
+      aenet_image_get_rect(image, 0, 0, w, h, inter);
+      for (int k = 0; k < c; k++)
+        for (gsize p = 0; p < plane; p++)
+          im[k * plane + p] = inter[p * c + k];
+      add_noise(im, plane * c, sigmas[s], 1000 * s + i, FALSE);
+      double est = aenet_noise_estimate(im, c, h, w, &error);
+      g_assert_no_error(error);
+      g_test_message("%s sigma %.0f: estimated %.3f", names[i], sigmas[s], est);
+      mae += fabs(est - sigmas[s]);
+      count++;
+      g_free(inter);
+      g_free(im);
+      aenet_image_free(image);
+      g_free(path);
+    }
+    if (count > 0) {
+      mae /= count;
+      g_test_message("sigma %.0f: MAE %.3f over %d images", sigmas[s], mae, count);
+      g_assert_cmpfloat(mae, <=, TOLERANCE);
+    }
+    used += count;
+  }
+  g_free(dir);
+  if (used == 0)
+    g_test_skip("none of the chosen CBSD68 images is there");
+#else
+  g_test_skip("built without the image loader");
+#endif
+}
+
+int
+main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/noise-estimate/synthetic", test_synthetic);
+  g_test_add_func("/noise-estimate/synthetic-8bit", test_synthetic_8bit);
+  g_test_add_func("/noise-estimate/errors", test_errors);
+  g_test_add_func("/noise-estimate/cbsd68", test_cbsd68);
+  return g_test_run();
+}

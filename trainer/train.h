@@ -1,0 +1,95 @@
+/* train.h — training and fine-tuning a model on a folder of photos.
+ *
+ * One run: data from a folder (patches, the eight flips and rotations,
+ * degradations made on the fly by a worker thread a batch ahead), Adam with
+ * warm-up and cosine or step decay, gradient clipping, L1 / L2 /
+ * Charbonnier loss, validation every few steps against the baseline
+ * (noisy input or bicubic), the best model written to the output.
+ *
+ * Checkpoints hold the weights, the optimizer's moments, the data
+ * generator's state, the step and the settings, written atomically every
+ * few minutes and on stop. Resuming replays exactly what an uninterrupted
+ * run would have done: same seed and thread count, same weights. */
+#ifndef AENET_TRAIN_H
+#define AENET_TRAIN_H
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  AENET_LOSS_L1,
+  AENET_LOSS_L2,
+  AENET_LOSS_CHARBONNIER,
+} AenetLoss;
+
+typedef enum {
+  AENET_SCHEDULE_COSINE,
+  AENET_SCHEDULE_STEP,
+  AENET_SCHEDULE_CONSTANT,
+} AenetSchedule;
+
+typedef struct {
+  char *task;       /* "denoise" or "upscale" */
+  int scale;        /* upscale only */
+  char *data_dir;   /* training images */
+  char *val_dir;    /* NULL: hold out part of data_dir */
+  char *from;       /* start from this model file, or NULL */
+  char *arch;       /* preset name when not from a model; NULL = default */
+  char *resume;     /* checkpoint to resume, or NULL */
+  char *out;        /* model file to write */
+  char *checkpoint; /* checkpoint path; NULL = out + ".ckpt" */
+  char *name;       /* model name in its metadata; NULL = from out */
+  int patch;        /* network input size in pixels (low resolution for upscale) */
+  int batch;
+  int threads;      /* 0 = all cores */
+  long steps;       /* total steps; 0 = from minutes */
+  double minutes;   /* time budget for this invocation; 0 = none */
+  long stop_at_step; /* stop as if interrupted when this step is reached; 0 = none */
+  double checkpoint_minutes;
+  long val_every;   /* steps between validations */
+  int val_images;   /* images held out or used from val_dir */
+  double lr, weight_decay, clip;
+  long warmup;
+  AenetSchedule schedule;
+  AenetLoss loss;
+  guint64 seed;
+  float sigma_min, sigma_max; /* training noise range, 0–255 scale */
+  float val_sigma;            /* validation noise level */
+  float poisson_gain;         /* > 0: add signal-dependent noise too */
+  int jpeg_min, jpeg_max;     /* > 0: JPEG-compress inputs at a random quality */
+  gsize cache_bytes;
+} AenetTrainConfig;
+
+typedef struct {
+  long step, total_steps;
+  double loss;            /* mean over the steps since the last report */
+  double lr;
+  double patches_per_second;
+  double seconds_left;    /* estimate, < 0 when unknown */
+  gboolean validated;     /* the fields below are new */
+  double val_psnr, val_baseline_psnr, best_val_psnr;
+} AenetTrainStatus;
+
+typedef struct {
+  /* Called after every few steps and after each validation. */
+  void (*progress) (void *user, const AenetTrainStatus *status);
+  /* Warnings and events worth a line ("saved best model …"). */
+  void (*message) (void *user, const char *text);
+  void *user;
+  /* Set non-zero to stop: a checkpoint is written, then the run returns. */
+  const volatile int *stop;
+} AenetTrainCallbacks;
+
+/* Defaults for a task (patch size, batch, learning rate, …). */
+void aenet_train_config_init (AenetTrainConfig *cfg, const char *task, int scale);
+void aenet_train_config_clear (AenetTrainConfig *cfg);
+
+/* Trains until cfg->steps or the time budget or the stop flag. Returns
+ * FALSE with error on failure; a stop is not a failure. */
+gboolean aenet_train_run (const AenetTrainConfig *cfg, const AenetTrainCallbacks *callbacks,
+                          GError **error);
+
+G_END_DECLS
+
+#endif
