@@ -3,6 +3,16 @@
 #include <glib/gstdio.h>
 #include <math.h>
 
+#include "cpu.h"
+
+/* Tests run OpenBLAS with the kernels the programs use (see cpu.h). glibc
+ * hands constructors the program's arguments, so no test needs to ask. */
+__attribute__ ((constructor)) static void
+test_select_blas_kernels (int argc, char **argv, char **envp)
+{
+  aenet_cpu_reexec_with_blas_coretype (argv);
+}
+
 void
 test_fill_uniform (float *x, gsize n, AenetRng *rng, float lo, float hi)
 {

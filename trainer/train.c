@@ -641,7 +641,10 @@ create_model (Trainer *t, GError **error)
   AenetTrainConfig *c = &t->cfg;
   if (c->from != NULL)
     {
-      t->model = aenet_model_load (c->from, error);
+      /* A file or the name of an installed model. */
+      char *path = aenet_model_find (c->from, error);
+      t->model = path != NULL ? aenet_model_load (path, error) : NULL;
+      g_free (path);
       if (t->model == NULL)
         return FALSE;
       if (g_strcmp0 (t->model->task, c->task) != 0 || t->model->scale != c->scale)

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Sets aenet up on Debian 12 and runs it on the bundled sample photo:
+# installs the packages it needs, builds, installs the command, the GIMP
+# plug-in and the models, then denoises and 2× upscales docs/samples/.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+
+echo "== Installing build dependencies (Debian packages)"
+$sudo apt-get update -q
+xargs -a .ci/packages $sudo env DEBIAN_FRONTEND=noninteractive \
+  apt-get install -y -q --no-install-recommends
+
+echo "== Building"
+[ -d build ] || meson setup build --prefix=/usr/local
+ninja -C build
+
+echo "== Installing aenet, its models and the GIMP plug-in"
+$sudo meson install -C build --quiet
+
+echo "== Running aenet on the sample photo"
+out=${AENET_DEMO_DIR:-$PWD/demo}
+mkdir -p "$out"
+aenet denoise docs/samples/coffee-noisy.png "$out/coffee-denoised.png"
+aenet upscale --scale 2 docs/samples/coffee.png "$out/coffee-x2.png"
+cp docs/samples/coffee-noisy.png "$out/coffee-noisy.png"
+cp docs/samples/coffee.png "$out/coffee.png"
+cat <<MSG
+
+Done. Before and after, in $out:
+  coffee-noisy.png  ->  coffee-denoised.png   (aenet denoise)
+  coffee.png        ->  coffee-x2.png         (aenet upscale --scale 2)
+In GIMP: Filters > Enhance > Autoencoder Denoise... and Autoencoder Upscale...
+MSG
