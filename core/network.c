@@ -740,6 +740,16 @@ plan_workspace (const AenetNetwork *net, int h, int w, gboolean training, Plan *
           for (int s = 0; s < n_slots; s++)
             if (slot_owner[s] >= 0 && net->nodes[slot_owner[s]].last_use < i)
               slot_owner[s] = -1;
+          /* An activation whose input nobody else reads works in place. */
+          const Node *node = &net->nodes[i];
+          int in = node->n_in > 0 ? node->in[0] : -1;
+          if ((node->op == OP_RELU || node->op == OP_LEAKY_RELU || node->op == OP_PRELU)
+              && slot_of[in] >= 0 && net->nodes[in].last_use == i)
+            {
+              slot_of[i] = slot_of[in];
+              slot_owner[slot_of[i]] = i;
+              continue;
+            }
           gsize need = round16 (node_elements (net, i, h, w));
           int best = -1;
           for (int s = 0; s < n_slots; s++)

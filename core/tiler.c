@@ -60,17 +60,17 @@ geometry_init (Geometry *g, const AenetNetwork *net, int n_channels)
 /* Floats each thread needs besides the network's workspace: the region as
  * read, the network's input, the output tile, and alpha planes. */
 static gsize
-thread_buffer_floats (const Geometry *g, int tile)
+thread_buffer_floats (const Geometry *g, int tile_w, int tile_h)
 {
-  gsize side = tile + 2 * g->pad;
-  gsize region = side * side;
-  gsize out = (gsize) tile * g->scale * tile * g->scale;
+  gsize side_w = tile_w + 2 * g->pad, side_h = tile_h + 2 * g->pad;
+  gsize region = side_w * side_h;
+  gsize out = (gsize) tile_w * g->scale * tile_h * g->scale;
   gsize n = region * g->nc + region * g->cin + out * g->nc;
   if (g->alpha)
     n += region;
   if (g->alpha && g->scale > 1)
     n += region * g->scale * g->scale
-         + aenet_resize_scratch_size (1, side, side, side * g->scale, side * g->scale);
+         + aenet_resize_scratch_size (1, side_h, side_w, side_h * g->scale, side_w * g->scale);
   return n;
 }
 
@@ -83,7 +83,7 @@ aenet_tiler_memory_for_tile (const AenetNetwork *net, int n_channels, int tile, 
   int side = tile + 2 * g.pad;
   return (gsize) MAX (n_threads, 1)
          * (aenet_workspace_size (net, side, side, FALSE)
-            + thread_buffer_floats (&g, tile) * sizeof (float));
+            + thread_buffer_floats (&g, tile, tile) * sizeof (float));
 }
 
 void
@@ -189,6 +189,16 @@ choose_tile (const AenetNetwork *net, const AenetImageIO *io, const AenetTilerOp
   return tile;
 }
 
+/* Tiles as even as the grid allows, no bigger than the square edge `tile`:
+ * an image 1.1 tiles wide gets two tiles of 0.55, not one and a sliver. */
+static void
+even_tiles (const int grid[4], int tile, int align, int *tile_w, int *tile_h)
+{
+  int nx = (grid[2] + tile - 1) / tile, ny = (grid[3] + tile - 1) / tile;
+  *tile_w = MIN (tile, round_up ((grid[2] + nx - 1) / nx, align));
+  *tile_h = MIN (tile, round_up ((grid[3] + ny - 1) / ny, align));
+}
+
 int
 aenet_tiler_choose_tile (const AenetNetwork *net, const AenetImageIO *io,
                          const AenetTilerOptions *opt, GError **error)
@@ -207,7 +217,7 @@ typedef struct {
   const AenetTilerOptions *opt;
   Geometry g;
   int roi[4], grid[4];
-  int tile, tiles_x, n_tiles;
+  int tile_w, tile_h, tiles_x, n_tiles;
 
   GMutex lock; /* guards the callbacks and everything below */
   GCond changed;
@@ -230,21 +240,25 @@ cancelled (const Run *run)
   return run->opt->cancel != NULL && *run->opt->cancel != 0;
 }
 
-/* Reads the input square at (sx, sy) of edge `side` with mirrored edges and
- * fills w->input (planar) and, for upscaling with alpha, w->alpha_in. */
+/* Reads the input rectangle at (sx, sy), side_w × side_h, with mirrored
+ * edges and fills w->input (planar) and, with alpha, w->alpha_in. */
 static gboolean
-read_region (Worker *w, int sx, int sy, int side, GError **error)
+read_region (Worker *w, int sx, int sy, int side_w, int side_h, GError **error)
 {
   Run *run = w->run;
   const Geometry *g = &run->g;
   const AenetImageIO *io = run->io;
   /* The mirror of an interval is an interval no longer than it, so the
-   * source box fits in a side × side buffer. */
+   * source box fits in a side_w × side_h buffer. */
   int bx0 = G_MAXINT, bx1 = -1, by0 = G_MAXINT, by1 = -1;
-  for (int i = 0; i < side; i++)
+  for (int i = 0; i < side_w; i++)
     {
-      int mx = mirror (sx + i, io->width), my = mirror (sy + i, io->height);
+      int mx = mirror (sx + i, io->width);
       bx0 = MIN (bx0, mx), bx1 = MAX (bx1, mx);
+    }
+  for (int i = 0; i < side_h; i++)
+    {
+      int my = mirror (sy + i, io->height);
       by0 = MIN (by0, my), by1 = MAX (by1, my);
     }
   int bw = bx1 - bx0 + 1, bh = by1 - by0 + 1;
@@ -254,15 +268,15 @@ read_region (Worker *w, int sx, int sy, int side, GError **error)
   if (!ok)
     return FALSE;
 
-  gsize plane = (gsize) side * side;
+  gsize plane = (gsize) side_w * side_h;
   int nc = g->nc;
-  for (int y = 0; y < side; y++)
+  for (int y = 0; y < side_h; y++)
     {
       const float *row = w->region + (gsize) (mirror (sy + y, io->height) - by0) * bw * nc;
-      for (int x = 0; x < side; x++)
+      for (int x = 0; x < side_w; x++)
         {
           const float *px = row + (gsize) (mirror (sx + x, io->width) - bx0) * nc;
-          gsize o = (gsize) y * side + x;
+          gsize o = (gsize) y * side_w + x;
           if (g->cin == 3)
             for (int c = 0; c < 3; c++)
               w->input[c * plane + o] = px[g->color == 3 ? c : 0];
@@ -279,18 +293,18 @@ read_region (Worker *w, int sx, int sy, int side, GError **error)
  * region, tw × th input pixels at (dx, dy) in the tile, into w->out
  * (interleaved image channels). */
 static void
-gather_output (Worker *w, int dx, int dy, int tw, int th, int side)
+gather_output (Worker *w, int dx, int dy, int tw, int th, int side_w, int side_h)
 {
   const Geometry *g = &w->run->g;
   int s = g->scale, nc = g->nc;
-  int oside = side * s, ow = tw * s, oh = th * s;
+  int oside_w = side_w * s, ow = tw * s, oh = th * s;
   int offx = (g->pad + dx) * s, offy = (g->pad + dy) * s;
-  gsize oplane = (gsize) oside * oside;
+  gsize oplane = (gsize) oside_w * side_h * s;
   const float *net_out = aenet_workspace_get_output (w->ws);
   for (int y = 0; y < oh; y++)
     for (int x = 0; x < ow; x++)
       {
-        gsize o = (gsize) (y + offy) * oside + (x + offx);
+        gsize o = (gsize) (y + offy) * oside_w + (x + offx);
         float *px = w->out + ((gsize) y * ow + x) * nc;
         if (g->color == 3)
           for (int c = 0; c < 3; c++)
@@ -302,7 +316,7 @@ gather_output (Worker *w, int dx, int dy, int tw, int th, int side)
         if (!g->alpha)
           continue;
         /* Denoising leaves alpha as it was; upscaling resizes it. */
-        px[nc - 1] = s == 1 ? w->alpha_in[(gsize) (y + offy) * side + x + offx] : w->alpha_up[o];
+        px[nc - 1] = s == 1 ? w->alpha_in[(gsize) (y + offy) * side_w + x + offx] : w->alpha_up[o];
       }
 }
 
@@ -311,21 +325,21 @@ process_tile (Worker *w, int index, GError **error)
 {
   Run *run = w->run;
   const Geometry *g = &run->g;
-  int tile = run->tile, side = tile + 2 * g->pad;
-  int x0 = run->grid[0] + (index % run->tiles_x) * tile;
-  int y0 = run->grid[1] + (index / run->tiles_x) * tile;
+  int side_w = run->tile_w + 2 * g->pad, side_h = run->tile_h + 2 * g->pad;
+  int x0 = run->grid[0] + (index % run->tiles_x) * run->tile_w;
+  int y0 = run->grid[1] + (index / run->tiles_x) * run->tile_h;
   /* The part of the tile inside the region. */
   int ox = MAX (x0, run->roi[0]), oy = MAX (y0, run->roi[1]);
-  int tw = MIN (x0 + tile, run->roi[0] + run->roi[2]) - ox;
-  int th = MIN (y0 + tile, run->roi[1] + run->roi[3]) - oy;
+  int tw = MIN (x0 + run->tile_w, run->roi[0] + run->roi[2]) - ox;
+  int th = MIN (y0 + run->tile_h, run->roi[1] + run->roi[3]) - oy;
 
-  if (!read_region (w, x0 - g->pad, y0 - g->pad, side, error))
+  if (!read_region (w, x0 - g->pad, y0 - g->pad, side_w, side_h, error))
     return FALSE;
   aenet_network_forward (run->net, w->ws, w->input, run->opt->noise_level);
   if (g->alpha && g->scale > 1)
-    aenet_resize_bicubic (w->alpha_up, w->alpha_in, w->resize_scratch, 1, side, side,
-                          side * g->scale, side * g->scale);
-  gather_output (w, ox - x0, oy - y0, tw, th, side);
+    aenet_resize_bicubic (w->alpha_up, w->alpha_in, w->resize_scratch, 1, side_h, side_w,
+                          side_h * g->scale, side_w * g->scale);
+  gather_output (w, ox - x0, oy - y0, tw, th, side_w, side_h);
 
   g_mutex_lock (&run->lock);
   gboolean ok = run->io->write (run->io->user, ox * g->scale, oy * g->scale, tw * g->scale,
@@ -368,13 +382,13 @@ static gboolean
 worker_init (Worker *w, Run *run, GError **error)
 {
   const Geometry *g = &run->g;
-  int side = run->tile + 2 * g->pad;
-  gsize region = (gsize) side * side;
+  int side_w = run->tile_w + 2 * g->pad, side_h = run->tile_h + 2 * g->pad;
+  gsize region = (gsize) side_w * side_h;
   w->run = run;
-  w->ws = aenet_workspace_new (run->net, side, side, FALSE, error);
+  w->ws = aenet_workspace_new (run->net, side_h, side_w, FALSE, error);
   if (w->ws == NULL)
     return FALSE;
-  w->region = g_try_new (float, thread_buffer_floats (g, run->tile));
+  w->region = g_try_new (float, thread_buffer_floats (g, run->tile_w, run->tile_h));
   if (w->region == NULL)
     {
       g_set_error (error, AENET_ERROR, AENET_ERROR_NOMEM, "not enough memory for the tiles");
@@ -383,7 +397,7 @@ worker_init (Worker *w, Run *run, GError **error)
   w->input = w->region + region * g->nc;
   w->out = w->input + region * g->cin;
   if (g->alpha)
-    w->alpha_in = w->out + (gsize) run->tile * g->scale * run->tile * g->scale * g->nc;
+    w->alpha_in = w->out + (gsize) run->tile_w * g->scale * run->tile_h * g->scale * g->nc;
   if (g->alpha && g->scale > 1)
     {
       w->alpha_up = w->alpha_in + region;
@@ -413,12 +427,15 @@ aenet_tiler_run (const AenetNetwork *net, const AenetImageIO *io, const AenetTil
   if (!resolve_roi (io, opt, run.roi, error))
     return FALSE;
   geometry_init (&run.g, net, io->n_channels);
-  run.tile = choose_tile (net, io, opt, run.roi, error);
-  if (run.tile == 0)
+  int tile = choose_tile (net, io, opt, run.roi, error);
+  if (tile == 0)
     return FALSE;
   grid_from_roi (run.roi, run.g.align, run.grid);
-  run.tiles_x = (run.grid[2] + run.tile - 1) / run.tile;
-  run.n_tiles = count_tiles (run.grid, run.tile);
+  run.tile_w = run.tile_h = tile;
+  if (opt->tile == 0)
+    even_tiles (run.grid, tile, run.g.align, &run.tile_w, &run.tile_h);
+  run.tiles_x = (run.grid[2] + run.tile_w - 1) / run.tile_w;
+  run.n_tiles = run.tiles_x * ((run.grid[3] + run.tile_h - 1) / run.tile_h);
   int n_threads = MIN (resolve_threads (opt), run.n_tiles);
 
   Worker *workers = g_new0 (Worker, n_threads);

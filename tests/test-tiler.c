@@ -120,12 +120,13 @@ preset_network (const char *name)
 
 /* Runs the network with the given tile edge and threads; returns the output. */
 static float *
-run_tiled (const AenetNetwork *net, Image *im, int tile, int threads)
+run_budget (const AenetNetwork *net, Image *im, int tile, int threads, gsize budget)
 {
   AenetImageIO io = image_io (im);
   AenetTilerOptions opt;
   aenet_tiler_options_init (&opt);
   opt.tile = tile;
+  opt.memory_budget = budget;
   opt.n_threads = threads;
   opt.noise_level = 0.1f;
   GError *error = NULL;
@@ -140,6 +141,12 @@ run_tiled (const AenetNetwork *net, Image *im, int tile, int threads)
   for (gsize i = 0; i < on; i++)
     im->out[i] = NAN;
   return copy;
+}
+
+static float *
+run_tiled (const AenetNetwork *net, Image *im, int tile, int threads)
+{
+  return run_budget (net, im, tile, threads, 0);
 }
 
 static void
@@ -165,6 +172,17 @@ check_seamless (const char *preset, int w, int h, int nc)
                    tiles[t], threads, diff);
         g_free (tiled);
       }
+  /* Tiles chosen from a small budget are rectangles that split the image
+   * evenly; the result is the same. */
+  gsize budget = aenet_tiler_memory_for_tile (net, nc, 3 * align, 2);
+  int writes = im->writes;
+  float *auto_tiled = run_budget (net, im, 0, 2, budget);
+  g_assert_cmpint (im->writes - writes, >, 4);
+  double diff = test_max_abs_diff (whole, auto_tiled, on);
+  g_test_message ("%s: tiles from a %zu KiB budget: max difference %.2e", preset, budget >> 10,
+                  diff);
+  g_assert_cmpfloat (diff, <=, 1e-5);
+  g_free (auto_tiled);
   g_free (whole);
   image_free (im);
   aenet_network_free (net);
