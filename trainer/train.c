@@ -790,6 +790,7 @@ validate_and_keep (Trainer *t, AenetTrainStatus *st, GError **error)
   if (!validate (t, &psnr, &base, error))
     return FALSE;
   st->validated = TRUE;
+  st->step = t->step;
   st->val_psnr = psnr;
   st->val_baseline_psnr = base;
   if (psnr > t->best_val || !g_file_test (t->cfg.out, G_FILE_TEST_EXISTS))
@@ -797,8 +798,7 @@ validate_and_keep (Trainer *t, AenetTrainStatus *st, GError **error)
       t->best_val = MAX (psnr, t->best_val);
       if (!save_model (t, psnr, base, error))
         return FALSE;
-      message (t, "step %ld: validation %.2f dB (baseline %.2f dB), saved %s", t->step, psnr,
-               base, t->cfg.out);
+      message (t, "step %ld: best so far, saved %s", t->step, t->cfg.out);
     }
   st->best_val_psnr = t->best_val;
   if (t->cb != NULL && t->cb->progress != NULL)
