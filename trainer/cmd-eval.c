@@ -10,7 +10,7 @@
  *            cropped; the baseline is bicubic upscaling of the LR image.
  *
  * Layout: images are planar (c, h, w) floats in [0, 1], c = 1 or 3 (alpha
- * is dropped); the tiler sees them interleaved (h, w, c). */
+ * is dropped). */
 #include "config.h"
 
 #include <errno.h>
@@ -49,75 +49,15 @@ typedef struct {
   double psnr, ssim, baseline_psnr, baseline_ssim;
 } EvalResult;
 
-/* ---- an in-memory image for the tiler ---- */
-
-typedef struct {
-  const float *in; /* (h, w, c) */
-  float *out;      /* (h * scale, w * scale, c) */
-  int c, w, scale;
-} MemoryIO;
-
-static gboolean
-memory_read(void *user, int x, int y, int w, int h, float *dst, GError **error)
-{
-  MemoryIO *m = user;
-  for (int r = 0; r < h; r++)
-    memcpy(dst + (gsize)r * w * m->c, m->in + ((gsize)(y + r) * m->w + x) * m->c,
-           sizeof(float) * w * m->c);
-  return TRUE;
-}
-
-static gboolean
-memory_write(void *user, int x, int y, int w, int h, const float *src, GError **error)
-{
-  MemoryIO *m = user;
-  gsize ow = (gsize)m->w * m->scale;
-  for (int r = 0; r < h; r++)
-    memcpy(m->out + ((gsize)(y + r) * ow + x) * m->c, src + (gsize)r * w * m->c,
-           sizeof(float) * w * m->c);
-  return TRUE;
-}
-
-static void
-planar_to_interleaved(float *dst, const float *src, int c, gsize plane)
-{
-  for (int k = 0; k < c; k++)
-    for (gsize i = 0; i < plane; i++)
-      dst[i * c + k] = src[k * plane + i];
-}
-
-static void
-interleaved_to_planar(float *dst, const float *src, int c, gsize plane)
-{
-  for (int k = 0; k < c; k++)
-    for (gsize i = 0; i < plane; i++)
-      dst[k * plane + i] = src[i * c + k];
-}
-
-/* output (c, h * scale, w * scale) = the network applied to input (c, h, w). */
 static gboolean
 run_model(const AenetModel *model, const float *input, float *output, int c, int h, int w,
           float noise_level, int n_threads, GError **error)
 {
-  int s = model->scale;
-  gsize in_plane = (gsize)h * w, out_plane = in_plane * s * s;
-  float *in = g_new(float, in_plane *c);   /* (h, w, c) */
-  float *out = g_new(float, out_plane *c); /* (h s, w s, c) */
-  planar_to_interleaved(in, input, c, in_plane);
-  MemoryIO m = { .in = in, .out = out, .c = c, .w = w, .scale = s };
-  AenetImageIO io = {
-    .width = w, .height = h, .n_channels = c, .read = memory_read, .write = memory_write, .user = &m
-  };
   AenetTilerOptions opt;
   aenet_tiler_options_init(&opt);
   opt.n_threads = n_threads;
   opt.noise_level = noise_level;
-  gboolean ok = aenet_tiler_run(model->network, &io, &opt, error);
-  if (ok)
-    interleaved_to_planar(output, out, c, out_plane);
-  g_free(in);
-  g_free(out);
-  return ok;
+  return aenet_tiler_run_planar(model->network, input, c, h, w, output, &opt, error);
 }
 
 /* ---- images ---- */
@@ -254,6 +194,31 @@ append_number(GString *out, double v, int decimals)
     g_string_append(out, "null");
 }
 
+/* The mean scores of one condition in *mean; returns how many images. */
+static int
+condition_mean(GArray *results, int condition, EvalResult *mean)
+{
+  int count = 0;
+  memset(mean, 0, sizeof *mean);
+  for (guint i = 0; i < results->len; i++) {
+    const EvalResult *r = &g_array_index(results, EvalResult, i);
+    if (r->condition != condition)
+      continue;
+    mean->psnr += r->psnr;
+    mean->ssim += r->ssim;
+    mean->baseline_psnr += r->baseline_psnr;
+    mean->baseline_ssim += r->baseline_ssim;
+    count++;
+  }
+  if (count > 0) {
+    mean->psnr /= count;
+    mean->ssim /= count;
+    mean->baseline_psnr /= count;
+    mean->baseline_ssim /= count;
+  }
+  return count;
+}
+
 static void
 print_json(const char *task, const char *model_name, const char *key, const int *conditions,
            int n_conditions, GArray *results)
@@ -264,26 +229,16 @@ print_json(const char *task, const char *model_name, const char *key, const int 
   aenet_json_append_string(out, model_name);
   g_string_append(out, ", \"conditions\": [");
   for (int k = 0; k < n_conditions; k++) {
-    double sum[4] = { 0, 0, 0, 0 };
-    int count = 0;
-    for (guint i = 0; i < results->len; i++) {
-      EvalResult *r = &g_array_index(results, EvalResult, i);
-      if (r->condition != conditions[k])
-        continue;
-      sum[0] += r->psnr;
-      sum[1] += r->ssim;
-      sum[2] += r->baseline_psnr;
-      sum[3] += r->baseline_ssim;
-      count++;
-    }
+    EvalResult mean;
+    int count = condition_mean(results, conditions[k], &mean);
     g_string_append_printf(out, "%s{\"%s\": %d, \"psnr\": ", k ? ", " : "", key, conditions[k]);
-    append_number(out, count ? sum[0] / count : NAN, 4);
+    append_number(out, count ? mean.psnr : NAN, 4);
     g_string_append(out, ", \"ssim\": ");
-    append_number(out, count ? sum[1] / count : NAN, 6);
+    append_number(out, count ? mean.ssim : NAN, 6);
     g_string_append(out, ", \"baseline_psnr\": ");
-    append_number(out, count ? sum[2] / count : NAN, 4);
+    append_number(out, count ? mean.baseline_psnr : NAN, 4);
     g_string_append(out, ", \"baseline_ssim\": ");
-    append_number(out, count ? sum[3] / count : NAN, 6);
+    append_number(out, count ? mean.baseline_ssim : NAN, 6);
     g_string_append_printf(out, ", \"images\": %d}", count);
   }
   g_string_append(out, "], \"images\": [");
@@ -310,22 +265,12 @@ print_means(const char *key_label, const int *conditions, int n_conditions, GArr
   g_print("\n%-10s %7s %10s %8s %10s %8s\n", key_label, _("images"), _("baseline"), _("SSIM"),
           _("model"), _("SSIM"));
   for (int k = 0; k < n_conditions; k++) {
-    double sum[4] = { 0, 0, 0, 0 };
-    int count = 0;
-    for (guint i = 0; i < results->len; i++) {
-      EvalResult *r = &g_array_index(results, EvalResult, i);
-      if (r->condition != conditions[k])
-        continue;
-      sum[0] += r->baseline_psnr;
-      sum[1] += r->baseline_ssim;
-      sum[2] += r->psnr;
-      sum[3] += r->ssim;
-      count++;
-    }
+    EvalResult mean;
+    int count = condition_mean(results, conditions[k], &mean);
     if (count == 0)
       continue;
-    g_print("%-10d %7d %10.2f %8.4f %10.2f %8.4f\n", conditions[k], count, sum[0] / count,
-            sum[1] / count, sum[2] / count, sum[3] / count);
+    g_print("%-10d %7d %10.2f %8.4f %10.2f %8.4f\n", conditions[k], count, mean.baseline_psnr,
+            mean.baseline_ssim, mean.psnr, mean.ssim);
   }
 }
 

@@ -399,17 +399,68 @@ validate (Trainer *t, double *psnr, double *baseline, GError **error)
 
 /* ---- checkpoints ------------------------------------------------------ */
 
+/* The settings a checkpoint keeps, so that resuming trains the same way. */
+typedef enum { FIELD_INT, FIELD_LONG, FIELD_U64, FIELD_FLOAT, FIELD_DOUBLE } FieldType;
+
+static const struct {
+  const char *key;
+  FieldType type;
+  gsize offset;
+} setting_fields[] = {
+  { "scale", FIELD_INT, G_STRUCT_OFFSET (AenetTrainConfig, scale) },
+  { "patch", FIELD_INT, G_STRUCT_OFFSET (AenetTrainConfig, patch) },
+  { "batch", FIELD_INT, G_STRUCT_OFFSET (AenetTrainConfig, batch) },
+  { "warmup", FIELD_LONG, G_STRUCT_OFFSET (AenetTrainConfig, warmup) },
+  { "val_every", FIELD_LONG, G_STRUCT_OFFSET (AenetTrainConfig, val_every) },
+  { "val_images", FIELD_INT, G_STRUCT_OFFSET (AenetTrainConfig, val_images) },
+  { "seed", FIELD_U64, G_STRUCT_OFFSET (AenetTrainConfig, seed) },
+  { "jpeg_min", FIELD_INT, G_STRUCT_OFFSET (AenetTrainConfig, jpeg_min) },
+  { "jpeg_max", FIELD_INT, G_STRUCT_OFFSET (AenetTrainConfig, jpeg_max) },
+  { "lr", FIELD_DOUBLE, G_STRUCT_OFFSET (AenetTrainConfig, lr) },
+  { "weight_decay", FIELD_DOUBLE, G_STRUCT_OFFSET (AenetTrainConfig, weight_decay) },
+  { "clip", FIELD_DOUBLE, G_STRUCT_OFFSET (AenetTrainConfig, clip) },
+  { "sigma_min", FIELD_FLOAT, G_STRUCT_OFFSET (AenetTrainConfig, sigma_min) },
+  { "sigma_max", FIELD_FLOAT, G_STRUCT_OFFSET (AenetTrainConfig, sigma_max) },
+  { "val_sigma", FIELD_FLOAT, G_STRUCT_OFFSET (AenetTrainConfig, val_sigma) },
+  { "poisson_gain", FIELD_FLOAT, G_STRUCT_OFFSET (AenetTrainConfig, poisson_gain) },
+};
+
 static void
-meta_set_int (GHashTable *meta, const char *key, gint64 v)
+meta_set_number (GHashTable *meta, const char *key, double v, gboolean integer)
 {
-  g_hash_table_insert (meta, g_strdup (key), g_strdup_printf ("%" G_GINT64_FORMAT, v));
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+  g_hash_table_insert (meta, g_strdup (key),
+                       integer ? g_strdup_printf ("%" G_GINT64_FORMAT, (gint64) v)
+                               : g_strdup (g_ascii_dtostr (buf, sizeof buf, v)));
 }
 
 static void
-meta_set_double (GHashTable *meta, const char *key, double v)
+settings_to_meta (const AenetTrainConfig *c, GHashTable *meta)
 {
-  char buf[G_ASCII_DTOSTR_BUF_SIZE];
-  g_hash_table_insert (meta, g_strdup (key), g_strdup (g_ascii_dtostr (buf, sizeof buf, v)));
+  for (guint i = 0; i < G_N_ELEMENTS (setting_fields); i++)
+    {
+      const guint8 *field = (const guint8 *) c + setting_fields[i].offset;
+      const char *key = setting_fields[i].key;
+      switch (setting_fields[i].type)
+        {
+        case FIELD_INT:
+          meta_set_number (meta, key, *(const int *) field, TRUE);
+          break;
+        case FIELD_LONG:
+          meta_set_number (meta, key, *(const long *) field, TRUE);
+          break;
+        case FIELD_U64:
+          g_hash_table_insert (meta, g_strdup (key),
+                               g_strdup_printf ("%" G_GUINT64_FORMAT, *(const guint64 *) field));
+          break;
+        case FIELD_FLOAT:
+          meta_set_number (meta, key, *(const float *) field, FALSE);
+          break;
+        case FIELD_DOUBLE:
+          meta_set_number (meta, key, *(const double *) field, FALSE);
+          break;
+        }
+    }
 }
 
 static const char *const loss_names[] = { "l1", "l2", "charbonnier" };
@@ -434,25 +485,10 @@ save_checkpoint (Trainer *t, const AenetRng *next_rng, GError **error)
                                         "x %016" G_GINT64_MODIFIER "x %016" G_GINT64_MODIFIER "x",
                                         next_rng->s[0], next_rng->s[1], next_rng->s[2],
                                         next_rng->s[3]));
-  meta_set_int (meta, "scale", c->scale);
-  meta_set_int (meta, "step", t->step);
-  meta_set_int (meta, "total_steps", t->total_steps);
-  meta_set_int (meta, "patch", c->patch);
-  meta_set_int (meta, "batch", c->batch);
-  meta_set_int (meta, "warmup", c->warmup);
-  meta_set_int (meta, "val_every", c->val_every);
-  meta_set_int (meta, "val_images", c->val_images);
-  meta_set_int (meta, "seed", (gint64) c->seed);
-  meta_set_int (meta, "jpeg_min", c->jpeg_min);
-  meta_set_int (meta, "jpeg_max", c->jpeg_max);
-  meta_set_double (meta, "lr", c->lr);
-  meta_set_double (meta, "weight_decay", c->weight_decay);
-  meta_set_double (meta, "clip", c->clip);
-  meta_set_double (meta, "sigma_min", c->sigma_min);
-  meta_set_double (meta, "sigma_max", c->sigma_max);
-  meta_set_double (meta, "val_sigma", c->val_sigma);
-  meta_set_double (meta, "poisson_gain", c->poisson_gain);
-  meta_set_double (meta, "best_val", t->best_val);
+  settings_to_meta (c, meta);
+  meta_set_number (meta, "step", t->step, TRUE);
+  meta_set_number (meta, "total_steps", t->total_steps, TRUE);
+  meta_set_number (meta, "best_val", t->best_val, FALSE);
   /* The model's own descriptive metadata travels with the checkpoint. */
   GHashTableIter iter;
   gpointer k, v;
@@ -473,10 +509,12 @@ save_checkpoint (Trainer *t, const AenetRng *next_rng, GError **error)
 }
 
 static gboolean
-meta_get_int (GHashTable *meta, const char *key, gint64 *out, GError **error)
+meta_get_number (GHashTable *meta, const char *key, double *out, GError **error)
 {
   const char *s = g_hash_table_lookup (meta, key);
-  if (s == NULL || !g_ascii_string_to_signed (s, 10, G_MININT64, G_MAXINT64, out, NULL))
+  char *end = NULL;
+  *out = s != NULL ? g_ascii_strtod (s, &end) : 0;
+  if (s == NULL || end == s || *end != '\0' || !isfinite (*out))
     {
       g_set_error (error, AENET_ERROR, AENET_ERROR_FORMAT,
                    "the checkpoint's “%s” is missing or not a number", key);
@@ -486,16 +524,44 @@ meta_get_int (GHashTable *meta, const char *key, gint64 *out, GError **error)
 }
 
 static gboolean
-meta_get_double (GHashTable *meta, const char *key, double *out, GError **error)
+settings_from_meta (AenetTrainConfig *c, GHashTable *meta, GError **error)
 {
-  const char *s = g_hash_table_lookup (meta, key);
-  char *end = NULL;
-  *out = s != NULL ? g_ascii_strtod (s, &end) : 0;
-  if (s == NULL || end == s || *end != '\0')
+  for (guint i = 0; i < G_N_ELEMENTS (setting_fields); i++)
     {
-      g_set_error (error, AENET_ERROR, AENET_ERROR_FORMAT,
-                   "the checkpoint's “%s” is missing or not a number", key);
-      return FALSE;
+      guint8 *field = (guint8 *) c + setting_fields[i].offset;
+      double v;
+      if (setting_fields[i].type == FIELD_U64)
+        {
+          const char *s = g_hash_table_lookup (meta, setting_fields[i].key);
+          if (s == NULL
+              || !g_ascii_string_to_unsigned (s, 10, 0, G_MAXUINT64, (guint64 *) field, NULL))
+            {
+              g_set_error (error, AENET_ERROR, AENET_ERROR_FORMAT,
+                           "the checkpoint's “%s” is missing or not a number",
+                           setting_fields[i].key);
+              return FALSE;
+            }
+          continue;
+        }
+      if (!meta_get_number (meta, setting_fields[i].key, &v, error))
+        return FALSE;
+      switch (setting_fields[i].type)
+        {
+        case FIELD_INT:
+          *(int *) field = v;
+          break;
+        case FIELD_LONG:
+          *(long *) field = v;
+          break;
+        case FIELD_FLOAT:
+          *(float *) field = v;
+          break;
+        case FIELD_DOUBLE:
+          *(double *) field = v;
+          break;
+        case FIELD_U64:
+          break;
+        }
     }
   return TRUE;
 }
@@ -518,9 +584,7 @@ load_checkpoint (Trainer *t, const char *path, GError **error)
     return FALSE;
   GHashTable *meta = file->metadata;
   AenetTrainConfig *c = &t->cfg;
-  gint64 scale = 0, step = 0, total = 0, patch = 0, batch = 0, warmup = 0, val_every = 0,
-         val_images = 0, seed = 0, jpeg_min = 0, jpeg_max = 0;
-  double lr = 0, wd = 0, clip = 0, smin = 0, smax = 0, vs = 0, pg = 0, best = 0;
+  double step = 0, total = 0, best = 0;
   const char *graph = g_hash_table_lookup (meta, "graph");
   const char *task = g_hash_table_lookup (meta, "task");
   const char *rng_text = g_hash_table_lookup (meta, "data_rng");
@@ -532,23 +596,9 @@ load_checkpoint (Trainer *t, const char *path, GError **error)
   if (!ok)
     g_set_error (error, AENET_ERROR, AENET_ERROR_FORMAT,
                  "not an aenet training checkpoint (or from another version)");
-  ok = ok && meta_get_int (meta, "scale", &scale, error) && meta_get_int (meta, "step", &step, error)
-       && meta_get_int (meta, "total_steps", &total, error)
-       && meta_get_int (meta, "patch", &patch, error) && meta_get_int (meta, "batch", &batch, error)
-       && meta_get_int (meta, "warmup", &warmup, error)
-       && meta_get_int (meta, "val_every", &val_every, error)
-       && meta_get_int (meta, "val_images", &val_images, error)
-       && meta_get_int (meta, "seed", &seed, error)
-       && meta_get_int (meta, "jpeg_min", &jpeg_min, error)
-       && meta_get_int (meta, "jpeg_max", &jpeg_max, error)
-       && meta_get_double (meta, "lr", &lr, error)
-       && meta_get_double (meta, "weight_decay", &wd, error)
-       && meta_get_double (meta, "clip", &clip, error)
-       && meta_get_double (meta, "sigma_min", &smin, error)
-       && meta_get_double (meta, "sigma_max", &smax, error)
-       && meta_get_double (meta, "val_sigma", &vs, error)
-       && meta_get_double (meta, "poisson_gain", &pg, error)
-       && meta_get_double (meta, "best_val", &best, error);
+  ok = ok && settings_from_meta (c, meta, error) && meta_get_number (meta, "step", &step, error)
+       && meta_get_number (meta, "total_steps", &total, error)
+       && meta_get_number (meta, "best_val", &best, error);
   if (ok && sscanf (rng_text, "%" G_GINT64_MODIFIER "x %" G_GINT64_MODIFIER "x %" G_GINT64_MODIFIER
                               "x %" G_GINT64_MODIFIER "x",
                     &t->data_rng.s[0], &t->data_rng.s[1], &t->data_rng.s[2], &t->data_rng.s[3])
@@ -587,22 +637,6 @@ load_checkpoint (Trainer *t, const char *path, GError **error)
     {
       g_free (c->task);
       c->task = g_strdup (task);
-      c->scale = scale;
-      c->patch = patch;
-      c->batch = batch;
-      c->warmup = warmup;
-      c->val_every = val_every;
-      c->val_images = val_images;
-      c->seed = seed;
-      c->jpeg_min = jpeg_min;
-      c->jpeg_max = jpeg_max;
-      c->lr = lr;
-      c->weight_decay = wd;
-      c->clip = clip;
-      c->sigma_min = smin;
-      c->sigma_max = smax;
-      c->val_sigma = vs;
-      c->poisson_gain = pg;
       c->loss = loss;
       c->schedule = schedule;
       if (c->data_dir == NULL)
@@ -612,7 +646,7 @@ load_checkpoint (Trainer *t, const char *path, GError **error)
       t->arch_name = g_strdup (g_hash_table_lookup (meta, "arch"));
       t->step = step;
       /* More steps may be asked for when resuming; never fewer than done. */
-      t->total_steps = c->steps > 0 ? MAX (c->steps, step) : total;
+      t->total_steps = c->steps > 0 ? MAX (c->steps, (long) step) : (long) total;
       t->best_val = best;
       GHashTableIter iter;
       gpointer k, v;
