@@ -14,12 +14,12 @@ G_BEGIN_DECLS
 
 /* The OPENBLAS_CORETYPE this processor should use, when OpenBLAS fell back
  * to a generic core and the variable is not set already; otherwise NULL. */
-const char *aenet_cpu_blas_coretype_fix (void);
+const char *aenet_cpu_blas_coretype_fix(void);
 
 /* When a fix applies, sets OPENBLAS_CORETYPE and replaces the process with
  * a new run of the same executable and arguments. Returns only when no fix
  * applies or the new run could not start (then work goes on, slower). */
-void aenet_cpu_reexec_with_blas_coretype (char **argv);
+void aenet_cpu_reexec_with_blas_coretype(char **argv);
 
 G_END_DECLS
 

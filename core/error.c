@@ -1,3 +1,3 @@
 #include "error.h"
 
-G_DEFINE_QUARK (aenet-error-quark, aenet_error)
+G_DEFINE_QUARK(aenet - error - quark, aenet_error)

@@ -11,7 +11,7 @@
 
 G_BEGIN_DECLS
 
-#define AENET_ERROR (aenet_error_quark ())
+#define AENET_ERROR (aenet_error_quark())
 
 typedef enum {
   AENET_ERROR_IO,        /* a file could not be read or written */
@@ -22,7 +22,7 @@ typedef enum {
   AENET_ERROR_CANCELLED, /* the caller's cancel flag stopped the work */
 } AenetErrorCode;
 
-GQuark aenet_error_quark (void);
+GQuark aenet_error_quark(void);
 
 G_END_DECLS
 

@@ -24,25 +24,25 @@ typedef enum {
 typedef struct AenetJson AenetJson;
 
 /* Returns the parsed value or NULL with error set (AENET_ERROR_FORMAT). */
-AenetJson *aenet_json_parse (const char *text, gsize length, GError **error);
-void aenet_json_free (AenetJson *value); /* NULL is fine */
+AenetJson *aenet_json_parse(const char *text, gsize length, GError **error);
+void aenet_json_free(AenetJson *value); /* NULL is fine */
 
-AenetJsonType aenet_json_get_type (const AenetJson *value);
-gboolean aenet_json_get_bool (const AenetJson *value);
-double aenet_json_get_number (const AenetJson *value);
-const char *aenet_json_get_string (const AenetJson *value); /* UTF-8, NUL-terminated */
+AenetJsonType aenet_json_get_type(const AenetJson *value);
+gboolean aenet_json_get_bool(const AenetJson *value);
+double aenet_json_get_number(const AenetJson *value);
+const char *aenet_json_get_string(const AenetJson *value); /* UTF-8, NUL-terminated */
 
 /* Arrays and objects: number of elements / members. */
-guint aenet_json_get_length (const AenetJson *value);
-const AenetJson *aenet_json_array_get (const AenetJson *array, guint index);
+guint aenet_json_get_length(const AenetJson *value);
+const AenetJson *aenet_json_array_get(const AenetJson *array, guint index);
 /* Member by key, or NULL when absent or when value is not an object. */
-const AenetJson *aenet_json_object_get (const AenetJson *object, const char *key);
+const AenetJson *aenet_json_object_get(const AenetJson *object, const char *key);
 /* Member by position, in file order; *key receives its name. */
-const AenetJson *aenet_json_object_get_member (const AenetJson *object, guint index,
-                                               const char **key);
+const AenetJson *aenet_json_object_get_member(const AenetJson *object, guint index,
+                                              const char **key);
 
 /* Appends s as a quoted JSON string literal to out. */
-void aenet_json_append_string (GString *out, const char *s);
+void aenet_json_append_string(GString *out, const char *s);
 
 G_END_DECLS
 

@@ -23,39 +23,39 @@
 G_BEGIN_DECLS
 
 typedef struct {
-  char *path;           /* file it was loaded from, or NULL */
-  char *task;           /* "denoise" or "upscale" */
-  int scale;            /* 1 for denoise */
+  char *path; /* file it was loaded from, or NULL */
+  char *task; /* "denoise" or "upscale" */
+  int scale;  /* 1 for denoise */
   AenetNetwork *network;
   GHashTable *metadata; /* every metadata string, char * -> char * */
 } AenetModel;
 
-AenetModel *aenet_model_load (const char *path, GError **error);
+AenetModel *aenet_model_load(const char *path, GError **error);
 /* A new model with zero parameters; scale must match the graph. */
-AenetModel *aenet_model_new (const char *task, const char *graph_json, GError **error);
-void aenet_model_free (AenetModel *model); /* NULL is fine */
+AenetModel *aenet_model_new(const char *task, const char *graph_json, GError **error);
+void aenet_model_free(AenetModel *model); /* NULL is fine */
 /* Writes parameters and metadata atomically. */
-gboolean aenet_model_save (const AenetModel *model, const char *path, GError **error);
+gboolean aenet_model_save(const AenetModel *model, const char *path, GError **error);
 
-const char *aenet_model_get_meta (const AenetModel *model, const char *key);
-void aenet_model_set_meta (AenetModel *model, const char *key, const char *value);
+const char *aenet_model_get_meta(const AenetModel *model, const char *key);
+void aenet_model_set_meta(AenetModel *model, const char *key, const char *value);
 /* A name to show the user: metadata "name", else the file's base name. */
-const char *aenet_model_get_display_name (const AenetModel *model);
+const char *aenet_model_get_display_name(const AenetModel *model);
 
 /* Adds a folder searched after the standard ones (process-wide). */
-void aenet_model_add_search_dir (const char *dir);
+void aenet_model_add_search_dir(const char *dir);
 /* The folders searched, in order (free with g_strfreev). */
-char **aenet_model_get_search_dirs (void);
+char **aenet_model_get_search_dirs(void);
 /* The user's model folder (~/.local/share/aenet/models); free with g_free. */
-char *aenet_model_get_user_dir (void);
+char *aenet_model_get_user_dir(void);
 /* Resolves a path, or a model name (with or without .safetensors) in the
  * search folders, to a path (free with g_free). */
-char *aenet_model_find (const char *name_or_path, GError **error);
+char *aenet_model_find(const char *name_or_path, GError **error);
 /* The shipped default for a task: "denoise", or "upscale-x<scale>". */
-char *aenet_model_find_default (const char *task, int scale, GError **error);
+char *aenet_model_find_default(const char *task, int scale, GError **error);
 /* Paths of every model file in the search folders, first occurrence of each
  * file name only (free with g_ptr_array_unref). */
-GPtrArray *aenet_model_list_installed (void);
+GPtrArray *aenet_model_list_installed(void);
 
 G_END_DECLS
 

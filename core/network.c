@@ -41,13 +41,13 @@ typedef struct {
   OpKind op;
   int n_in;
   int in[MAX_INPUTS];
-  int channels;       /* output channels */
-  int num, den;       /* output size = input image size * num / den */
-  int k, stride;      /* conv */
-  gboolean has_bias;  /* conv */
-  int factor;         /* shuffle, unshuffle, bicubic */
-  float slope;        /* leaky_relu */
-  gsize weight, bias; /* offsets into the parameters (conv), alpha for prelu */
+  int channels;        /* output channels */
+  int num, den;        /* output size = input image size * num / den */
+  int k, stride;       /* conv */
+  gboolean has_bias;   /* conv */
+  int factor;          /* shuffle, unshuffle, bicubic */
+  float slope;         /* leaky_relu */
+  gsize weight, bias;  /* offsets into the parameters (conv), alpha for prelu */
   gboolean needs_grad; /* some parameter is upstream of this node */
   int last_use;        /* index of the last node reading this one */
 } Node;
@@ -68,27 +68,26 @@ struct AenetWorkspace {
   int n_nodes;
   int h, w;
   gboolean training;
-  float *memory;     /* one allocation for everything below */
-  float **outputs;   /* per node; the input node points at the caller's input */
-  float **grads;     /* per node (training only), NULL where not needed */
+  float *memory;   /* one allocation for everything below */
+  float **outputs; /* per node; the input node points at the caller's input */
+  float **grads;   /* per node (training only), NULL where not needed */
   float *scratch;
   gsize scratch_size;
 };
 
 static int
-gcd (int a, int b)
+gcd(int a, int b)
 {
-  while (b != 0)
-    {
-      int t = a % b;
-      a = b;
-      b = t;
-    }
+  while (b != 0) {
+    int t = a % b;
+    a = b;
+    b = t;
+  }
   return a;
 }
 
 static void
-scale_size (const Node *n, int h, int w, int *nh, int *nw)
+scale_size(const Node *n, int h, int w, int *nh, int *nw)
 {
   *nh = h * n->num / n->den;
   *nw = w * n->num / n->den;
@@ -97,111 +96,99 @@ scale_size (const Node *n, int h, int w, int *nh, int *nw)
 /* ---- parsing ---------------------------------------------------------- */
 
 static gboolean
-get_int_field (const AenetJson *obj, const char *key, int def, int lo, int hi, int index, int *out,
-               GError **error)
-{
-  const AenetJson *v = aenet_json_object_get (obj, key);
-  if (v == NULL)
-    {
-      *out = def;
-      return TRUE;
-    }
-  double d = aenet_json_get_type (v) == AENET_JSON_NUMBER ? aenet_json_get_number (v) : NAN;
-  if (!(d >= lo && d <= hi) || d != floor (d))
-    {
-      g_set_error (error, AENET_ERROR, AENET_ERROR_FORMAT,
-                   "network node %d: “%s” must be an integer from %d to %d", index, key, lo, hi);
-      return FALSE;
-    }
-  *out = (int) d;
-  return TRUE;
-}
-
-static gboolean
-check_fields (const AenetJson *obj, const char *const *allowed, int index, GError **error)
-{
-  for (guint m = 0; m < aenet_json_get_length (obj); m++)
-    {
-      const char *key;
-      aenet_json_object_get_member (obj, m, &key);
-      gboolean ok = strcmp (key, "op") == 0 || strcmp (key, "in") == 0;
-      for (int a = 0; !ok && allowed[a] != NULL; a++)
-        ok = strcmp (key, allowed[a]) == 0;
-      if (!ok)
-        {
-          g_set_error (error, AENET_ERROR, AENET_ERROR_FORMAT,
-                       "network node %d: unknown field “%s”", index, key);
-          return FALSE;
-        }
-    }
-  return TRUE;
-}
-
-static gboolean
-parse_inputs (const AenetJson *obj, int index, int min_in, int max_in, Node *node,
+get_int_field(const AenetJson *obj, const char *key, int def, int lo, int hi, int index, int *out,
               GError **error)
 {
-  const AenetJson *in = aenet_json_object_get (obj, "in");
-  if (in == NULL)
-    {
-      if (min_in > 1 || index == 0)
-        {
-          g_set_error (error, AENET_ERROR, AENET_ERROR_FORMAT,
-                       "network node %d (%s): “in” is required", index, op_names[node->op]);
-          return FALSE;
-        }
-      node->n_in = 1;
-      node->in[0] = index - 1;
-      return TRUE;
-    }
-  guint n = aenet_json_get_type (in) == AENET_JSON_ARRAY ? aenet_json_get_length (in) : 0;
-  if ((int) n < min_in || (int) n > max_in)
-    {
-      g_set_error (error, AENET_ERROR, AENET_ERROR_FORMAT,
-                   "network node %d (%s): “in” must list %d to %d earlier nodes", index,
-                   op_names[node->op], min_in, max_in);
-      return FALSE;
-    }
-  node->n_in = n;
-  for (guint i = 0; i < n; i++)
-    {
-      const AenetJson *v = aenet_json_array_get (in, i);
-      double d = aenet_json_get_type (v) == AENET_JSON_NUMBER ? aenet_json_get_number (v) : -1;
-      if (!(d >= 0 && d < index) || d != floor (d))
-        {
-          g_set_error (error, AENET_ERROR, AENET_ERROR_FORMAT,
-                       "network node %d: input %u is not an earlier node", index, i);
-          return FALSE;
-        }
-      node->in[i] = (int) d;
-    }
+  const AenetJson *v = aenet_json_object_get(obj, key);
+  if (v == NULL) {
+    *out = def;
+    return TRUE;
+  }
+  double d = aenet_json_get_type(v) == AENET_JSON_NUMBER ? aenet_json_get_number(v) : NAN;
+  if (!(d >= lo && d <= hi) || d != floor(d)) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_FORMAT,
+                "network node %d: “%s” must be an integer from %d to %d", index, key, lo, hi);
+    return FALSE;
+  }
+  *out = (int)d;
   return TRUE;
 }
 
-#define FAIL(...)                                                                 \
-  do                                                                              \
-    {                                                                             \
-      g_set_error (error, AENET_ERROR, AENET_ERROR_FORMAT, __VA_ARGS__);          \
-      return FALSE;                                                               \
-    }                                                                             \
-  while (0)
+static gboolean
+check_fields(const AenetJson *obj, const char *const *allowed, int index, GError **error)
+{
+  for (guint m = 0; m < aenet_json_get_length(obj); m++) {
+    const char *key;
+    aenet_json_object_get_member(obj, m, &key);
+    gboolean ok = strcmp(key, "op") == 0 || strcmp(key, "in") == 0;
+    for (int a = 0; !ok && allowed[a] != NULL; a++)
+      ok = strcmp(key, allowed[a]) == 0;
+    if (!ok) {
+      g_set_error(error, AENET_ERROR, AENET_ERROR_FORMAT, "network node %d: unknown field “%s”",
+                  index, key);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+static gboolean
+parse_inputs(const AenetJson *obj, int index, int min_in, int max_in, Node *node, GError **error)
+{
+  const AenetJson *in = aenet_json_object_get(obj, "in");
+  if (in == NULL) {
+    if (min_in > 1 || index == 0) {
+      g_set_error(error, AENET_ERROR, AENET_ERROR_FORMAT, "network node %d (%s): “in” is required",
+                  index, op_names[node->op]);
+      return FALSE;
+    }
+    node->n_in = 1;
+    node->in[0] = index - 1;
+    return TRUE;
+  }
+  guint n = aenet_json_get_type(in) == AENET_JSON_ARRAY ? aenet_json_get_length(in) : 0;
+  if ((int)n < min_in || (int)n > max_in) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_FORMAT,
+                "network node %d (%s): “in” must list %d to %d earlier nodes", index,
+                op_names[node->op], min_in, max_in);
+    return FALSE;
+  }
+  node->n_in = n;
+  for (guint i = 0; i < n; i++) {
+    const AenetJson *v = aenet_json_array_get(in, i);
+    double d = aenet_json_get_type(v) == AENET_JSON_NUMBER ? aenet_json_get_number(v) : -1;
+    if (!(d >= 0 && d < index) || d != floor(d)) {
+      g_set_error(error, AENET_ERROR, AENET_ERROR_FORMAT,
+                  "network node %d: input %u is not an earlier node", index, i);
+      return FALSE;
+    }
+    node->in[i] = (int)d;
+  }
+  return TRUE;
+}
+
+#define FAIL(...)                                                                                  \
+  do {                                                                                             \
+    g_set_error(error, AENET_ERROR, AENET_ERROR_FORMAT, __VA_ARGS__);                              \
+    return FALSE;                                                                                  \
+  } while (0)
 
 /* Fills node i from its JSON object and checks it against its inputs. */
 static gboolean
-parse_node (AenetNetwork *net, const AenetJson *obj, int i, GError **error)
+parse_node(AenetNetwork *net, const AenetJson *obj, int i, GError **error)
 {
   Node *node = &net->nodes[i];
-  const AenetJson *opv = aenet_json_object_get (obj, "op");
-  if (aenet_json_get_type (obj) != AENET_JSON_OBJECT || opv == NULL
-      || aenet_json_get_type (opv) != AENET_JSON_STRING)
-    FAIL ("network node %d: not an object with an “op” string", i);
-  const char *op = aenet_json_get_string (opv);
+  const AenetJson *opv = aenet_json_object_get(obj, "op");
+  if (aenet_json_get_type(obj) != AENET_JSON_OBJECT || opv == NULL
+      || aenet_json_get_type(opv) != AENET_JSON_STRING)
+    FAIL("network node %d: not an object with an “op” string", i);
+  const char *op = aenet_json_get_string(opv);
   int kind = -1;
-  for (int k = 0; k < (int) G_N_ELEMENTS (op_names); k++)
-    if (strcmp (op, op_names[k]) == 0)
+  for (int k = 0; k < (int)G_N_ELEMENTS(op_names); k++)
+    if (strcmp(op, op_names[k]) == 0)
       kind = k;
   if (kind < 0)
-    FAIL ("network node %d: unknown operation “%s”", i, op);
+    FAIL("network node %d: unknown operation “%s”", i, op);
   node->op = kind;
   node->factor = 1;
   node->k = 1;
@@ -213,128 +200,114 @@ parse_node (AenetNetwork *net, const AenetJson *obj, int i, GError **error)
   static const char *const factor_f[] = { "factor", NULL };
   static const char *const slope_f[] = { "slope", NULL };
 
-  if (node->op == OP_INPUT || node->op == OP_NOISE_LEVEL)
-    {
-      if (!check_fields (obj, node->op == OP_INPUT ? input_f : none, i, error))
+  if (node->op == OP_INPUT || node->op == OP_NOISE_LEVEL) {
+    if (!check_fields(obj, node->op == OP_INPUT ? input_f : none, i, error))
+      return FALSE;
+    if (aenet_json_object_get(obj, "in") != NULL)
+      FAIL("network node %d (%s) takes no inputs", i, op);
+    node->n_in = 0;
+    node->num = node->den = 1;
+    node->channels = 1;
+    if (node->op == OP_INPUT) {
+      if (net->in_channels != 0)
+        FAIL("network node %d: a network has only one input", i);
+      if (!get_int_field(obj, "channels", 3, 1, 3, i, &node->channels, error))
         return FALSE;
-      if (aenet_json_object_get (obj, "in") != NULL)
-        FAIL ("network node %d (%s) takes no inputs", i, op);
-      node->n_in = 0;
-      node->num = node->den = 1;
-      node->channels = 1;
-      if (node->op == OP_INPUT)
-        {
-          if (net->in_channels != 0)
-            FAIL ("network node %d: a network has only one input", i);
-          if (!get_int_field (obj, "channels", 3, 1, 3, i, &node->channels, error))
-            return FALSE;
-          if (node->channels == 2)
-            FAIL ("network node %d: the input has 1 (gray) or 3 (colour) channels", i);
-          net->in_channels = node->channels;
-        }
-      else
-        net->takes_noise_level = TRUE;
-      return TRUE;
-    }
+      if (node->channels == 2)
+        FAIL("network node %d: the input has 1 (gray) or 3 (colour) channels", i);
+      net->in_channels = node->channels;
+    } else
+      net->takes_noise_level = TRUE;
+    return TRUE;
+  }
 
   int max_in = node->op == OP_CONCAT ? MAX_INPUTS : node->op == OP_ADD ? 2 : 1;
   int min_in = node->op == OP_CONCAT || node->op == OP_ADD ? 2 : 1;
-  if (!parse_inputs (obj, i, min_in, max_in, node, error))
+  if (!parse_inputs(obj, i, min_in, max_in, node, error))
     return FALSE;
   const Node *a = &net->nodes[node->in[0]];
   node->channels = a->channels;
   node->num = a->num;
   node->den = a->den;
 
-  switch (node->op)
-    {
-    case OP_CONV:
-      {
-        int has_bias = 1;
-        const AenetJson *b = aenet_json_object_get (obj, "bias");
-        if (!check_fields (obj, conv_f, i, error)
-            || !get_int_field (obj, "out", -1, 1, 4096, i, &node->channels, error)
-            || !get_int_field (obj, "k", 3, 1, 3, i, &node->k, error)
-            || !get_int_field (obj, "stride", 1, 1, 2, i, &node->stride, error))
-          return FALSE;
-        if (node->channels < 0)
-          FAIL ("network node %d (conv): “out” is required", i);
-        if (node->k == 2)
-          FAIL ("network node %d: “k” must be 1 or 3", i);
-        if (b != NULL)
-          {
-            if (aenet_json_get_type (b) != AENET_JSON_BOOL)
-              FAIL ("network node %d: “bias” must be true or false", i);
-            has_bias = aenet_json_get_bool (b);
-          }
-        node->has_bias = has_bias;
-        node->den *= node->stride;
-        break;
-      }
-    case OP_RELU:
-    case OP_PRELU:
-      if (!check_fields (obj, none, i, error))
-        return FALSE;
-      break;
-    case OP_LEAKY_RELU:
-      {
-        const AenetJson *s = aenet_json_object_get (obj, "slope");
-        if (!check_fields (obj, slope_f, i, error))
-          return FALSE;
-        node->slope = 0.2f;
-        if (s != NULL)
-          {
-            double d = aenet_json_get_type (s) == AENET_JSON_NUMBER ? aenet_json_get_number (s)
-                                                                   : NAN;
-            if (!(d >= 0.0 && d < 1.0))
-              FAIL ("network node %d: “slope” must be a number in [0, 1)", i);
-            node->slope = d;
-          }
-        break;
-      }
-    case OP_ADD:
-    case OP_CONCAT:
-      if (!check_fields (obj, none, i, error))
-        return FALSE;
-      for (int j = 1; j < node->n_in; j++)
-        {
-          const Node *b = &net->nodes[node->in[j]];
-          if (b->num * a->den != a->num * b->den)
-            FAIL ("network node %d (%s): inputs %d and %d differ in size", i, op, node->in[0],
-                  node->in[j]);
-          if (node->op == OP_ADD && b->channels != a->channels)
-            FAIL ("network node %d (add): inputs %d and %d differ in channels (%d and %d)", i,
-                  node->in[0], node->in[j], a->channels, b->channels);
-          if (node->op == OP_CONCAT)
-            node->channels += b->channels;
-        }
-      break;
-    case OP_SHUFFLE:
-    case OP_UNSHUFFLE:
-    case OP_BICUBIC:
-      if (!check_fields (obj, factor_f, i, error)
-          || !get_int_field (obj, "factor", 2, 2, 4, i, &node->factor, error))
-        return FALSE;
-      if (node->op == OP_SHUFFLE)
-        {
-          if (a->channels % (node->factor * node->factor) != 0)
-            FAIL ("network node %d (shuffle): %d channels are not a multiple of %d", i,
-                  a->channels, node->factor * node->factor);
-          node->channels = a->channels / (node->factor * node->factor);
-          node->num *= node->factor;
-        }
-      else if (node->op == OP_UNSHUFFLE)
-        {
-          node->channels = a->channels * node->factor * node->factor;
-          node->den *= node->factor;
-        }
-      else
-        node->num *= node->factor;
-      break;
-    default:
-      g_assert_not_reached ();
+  switch (node->op) {
+  case OP_CONV: {
+    int has_bias = 1;
+    const AenetJson *b = aenet_json_object_get(obj, "bias");
+    if (!check_fields(obj, conv_f, i, error)
+        || !get_int_field(obj, "out", -1, 1, 4096, i, &node->channels, error)
+        || !get_int_field(obj, "k", 3, 1, 3, i, &node->k, error)
+        || !get_int_field(obj, "stride", 1, 1, 2, i, &node->stride, error))
+      return FALSE;
+    if (node->channels < 0)
+      FAIL("network node %d (conv): “out” is required", i);
+    if (node->k == 2)
+      FAIL("network node %d: “k” must be 1 or 3", i);
+    if (b != NULL) {
+      if (aenet_json_get_type(b) != AENET_JSON_BOOL)
+        FAIL("network node %d: “bias” must be true or false", i);
+      has_bias = aenet_json_get_bool(b);
     }
-  int g = gcd (node->num, node->den);
+    node->has_bias = has_bias;
+    node->den *= node->stride;
+    break;
+  }
+  case OP_RELU:
+  case OP_PRELU:
+    if (!check_fields(obj, none, i, error))
+      return FALSE;
+    break;
+  case OP_LEAKY_RELU: {
+    const AenetJson *s = aenet_json_object_get(obj, "slope");
+    if (!check_fields(obj, slope_f, i, error))
+      return FALSE;
+    node->slope = 0.2f;
+    if (s != NULL) {
+      double d = aenet_json_get_type(s) == AENET_JSON_NUMBER ? aenet_json_get_number(s) : NAN;
+      if (!(d >= 0.0 && d < 1.0))
+        FAIL("network node %d: “slope” must be a number in [0, 1)", i);
+      node->slope = d;
+    }
+    break;
+  }
+  case OP_ADD:
+  case OP_CONCAT:
+    if (!check_fields(obj, none, i, error))
+      return FALSE;
+    for (int j = 1; j < node->n_in; j++) {
+      const Node *b = &net->nodes[node->in[j]];
+      if (b->num * a->den != a->num * b->den)
+        FAIL("network node %d (%s): inputs %d and %d differ in size", i, op, node->in[0],
+             node->in[j]);
+      if (node->op == OP_ADD && b->channels != a->channels)
+        FAIL("network node %d (add): inputs %d and %d differ in channels (%d and %d)", i,
+             node->in[0], node->in[j], a->channels, b->channels);
+      if (node->op == OP_CONCAT)
+        node->channels += b->channels;
+    }
+    break;
+  case OP_SHUFFLE:
+  case OP_UNSHUFFLE:
+  case OP_BICUBIC:
+    if (!check_fields(obj, factor_f, i, error)
+        || !get_int_field(obj, "factor", 2, 2, 4, i, &node->factor, error))
+      return FALSE;
+    if (node->op == OP_SHUFFLE) {
+      if (a->channels % (node->factor * node->factor) != 0)
+        FAIL("network node %d (shuffle): %d channels are not a multiple of %d", i, a->channels,
+             node->factor * node->factor);
+      node->channels = a->channels / (node->factor * node->factor);
+      node->num *= node->factor;
+    } else if (node->op == OP_UNSHUFFLE) {
+      node->channels = a->channels * node->factor * node->factor;
+      node->den *= node->factor;
+    } else
+      node->num *= node->factor;
+    break;
+  default:
+    g_assert_not_reached();
+  }
+  int g = gcd(node->num, node->den);
   node->num /= g;
   node->den /= g;
   return TRUE;
@@ -342,660 +315,610 @@ parse_node (AenetNetwork *net, const AenetJson *obj, int i, GError **error)
 
 /* Parameter offsets, gradient flags, reach, alignment and cost. */
 static gboolean
-plan_network (AenetNetwork *net, GError **error)
+plan_network(AenetNetwork *net, GError **error)
 {
-  double *reach = g_new0 (double, net->n_nodes);
+  double *reach = g_new0(double, net->n_nodes);
   gsize offset = 0;
   net->alignment = 1;
-  for (int i = 0; i < net->n_nodes; i++)
-    {
-      Node *n = &net->nodes[i];
-      const Node *a = n->n_in > 0 ? &net->nodes[n->in[0]] : NULL;
-      double in_pixel = a != NULL ? (double) a->den / a->num : 1.0; /* in image pixels */
-      double own = 0.0;
-      for (int j = 0; j < n->n_in; j++)
-        {
-          reach[i] = MAX (reach[i], reach[n->in[j]]);
-          n->needs_grad |= net->nodes[n->in[j]].needs_grad;
-          net->nodes[n->in[j]].last_use = i;
-        }
-      n->last_use = i;
-      net->alignment = net->alignment / gcd (net->alignment, n->den) * n->den;
-      if (n->op == OP_CONV)
-        {
-          /* An output pixel of a strided conv covers stride input pixels. */
-          own = (n->k / 2 + n->stride - 1) * in_pixel;
-          n->weight = offset;
-          offset += (gsize) n->channels * a->channels * n->k * n->k;
-          n->bias = offset;
-          offset += n->has_bias ? n->channels : 0;
-          n->needs_grad = TRUE;
-          double out_pixels = (double) n->num * n->num / ((double) n->den * n->den);
-          net->macs_per_pixel += out_pixels * n->channels * a->channels * n->k * n->k;
-        }
-      else if (n->op == OP_PRELU)
-        {
-          n->weight = offset;
-          offset += n->channels;
-          n->needs_grad = TRUE;
-        }
-      else if (n->op == OP_UNSHUFFLE)
-        own = (n->factor - 1) * in_pixel;
-      else if (n->op == OP_BICUBIC)
-        {
-          if (a->needs_grad)
-            {
-              g_free (reach);
-              FAIL ("network node %d: bicubic can only resize inputs that have no parameters "
-                    "before them", i);
-            }
-          own = 3 * in_pixel; /* MATLAB's cubic taps reach 3 pixels at most */
-        }
-      reach[i] += own;
+  for (int i = 0; i < net->n_nodes; i++) {
+    Node *n = &net->nodes[i];
+    const Node *a = n->n_in > 0 ? &net->nodes[n->in[0]] : NULL;
+    double in_pixel = a != NULL ? (double)a->den / a->num : 1.0; /* in image pixels */
+    double own = 0.0;
+    for (int j = 0; j < n->n_in; j++) {
+      reach[i] = MAX(reach[i], reach[n->in[j]]);
+      n->needs_grad |= net->nodes[n->in[j]].needs_grad;
+      net->nodes[n->in[j]].last_use = i;
     }
-  net->reach = (int) ceil (reach[net->n_nodes - 1] - 1e-9);
-  g_free (reach);
+    n->last_use = i;
+    net->alignment = net->alignment / gcd(net->alignment, n->den) * n->den;
+    if (n->op == OP_CONV) {
+      /* An output pixel of a strided conv covers stride input pixels. */
+      own = (n->k / 2 + n->stride - 1) * in_pixel;
+      n->weight = offset;
+      offset += (gsize)n->channels * a->channels * n->k * n->k;
+      n->bias = offset;
+      offset += n->has_bias ? n->channels : 0;
+      n->needs_grad = TRUE;
+      double out_pixels = (double)n->num * n->num / ((double)n->den * n->den);
+      net->macs_per_pixel += out_pixels * n->channels * a->channels * n->k * n->k;
+    } else if (n->op == OP_PRELU) {
+      n->weight = offset;
+      offset += n->channels;
+      n->needs_grad = TRUE;
+    } else if (n->op == OP_UNSHUFFLE)
+      own = (n->factor - 1) * in_pixel;
+    else if (n->op == OP_BICUBIC) {
+      if (a->needs_grad) {
+        g_free(reach);
+        FAIL("network node %d: bicubic can only resize inputs that have no parameters "
+             "before them",
+             i);
+      }
+      own = 3 * in_pixel; /* MATLAB's cubic taps reach 3 pixels at most */
+    }
+    reach[i] += own;
+  }
+  net->reach = (int)ceil(reach[net->n_nodes - 1] - 1e-9);
+  g_free(reach);
   net->n_params = offset;
 
   const Node *out = &net->nodes[net->n_nodes - 1];
   if (net->in_channels == 0)
-    FAIL ("the network has no input node");
+    FAIL("the network has no input node");
   if (out->den != 1 || out->num < 1 || out->num > 4)
-    FAIL ("the network's output must be 1 to 4 times the input's size, not %d/%d", out->num,
-          out->den);
+    FAIL("the network's output must be 1 to 4 times the input's size, not %d/%d", out->num,
+         out->den);
   if (out->channels != net->in_channels)
-    FAIL ("the network's output has %d channels, its input %d", out->channels,
-          net->in_channels);
+    FAIL("the network's output has %d channels, its input %d", out->channels, net->in_channels);
   for (int i = 0; i < net->n_nodes - 1; i++)
     if (net->nodes[i].last_use == i && net->nodes[i].op != OP_INPUT)
-      FAIL ("network node %d is never used", i);
+      FAIL("network node %d is never used", i);
   return TRUE;
 }
 
 #undef FAIL
 
 static void
-build_param_info (AenetNetwork *net)
+build_param_info(AenetNetwork *net)
 {
-  net->param_info = g_array_new (FALSE, TRUE, sizeof (AenetParamInfo));
-  for (int i = 0; i < net->n_nodes; i++)
-    {
-      const Node *n = &net->nodes[i];
-      const Node *a = n->n_in > 0 ? &net->nodes[n->in[0]] : NULL;
-      AenetParamInfo p = { 0 };
-      if (n->op == OP_CONV)
-        {
-          p.name = g_strdup_printf ("nodes.%d.weight", i);
-          p.n_dims = 4;
-          p.shape[0] = n->channels;
-          p.shape[1] = a->channels;
-          p.shape[2] = p.shape[3] = n->k;
-          p.offset = n->weight;
-          p.n_elements = (gsize) n->channels * a->channels * n->k * n->k;
-          g_array_append_val (net->param_info, p);
-          if (n->has_bias)
-            {
-              AenetParamInfo b = { g_strdup_printf ("nodes.%d.bias", i), 1, { n->channels },
-                                   n->bias, n->channels };
-              g_array_append_val (net->param_info, b);
-            }
-        }
-      else if (n->op == OP_PRELU)
-        {
-          AenetParamInfo al = { g_strdup_printf ("nodes.%d.alpha", i), 1, { n->channels },
-                                n->weight, n->channels };
-          g_array_append_val (net->param_info, al);
-        }
+  net->param_info = g_array_new(FALSE, TRUE, sizeof(AenetParamInfo));
+  for (int i = 0; i < net->n_nodes; i++) {
+    const Node *n = &net->nodes[i];
+    const Node *a = n->n_in > 0 ? &net->nodes[n->in[0]] : NULL;
+    AenetParamInfo p = { 0 };
+    if (n->op == OP_CONV) {
+      p.name = g_strdup_printf("nodes.%d.weight", i);
+      p.n_dims = 4;
+      p.shape[0] = n->channels;
+      p.shape[1] = a->channels;
+      p.shape[2] = p.shape[3] = n->k;
+      p.offset = n->weight;
+      p.n_elements = (gsize)n->channels * a->channels * n->k * n->k;
+      g_array_append_val(net->param_info, p);
+      if (n->has_bias) {
+        AenetParamInfo b
+            = { g_strdup_printf("nodes.%d.bias", i), 1, { n->channels }, n->bias, n->channels };
+        g_array_append_val(net->param_info, b);
+      }
+    } else if (n->op == OP_PRELU) {
+      AenetParamInfo al
+          = { g_strdup_printf("nodes.%d.alpha", i), 1, { n->channels }, n->weight, n->channels };
+      g_array_append_val(net->param_info, al);
     }
+  }
 }
 
 AenetNetwork *
-aenet_network_new (const char *json, gsize length, GError **error)
+aenet_network_new(const char *json, gsize length, GError **error)
 {
-  AenetJson *doc = aenet_json_parse (json, length, error);
-  if (doc == NULL)
-    {
-      g_prefix_error (error, "network description: ");
-      return NULL;
-    }
-  guint n = aenet_json_get_type (doc) == AENET_JSON_ARRAY ? aenet_json_get_length (doc) : 0;
-  if (n == 0 || n > MAX_NODES)
-    {
-      g_set_error (error, AENET_ERROR, AENET_ERROR_FORMAT,
-                   "network description: expected a list of 1 to %d nodes", MAX_NODES);
-      aenet_json_free (doc);
-      return NULL;
-    }
-  AenetNetwork *net = g_new0 (AenetNetwork, 1);
+  AenetJson *doc = aenet_json_parse(json, length, error);
+  if (doc == NULL) {
+    g_prefix_error(error, "network description: ");
+    return NULL;
+  }
+  guint n = aenet_json_get_type(doc) == AENET_JSON_ARRAY ? aenet_json_get_length(doc) : 0;
+  if (n == 0 || n > MAX_NODES) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_FORMAT,
+                "network description: expected a list of 1 to %d nodes", MAX_NODES);
+    aenet_json_free(doc);
+    return NULL;
+  }
+  AenetNetwork *net = g_new0(AenetNetwork, 1);
   net->n_nodes = n;
-  net->nodes = g_new0 (Node, n);
+  net->nodes = g_new0(Node, n);
   gboolean ok = TRUE;
   for (guint i = 0; ok && i < n; i++)
-    ok = parse_node (net, aenet_json_array_get (doc, i), i, error);
-  aenet_json_free (doc);
-  if (!ok || !plan_network (net, error))
-    {
-      aenet_network_free (net);
-      return NULL;
-    }
-  net->params = g_try_new0 (float, MAX (net->n_params, 1));
-  if (net->params == NULL)
-    {
-      g_set_error (error, AENET_ERROR, AENET_ERROR_NOMEM, "the network is too large (%zu parameters)",
-                   net->n_params);
-      aenet_network_free (net);
-      return NULL;
-    }
-  build_param_info (net);
+    ok = parse_node(net, aenet_json_array_get(doc, i), i, error);
+  aenet_json_free(doc);
+  if (!ok || !plan_network(net, error)) {
+    aenet_network_free(net);
+    return NULL;
+  }
+  net->params = g_try_new0(float, MAX(net->n_params, 1));
+  if (net->params == NULL) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_NOMEM, "the network is too large (%zu parameters)",
+                net->n_params);
+    aenet_network_free(net);
+    return NULL;
+  }
+  build_param_info(net);
   return net;
 }
 
 void
-aenet_network_free (AenetNetwork *net)
+aenet_network_free(AenetNetwork *net)
 {
   if (net == NULL)
     return;
-  if (net->param_info != NULL)
-    {
-      for (guint i = 0; i < net->param_info->len; i++)
-        g_free ((char *) g_array_index (net->param_info, AenetParamInfo, i).name);
-      g_array_free (net->param_info, TRUE);
-    }
-  g_free (net->params);
-  g_free (net->nodes);
-  g_free (net);
+  if (net->param_info != NULL) {
+    for (guint i = 0; i < net->param_info->len; i++)
+      g_free((char *)g_array_index(net->param_info, AenetParamInfo, i).name);
+    g_array_free(net->param_info, TRUE);
+  }
+  g_free(net->params);
+  g_free(net->nodes);
+  g_free(net);
 }
 
 char *
-aenet_network_to_json (const AenetNetwork *net)
+aenet_network_to_json(const AenetNetwork *net)
 {
-  GString *s = g_string_new ("[");
-  for (int i = 0; i < net->n_nodes; i++)
-    {
-      const Node *n = &net->nodes[i];
-      g_string_append_printf (s, "%s\n  {\"op\": \"%s\"", i ? "," : "", op_names[n->op]);
-      if (n->n_in > 0)
-        {
-          g_string_append (s, ", \"in\": [");
-          for (int j = 0; j < n->n_in; j++)
-            g_string_append_printf (s, "%s%d", j ? ", " : "", n->in[j]);
-          g_string_append (s, "]");
-        }
-      switch (n->op)
-        {
-        case OP_INPUT:
-          g_string_append_printf (s, ", \"channels\": %d", n->channels);
-          break;
-        case OP_CONV:
-          g_string_append_printf (s, ", \"out\": %d, \"k\": %d, \"stride\": %d, \"bias\": %s",
-                                  n->channels, n->k, n->stride, n->has_bias ? "true" : "false");
-          break;
-        case OP_LEAKY_RELU:
-          {
-            char buf[G_ASCII_DTOSTR_BUF_SIZE];
-            g_string_append_printf (s, ", \"slope\": %s",
-                                    g_ascii_dtostr (buf, sizeof buf, n->slope));
-            break;
-          }
-        case OP_SHUFFLE:
-        case OP_UNSHUFFLE:
-        case OP_BICUBIC:
-          g_string_append_printf (s, ", \"factor\": %d", n->factor);
-          break;
-        default:
-          break;
-        }
-      g_string_append (s, "}");
+  GString *s = g_string_new("[");
+  for (int i = 0; i < net->n_nodes; i++) {
+    const Node *n = &net->nodes[i];
+    g_string_append_printf(s, "%s\n  {\"op\": \"%s\"", i ? "," : "", op_names[n->op]);
+    if (n->n_in > 0) {
+      g_string_append(s, ", \"in\": [");
+      for (int j = 0; j < n->n_in; j++)
+        g_string_append_printf(s, "%s%d", j ? ", " : "", n->in[j]);
+      g_string_append(s, "]");
     }
-  g_string_append (s, "\n]");
-  return g_string_free (s, FALSE);
+    switch (n->op) {
+    case OP_INPUT:
+      g_string_append_printf(s, ", \"channels\": %d", n->channels);
+      break;
+    case OP_CONV:
+      g_string_append_printf(s, ", \"out\": %d, \"k\": %d, \"stride\": %d, \"bias\": %s",
+                             n->channels, n->k, n->stride, n->has_bias ? "true" : "false");
+      break;
+    case OP_LEAKY_RELU: {
+      char buf[G_ASCII_DTOSTR_BUF_SIZE];
+      g_string_append_printf(s, ", \"slope\": %s", g_ascii_dtostr(buf, sizeof buf, n->slope));
+      break;
+    }
+    case OP_SHUFFLE:
+    case OP_UNSHUFFLE:
+    case OP_BICUBIC:
+      g_string_append_printf(s, ", \"factor\": %d", n->factor);
+      break;
+    default:
+      break;
+    }
+    g_string_append(s, "}");
+  }
+  g_string_append(s, "\n]");
+  return g_string_free(s, FALSE);
 }
 
 int
-aenet_network_get_in_channels (const AenetNetwork *net)
+aenet_network_get_in_channels(const AenetNetwork *net)
 {
   return net->in_channels;
 }
 
 int
-aenet_network_get_out_channels (const AenetNetwork *net)
+aenet_network_get_out_channels(const AenetNetwork *net)
 {
   return net->nodes[net->n_nodes - 1].channels;
 }
 
 gboolean
-aenet_network_takes_noise_level (const AenetNetwork *net)
+aenet_network_takes_noise_level(const AenetNetwork *net)
 {
   return net->takes_noise_level;
 }
 
 int
-aenet_network_get_scale (const AenetNetwork *net)
+aenet_network_get_scale(const AenetNetwork *net)
 {
   return net->nodes[net->n_nodes - 1].num;
 }
 
 int
-aenet_network_get_alignment (const AenetNetwork *net)
+aenet_network_get_alignment(const AenetNetwork *net)
 {
   return net->alignment;
 }
 
 int
-aenet_network_get_reach (const AenetNetwork *net)
+aenet_network_get_reach(const AenetNetwork *net)
 {
   return net->reach;
 }
 
 double
-aenet_network_get_macs_per_pixel (const AenetNetwork *net)
+aenet_network_get_macs_per_pixel(const AenetNetwork *net)
 {
   return net->macs_per_pixel;
 }
 
 gsize
-aenet_network_get_n_params (const AenetNetwork *net)
+aenet_network_get_n_params(const AenetNetwork *net)
 {
   return net->n_params;
 }
 
 float *
-aenet_network_get_params (AenetNetwork *net)
+aenet_network_get_params(AenetNetwork *net)
 {
   return net->params;
 }
 
 guint
-aenet_network_get_n_param_tensors (const AenetNetwork *net)
+aenet_network_get_n_param_tensors(const AenetNetwork *net)
 {
   return net->param_info->len;
 }
 
 const AenetParamInfo *
-aenet_network_get_param_info (const AenetNetwork *net, guint index)
+aenet_network_get_param_info(const AenetNetwork *net, guint index)
 {
-  g_return_val_if_fail (index < net->param_info->len, NULL);
-  return &g_array_index (net->param_info, AenetParamInfo, index);
+  g_return_val_if_fail(index < net->param_info->len, NULL);
+  return &g_array_index(net->param_info, AenetParamInfo, index);
 }
 
 void
-aenet_network_init_params (AenetNetwork *net, guint64 seed)
+aenet_network_init_params(AenetNetwork *net, guint64 seed)
 {
   AenetRng rng;
-  aenet_rng_init (&rng, seed);
+  aenet_rng_init(&rng, seed);
   int last_conv = -1;
   for (int i = 0; i < net->n_nodes; i++)
     if (net->nodes[i].op == OP_CONV)
       last_conv = i;
-  for (int i = 0; i < net->n_nodes; i++)
-    {
-      const Node *n = &net->nodes[i];
-      if (n->op == OP_PRELU)
-        for (int c = 0; c < n->channels; c++)
-          net->params[n->weight + c] = 0.25f;
-      if (n->op != OP_CONV)
-        continue;
-      int cin = net->nodes[n->in[0]].channels;
-      gsize count = (gsize) n->channels * cin * n->k * n->k;
-      /* He initialisation; the last layer starts small so that a residual
-       * network begins close to the identity (or to bicubic). */
-      double std = sqrt (2.0 / (cin * n->k * n->k)) * (i == last_conv ? 0.1 : 1.0);
-      for (gsize j = 0; j < count; j++)
-        net->params[n->weight + j] = std * aenet_rng_normal (&rng);
-      if (n->has_bias)
-        memset (net->params + n->bias, 0, n->channels * sizeof (float));
-    }
+  for (int i = 0; i < net->n_nodes; i++) {
+    const Node *n = &net->nodes[i];
+    if (n->op == OP_PRELU)
+      for (int c = 0; c < n->channels; c++)
+        net->params[n->weight + c] = 0.25f;
+    if (n->op != OP_CONV)
+      continue;
+    int cin = net->nodes[n->in[0]].channels;
+    gsize count = (gsize)n->channels * cin * n->k * n->k;
+    /* He initialisation; the last layer starts small so that a residual
+     * network begins close to the identity (or to bicubic). */
+    double std = sqrt(2.0 / (cin * n->k * n->k)) * (i == last_conv ? 0.1 : 1.0);
+    for (gsize j = 0; j < count; j++)
+      net->params[n->weight + j] = std * aenet_rng_normal(&rng);
+    if (n->has_bias)
+      memset(net->params + n->bias, 0, n->channels * sizeof(float));
+  }
 }
 
 /* ---- workspaces ------------------------------------------------------- */
 
 typedef struct {
-  gsize total;              /* floats */
-  gsize *offset;            /* per node output, G_MAXSIZE for the input node */
-  gsize *grad_offset;       /* per node, G_MAXSIZE when none */
+  gsize total;        /* floats */
+  gsize *offset;      /* per node output, G_MAXSIZE for the input node */
+  gsize *grad_offset; /* per node, G_MAXSIZE when none */
   gsize scratch_offset, scratch_size;
 } Plan;
 
 static gsize
-node_elements (const AenetNetwork *net, int i, int h, int w)
+node_elements(const AenetNetwork *net, int i, int h, int w)
 {
   int nh, nw;
-  scale_size (&net->nodes[i], h, w, &nh, &nw);
-  return (gsize) net->nodes[i].channels * nh * nw;
+  scale_size(&net->nodes[i], h, w, &nh, &nw);
+  return (gsize)net->nodes[i].channels * nh * nw;
 }
 
 /* Rounds to 16 floats so every buffer starts 64-byte aligned. */
 static gsize
-round16 (gsize n)
+round16(gsize n)
 {
-  return (n + 15) & ~(gsize) 15;
+  return (n + 15) & ~(gsize)15;
 }
 
 static void
-plan_workspace (const AenetNetwork *net, int h, int w, gboolean training, Plan *p)
+plan_workspace(const AenetNetwork *net, int h, int w, gboolean training, Plan *p)
 {
   int n = net->n_nodes;
-  p->offset = g_new (gsize, n);
-  p->grad_offset = g_new (gsize, n);
+  p->offset = g_new(gsize, n);
+  p->grad_offset = g_new(gsize, n);
   p->total = 0;
   p->scratch_size = 0;
-  for (int i = 0; i < n; i++)
-    {
-      const Node *node = &net->nodes[i];
-      if (node->op == OP_CONV)
-        {
-          const Node *a = &net->nodes[node->in[0]];
-          int ih, iw;
-          scale_size (a, h, w, &ih, &iw);
-          p->scratch_size = MAX (p->scratch_size, aenet_conv2d_scratch_size (
-                                                      a->channels, ih, iw, node->k, node->stride));
-        }
-      else if (node->op == OP_BICUBIC)
-        {
-          const Node *a = &net->nodes[node->in[0]];
-          int ih, iw;
-          scale_size (a, h, w, &ih, &iw);
-          p->scratch_size
-              = MAX (p->scratch_size, aenet_resize_scratch_size (a->channels, ih, iw,
-                                                                 ih * node->factor,
-                                                                 iw * node->factor));
-        }
+  for (int i = 0; i < n; i++) {
+    const Node *node = &net->nodes[i];
+    if (node->op == OP_CONV) {
+      const Node *a = &net->nodes[node->in[0]];
+      int ih, iw;
+      scale_size(a, h, w, &ih, &iw);
+      p->scratch_size = MAX(p->scratch_size,
+                            aenet_conv2d_scratch_size(a->channels, ih, iw, node->k, node->stride));
+    } else if (node->op == OP_BICUBIC) {
+      const Node *a = &net->nodes[node->in[0]];
+      int ih, iw;
+      scale_size(a, h, w, &ih, &iw);
+      p->scratch_size
+          = MAX(p->scratch_size, aenet_resize_scratch_size(a->channels, ih, iw, ih * node->factor,
+                                                           iw * node->factor));
     }
+  }
 
-  if (training)
-    {
-      /* Everything is kept for the backward pass. */
-      for (int i = 0; i < n; i++)
-        {
-          p->offset[i] = G_MAXSIZE;
-          if (net->nodes[i].op != OP_INPUT)
-            {
-              p->offset[i] = p->total;
-              p->total += round16 (node_elements (net, i, h, w));
-            }
-        }
-      for (int i = 0; i < n; i++)
-        {
-          p->grad_offset[i] = G_MAXSIZE;
-          if (net->nodes[i].needs_grad)
-            {
-              p->grad_offset[i] = p->total;
-              p->total += round16 (node_elements (net, i, h, w));
-            }
-        }
+  if (training) {
+    /* Everything is kept for the backward pass. */
+    for (int i = 0; i < n; i++) {
+      p->offset[i] = G_MAXSIZE;
+      if (net->nodes[i].op != OP_INPUT) {
+        p->offset[i] = p->total;
+        p->total += round16(node_elements(net, i, h, w));
+      }
     }
-  else
-    {
-      /* Inference: a node's buffer is reused once its last reader ran.
-       * Greedy slots, each as big as the largest node it ever holds. */
-      int *slot_of = g_new (int, n);
-      int *slot_owner = g_new (int, n); /* node in the slot, -1 = free */
-      gsize *slot_size = g_new0 (gsize, n);
-      int n_slots = 0;
-      for (int i = 0; i < n; i++)
-        {
-          slot_of[i] = -1;
-          if (net->nodes[i].op == OP_INPUT)
-            continue;
-          for (int s = 0; s < n_slots; s++)
-            if (slot_owner[s] >= 0 && net->nodes[slot_owner[s]].last_use < i)
-              slot_owner[s] = -1;
-          /* An activation whose input nobody else reads works in place. */
-          const Node *node = &net->nodes[i];
-          int in = node->n_in > 0 ? node->in[0] : -1;
-          if ((node->op == OP_RELU || node->op == OP_LEAKY_RELU || node->op == OP_PRELU)
-              && slot_of[in] >= 0 && net->nodes[in].last_use == i)
-            {
-              slot_of[i] = slot_of[in];
-              slot_owner[slot_of[i]] = i;
-              continue;
-            }
-          gsize need = round16 (node_elements (net, i, h, w));
-          int best = -1;
-          for (int s = 0; s < n_slots; s++)
-            if (slot_owner[s] < 0
-                && (best < 0 || (slot_size[s] >= need) > (slot_size[best] >= need)
-                    || ((slot_size[s] >= need) == (slot_size[best] >= need)
-                        && slot_size[s] > slot_size[best])))
-              best = s;
-          if (best < 0)
-            best = n_slots++;
-          slot_owner[best] = i;
-          slot_size[best] = MAX (slot_size[best], need);
-          slot_of[i] = best;
-        }
-      gsize *slot_offset = g_new (gsize, MAX (n_slots, 1));
+    for (int i = 0; i < n; i++) {
+      p->grad_offset[i] = G_MAXSIZE;
+      if (net->nodes[i].needs_grad) {
+        p->grad_offset[i] = p->total;
+        p->total += round16(node_elements(net, i, h, w));
+      }
+    }
+  } else {
+    /* Inference: a node's buffer is reused once its last reader ran.
+     * Greedy slots, each as big as the largest node it ever holds. */
+    int *slot_of = g_new(int, n);
+    int *slot_owner = g_new(int, n); /* node in the slot, -1 = free */
+    gsize *slot_size = g_new0(gsize, n);
+    int n_slots = 0;
+    for (int i = 0; i < n; i++) {
+      slot_of[i] = -1;
+      if (net->nodes[i].op == OP_INPUT)
+        continue;
       for (int s = 0; s < n_slots; s++)
-        {
-          slot_offset[s] = p->total;
-          p->total += slot_size[s];
-        }
-      for (int i = 0; i < n; i++)
-        {
-          p->offset[i] = slot_of[i] < 0 ? G_MAXSIZE : slot_offset[slot_of[i]];
-          p->grad_offset[i] = G_MAXSIZE;
-        }
-      g_free (slot_offset);
-      g_free (slot_size);
-      g_free (slot_owner);
-      g_free (slot_of);
+        if (slot_owner[s] >= 0 && net->nodes[slot_owner[s]].last_use < i)
+          slot_owner[s] = -1;
+      /* An activation whose input nobody else reads works in place. */
+      const Node *node = &net->nodes[i];
+      int in = node->n_in > 0 ? node->in[0] : -1;
+      if ((node->op == OP_RELU || node->op == OP_LEAKY_RELU || node->op == OP_PRELU)
+          && slot_of[in] >= 0 && net->nodes[in].last_use == i) {
+        slot_of[i] = slot_of[in];
+        slot_owner[slot_of[i]] = i;
+        continue;
+      }
+      gsize need = round16(node_elements(net, i, h, w));
+      int best = -1;
+      for (int s = 0; s < n_slots; s++)
+        if (slot_owner[s] < 0
+            && (best < 0 || (slot_size[s] >= need) > (slot_size[best] >= need)
+                || ((slot_size[s] >= need) == (slot_size[best] >= need)
+                    && slot_size[s] > slot_size[best])))
+          best = s;
+      if (best < 0)
+        best = n_slots++;
+      slot_owner[best] = i;
+      slot_size[best] = MAX(slot_size[best], need);
+      slot_of[i] = best;
     }
+    gsize *slot_offset = g_new(gsize, MAX(n_slots, 1));
+    for (int s = 0; s < n_slots; s++) {
+      slot_offset[s] = p->total;
+      p->total += slot_size[s];
+    }
+    for (int i = 0; i < n; i++) {
+      p->offset[i] = slot_of[i] < 0 ? G_MAXSIZE : slot_offset[slot_of[i]];
+      p->grad_offset[i] = G_MAXSIZE;
+    }
+    g_free(slot_offset);
+    g_free(slot_size);
+    g_free(slot_owner);
+    g_free(slot_of);
+  }
   p->scratch_offset = p->total;
-  p->total += round16 (p->scratch_size);
+  p->total += round16(p->scratch_size);
 }
 
 static void
-plan_clear (Plan *p)
+plan_clear(Plan *p)
 {
-  g_free (p->offset);
-  g_free (p->grad_offset);
+  g_free(p->offset);
+  g_free(p->grad_offset);
 }
 
 gsize
-aenet_workspace_size (const AenetNetwork *net, int h, int w, gboolean training)
+aenet_workspace_size(const AenetNetwork *net, int h, int w, gboolean training)
 {
   Plan p;
-  plan_workspace (net, h, w, training, &p);
-  gsize bytes = p.total * sizeof (float) + 2 * net->n_nodes * sizeof (float *);
-  plan_clear (&p);
+  plan_workspace(net, h, w, training, &p);
+  gsize bytes = p.total * sizeof(float) + 2 * net->n_nodes * sizeof(float *);
+  plan_clear(&p);
   return bytes;
 }
 
 AenetWorkspace *
-aenet_workspace_new (const AenetNetwork *net, int h, int w, gboolean training, GError **error)
+aenet_workspace_new(const AenetNetwork *net, int h, int w, gboolean training, GError **error)
 {
   int a = net->alignment;
-  if (h <= 0 || w <= 0 || h % a != 0 || w % a != 0)
-    {
-      g_set_error (error, AENET_ERROR, AENET_ERROR_INVALID,
-                   "the network needs an input whose sides are positive multiples of %d, "
-                   "not %d × %d",
-                   a, w, h);
-      return NULL;
-    }
+  if (h <= 0 || w <= 0 || h % a != 0 || w % a != 0) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
+                "the network needs an input whose sides are positive multiples of %d, "
+                "not %d × %d",
+                a, w, h);
+    return NULL;
+  }
   Plan p;
-  plan_workspace (net, h, w, training, &p);
-  AenetWorkspace *ws = g_new0 (AenetWorkspace, 1);
+  plan_workspace(net, h, w, training, &p);
+  AenetWorkspace *ws = g_new0(AenetWorkspace, 1);
   ws->n_nodes = net->n_nodes;
   ws->h = h;
   ws->w = w;
   ws->training = training;
-  ws->memory = g_aligned_alloc0 (p.total, sizeof (float), 64);
-  if (ws->memory == NULL)
-    {
-      g_set_error (error, AENET_ERROR, AENET_ERROR_NOMEM,
-                   "not enough memory for a %d × %d tile (%zu MiB)", w, h,
-                   p.total * sizeof (float) >> 20);
-      plan_clear (&p);
-      g_free (ws);
-      return NULL;
-    }
-  ws->outputs = g_new0 (float *, net->n_nodes);
-  ws->grads = g_new0 (float *, net->n_nodes);
-  for (int i = 0; i < net->n_nodes; i++)
-    {
-      if (p.offset[i] != G_MAXSIZE)
-        ws->outputs[i] = ws->memory + p.offset[i];
-      if (p.grad_offset[i] != G_MAXSIZE)
-        ws->grads[i] = ws->memory + p.grad_offset[i];
-    }
+  ws->memory = g_aligned_alloc0(p.total, sizeof(float), 64);
+  if (ws->memory == NULL) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_NOMEM,
+                "not enough memory for a %d × %d tile (%zu MiB)", w, h,
+                p.total * sizeof(float) >> 20);
+    plan_clear(&p);
+    g_free(ws);
+    return NULL;
+  }
+  ws->outputs = g_new0(float *, net->n_nodes);
+  ws->grads = g_new0(float *, net->n_nodes);
+  for (int i = 0; i < net->n_nodes; i++) {
+    if (p.offset[i] != G_MAXSIZE)
+      ws->outputs[i] = ws->memory + p.offset[i];
+    if (p.grad_offset[i] != G_MAXSIZE)
+      ws->grads[i] = ws->memory + p.grad_offset[i];
+  }
   ws->scratch = ws->memory + p.scratch_offset;
   ws->scratch_size = p.scratch_size;
-  plan_clear (&p);
+  plan_clear(&p);
   return ws;
 }
 
 void
-aenet_workspace_free (AenetWorkspace *ws)
+aenet_workspace_free(AenetWorkspace *ws)
 {
   if (ws == NULL)
     return;
-  g_aligned_free (ws->memory);
-  g_free (ws->outputs);
-  g_free (ws->grads);
-  g_free (ws);
+  g_aligned_free(ws->memory);
+  g_free(ws->outputs);
+  g_free(ws->grads);
+  g_free(ws);
 }
 
 /* ---- passes ----------------------------------------------------------- */
 
 void
-aenet_network_forward (const AenetNetwork *net, AenetWorkspace *ws, const float *input,
-                       float noise_level)
+aenet_network_forward(const AenetNetwork *net, AenetWorkspace *ws, const float *input,
+                      float noise_level)
 {
   const float *params = net->params;
-  for (int i = 0; i < net->n_nodes; i++)
-    {
-      const Node *n = &net->nodes[i];
-      const Node *a = n->n_in > 0 ? &net->nodes[n->in[0]] : NULL;
-      const float *x = a != NULL ? ws->outputs[n->in[0]] : NULL;
-      float *out = ws->outputs[i];
-      int ih = 0, iw = 0, oh, ow;
-      if (a != NULL)
-        scale_size (a, ws->h, ws->w, &ih, &iw);
-      scale_size (n, ws->h, ws->w, &oh, &ow);
-      gsize count = (gsize) n->channels * oh * ow;
-      switch (n->op)
-        {
-        case OP_INPUT:
-          ws->outputs[i] = (float *) input; /* read only: no node writes its inputs */
-          break;
-        case OP_NOISE_LEVEL:
-          for (gsize j = 0; j < count; j++)
-            out[j] = noise_level;
-          break;
-        case OP_CONV:
-          aenet_conv2d_forward (out, x, params + n->weight, n->has_bias ? params + n->bias : NULL,
-                                ws->scratch, a->channels, ih, iw, n->channels, n->k, n->stride);
-          break;
-        case OP_RELU:
-          aenet_relu_forward (out, x, count);
-          break;
-        case OP_LEAKY_RELU:
-          aenet_leaky_relu_forward (out, x, n->slope, count);
-          break;
-        case OP_PRELU:
-          aenet_prelu_forward (out, x, params + n->weight, n->channels, (gsize) oh * ow);
-          break;
-        case OP_ADD:
-          aenet_add_forward (out, x, ws->outputs[n->in[1]], count);
-          break;
-        case OP_CONCAT:
-          for (int j = 0, c = 0; j < n->n_in; j++)
-            {
-              int cj = net->nodes[n->in[j]].channels;
-              memcpy (out + (gsize) c * oh * ow, ws->outputs[n->in[j]],
-                      (gsize) cj * oh * ow * sizeof (float));
-              c += cj;
-            }
-          break;
-        case OP_SHUFFLE:
-          aenet_pixel_shuffle_forward (out, x, n->channels, ih, iw, n->factor);
-          break;
-        case OP_UNSHUFFLE:
-          aenet_pixel_unshuffle_forward (out, x, a->channels, ih, iw, n->factor);
-          break;
-        case OP_BICUBIC:
-          aenet_resize_bicubic (out, x, ws->scratch, a->channels, ih, iw, oh, ow);
-          break;
-        }
+  for (int i = 0; i < net->n_nodes; i++) {
+    const Node *n = &net->nodes[i];
+    const Node *a = n->n_in > 0 ? &net->nodes[n->in[0]] : NULL;
+    const float *x = a != NULL ? ws->outputs[n->in[0]] : NULL;
+    float *out = ws->outputs[i];
+    int ih = 0, iw = 0, oh, ow;
+    if (a != NULL)
+      scale_size(a, ws->h, ws->w, &ih, &iw);
+    scale_size(n, ws->h, ws->w, &oh, &ow);
+    gsize count = (gsize)n->channels * oh * ow;
+    switch (n->op) {
+    case OP_INPUT:
+      ws->outputs[i] = (float *)input; /* read only: no node writes its inputs */
+      break;
+    case OP_NOISE_LEVEL:
+      for (gsize j = 0; j < count; j++)
+        out[j] = noise_level;
+      break;
+    case OP_CONV:
+      aenet_conv2d_forward(out, x, params + n->weight, n->has_bias ? params + n->bias : NULL,
+                           ws->scratch, a->channels, ih, iw, n->channels, n->k, n->stride);
+      break;
+    case OP_RELU:
+      aenet_relu_forward(out, x, count);
+      break;
+    case OP_LEAKY_RELU:
+      aenet_leaky_relu_forward(out, x, n->slope, count);
+      break;
+    case OP_PRELU:
+      aenet_prelu_forward(out, x, params + n->weight, n->channels, (gsize)oh * ow);
+      break;
+    case OP_ADD:
+      aenet_add_forward(out, x, ws->outputs[n->in[1]], count);
+      break;
+    case OP_CONCAT:
+      for (int j = 0, c = 0; j < n->n_in; j++) {
+        int cj = net->nodes[n->in[j]].channels;
+        memcpy(out + (gsize)c * oh * ow, ws->outputs[n->in[j]],
+               (gsize)cj * oh * ow * sizeof(float));
+        c += cj;
+      }
+      break;
+    case OP_SHUFFLE:
+      aenet_pixel_shuffle_forward(out, x, n->channels, ih, iw, n->factor);
+      break;
+    case OP_UNSHUFFLE:
+      aenet_pixel_unshuffle_forward(out, x, a->channels, ih, iw, n->factor);
+      break;
+    case OP_BICUBIC:
+      aenet_resize_bicubic(out, x, ws->scratch, a->channels, ih, iw, oh, ow);
+      break;
     }
+  }
 }
 
 const float *
-aenet_workspace_get_output (const AenetWorkspace *ws)
+aenet_workspace_get_output(const AenetWorkspace *ws)
 {
   return ws->outputs[ws->n_nodes - 1];
 }
 
 void
-aenet_network_backward (const AenetNetwork *net, AenetWorkspace *ws, float *grads,
-                        const float *dout)
+aenet_network_backward(const AenetNetwork *net, AenetWorkspace *ws, float *grads, const float *dout)
 {
-  g_return_if_fail (ws->training);
+  g_return_if_fail(ws->training);
   const float *params = net->params;
   for (int i = 0; i < net->n_nodes; i++)
     if (ws->grads[i] != NULL)
-      memset (ws->grads[i], 0, node_elements (net, i, ws->h, ws->w) * sizeof (float));
+      memset(ws->grads[i], 0, node_elements(net, i, ws->h, ws->w) * sizeof(float));
   int last = net->n_nodes - 1;
   if (ws->grads[last] == NULL)
     return; /* nothing learnable reaches the output */
-  memcpy (ws->grads[last], dout, node_elements (net, last, ws->h, ws->w) * sizeof (float));
+  memcpy(ws->grads[last], dout, node_elements(net, last, ws->h, ws->w) * sizeof(float));
 
-  for (int i = last; i >= 0; i--)
-    {
-      const Node *n = &net->nodes[i];
-      const float *g = ws->grads[i];
-      if (g == NULL || n->n_in == 0)
-        continue;
-      const Node *a = &net->nodes[n->in[0]];
-      const float *x = ws->outputs[n->in[0]];
-      float *dx = ws->grads[n->in[0]]; /* NULL when the input needs no gradient */
-      int ih, iw, oh, ow;
-      scale_size (a, ws->h, ws->w, &ih, &iw);
-      scale_size (n, ws->h, ws->w, &oh, &ow);
-      gsize count = (gsize) n->channels * oh * ow;
-      switch (n->op)
-        {
-        case OP_CONV:
-          aenet_conv2d_backward (dx, grads + n->weight, n->has_bias ? grads + n->bias : NULL, g, x,
-                                 params + n->weight, ws->scratch, a->channels, ih, iw,
-                                 n->channels, n->k, n->stride);
-          break;
-        case OP_RELU:
-          if (dx != NULL)
-            aenet_relu_backward (dx, g, x, count);
-          break;
-        case OP_LEAKY_RELU:
-          if (dx != NULL)
-            aenet_leaky_relu_backward (dx, g, x, n->slope, count);
-          break;
-        case OP_PRELU:
-          aenet_prelu_backward (dx, grads + n->weight, g, x, params + n->weight, n->channels,
-                                (gsize) oh * ow);
-          break;
-        case OP_ADD:
-        case OP_CONCAT:
-          for (int j = 0, c = 0; j < n->n_in; j++)
-            {
-              int cj = net->nodes[n->in[j]].channels;
-              gsize len = n->op == OP_ADD ? count : (gsize) cj * oh * ow;
-              if (ws->grads[n->in[j]] != NULL)
-                aenet_accumulate (ws->grads[n->in[j]], g + (gsize) c * oh * ow, len);
-              c += n->op == OP_ADD ? 0 : cj;
-            }
-          break;
-        case OP_SHUFFLE:
-          if (dx != NULL)
-            aenet_pixel_shuffle_backward (dx, g, n->channels, ih, iw, n->factor);
-          break;
-        case OP_UNSHUFFLE:
-          if (dx != NULL)
-            aenet_pixel_unshuffle_backward (dx, g, a->channels, ih, iw, n->factor);
-          break;
-        case OP_INPUT:
-        case OP_NOISE_LEVEL:
-        case OP_BICUBIC: /* reads only parameter-free inputs (checked when parsed) */
-          break;
-        }
+  for (int i = last; i >= 0; i--) {
+    const Node *n = &net->nodes[i];
+    const float *g = ws->grads[i];
+    if (g == NULL || n->n_in == 0)
+      continue;
+    const Node *a = &net->nodes[n->in[0]];
+    const float *x = ws->outputs[n->in[0]];
+    float *dx = ws->grads[n->in[0]]; /* NULL when the input needs no gradient */
+    int ih, iw, oh, ow;
+    scale_size(a, ws->h, ws->w, &ih, &iw);
+    scale_size(n, ws->h, ws->w, &oh, &ow);
+    gsize count = (gsize)n->channels * oh * ow;
+    switch (n->op) {
+    case OP_CONV:
+      aenet_conv2d_backward(dx, grads + n->weight, n->has_bias ? grads + n->bias : NULL, g, x,
+                            params + n->weight, ws->scratch, a->channels, ih, iw, n->channels, n->k,
+                            n->stride);
+      break;
+    case OP_RELU:
+      if (dx != NULL)
+        aenet_relu_backward(dx, g, x, count);
+      break;
+    case OP_LEAKY_RELU:
+      if (dx != NULL)
+        aenet_leaky_relu_backward(dx, g, x, n->slope, count);
+      break;
+    case OP_PRELU:
+      aenet_prelu_backward(dx, grads + n->weight, g, x, params + n->weight, n->channels,
+                           (gsize)oh * ow);
+      break;
+    case OP_ADD:
+    case OP_CONCAT:
+      for (int j = 0, c = 0; j < n->n_in; j++) {
+        int cj = net->nodes[n->in[j]].channels;
+        gsize len = n->op == OP_ADD ? count : (gsize)cj * oh * ow;
+        if (ws->grads[n->in[j]] != NULL)
+          aenet_accumulate(ws->grads[n->in[j]], g + (gsize)c * oh * ow, len);
+        c += n->op == OP_ADD ? 0 : cj;
+      }
+      break;
+    case OP_SHUFFLE:
+      if (dx != NULL)
+        aenet_pixel_shuffle_backward(dx, g, n->channels, ih, iw, n->factor);
+      break;
+    case OP_UNSHUFFLE:
+      if (dx != NULL)
+        aenet_pixel_unshuffle_backward(dx, g, a->channels, ih, iw, n->factor);
+      break;
+    case OP_INPUT:
+    case OP_NOISE_LEVEL:
+    case OP_BICUBIC: /* reads only parameter-free inputs (checked when parsed) */
+      break;
     }
+  }
 }

@@ -42,46 +42,46 @@ typedef struct {
 } AenetParamInfo;
 
 /* Parses and checks a description; parameters start at zero. */
-AenetNetwork *aenet_network_new (const char *json, gsize length, GError **error);
-void aenet_network_free (AenetNetwork *net); /* NULL is fine */
+AenetNetwork *aenet_network_new(const char *json, gsize length, GError **error);
+void aenet_network_free(AenetNetwork *net); /* NULL is fine */
 /* The canonical JSON description (free with g_free). */
-char *aenet_network_to_json (const AenetNetwork *net);
+char *aenet_network_to_json(const AenetNetwork *net);
 
-int aenet_network_get_in_channels (const AenetNetwork *net);
-int aenet_network_get_out_channels (const AenetNetwork *net);
-gboolean aenet_network_takes_noise_level (const AenetNetwork *net);
+int aenet_network_get_in_channels(const AenetNetwork *net);
+int aenet_network_get_out_channels(const AenetNetwork *net);
+gboolean aenet_network_takes_noise_level(const AenetNetwork *net);
 /* Output pixels per input pixel along each axis (1 for denoising). */
-int aenet_network_get_scale (const AenetNetwork *net);
+int aenet_network_get_scale(const AenetNetwork *net);
 /* Input width and height must be multiples of this. */
-int aenet_network_get_alignment (const AenetNetwork *net);
+int aenet_network_get_alignment(const AenetNetwork *net);
 /* How far, in input pixels, an output pixel depends on the input around it. */
-int aenet_network_get_reach (const AenetNetwork *net);
+int aenet_network_get_reach(const AenetNetwork *net);
 /* Multiply-adds per input pixel of one forward pass. */
-double aenet_network_get_macs_per_pixel (const AenetNetwork *net);
+double aenet_network_get_macs_per_pixel(const AenetNetwork *net);
 
-gsize aenet_network_get_n_params (const AenetNetwork *net);
-float *aenet_network_get_params (AenetNetwork *net);
-guint aenet_network_get_n_param_tensors (const AenetNetwork *net);
-const AenetParamInfo *aenet_network_get_param_info (const AenetNetwork *net, guint index);
+gsize aenet_network_get_n_params(const AenetNetwork *net);
+float *aenet_network_get_params(AenetNetwork *net);
+guint aenet_network_get_n_param_tensors(const AenetNetwork *net);
+const AenetParamInfo *aenet_network_get_param_info(const AenetNetwork *net, guint index);
 /* Sets parameters with a fan-in scaled (He) normal init from a seeded generator. */
-void aenet_network_init_params (AenetNetwork *net, guint64 seed);
+void aenet_network_init_params(AenetNetwork *net, guint64 seed);
 
 /* Bytes a workspace for an h × w input takes. */
-gsize aenet_workspace_size (const AenetNetwork *net, int h, int w, gboolean training);
+gsize aenet_workspace_size(const AenetNetwork *net, int h, int w, gboolean training);
 /* h and w must be multiples of the alignment. */
-AenetWorkspace *aenet_workspace_new (const AenetNetwork *net, int h, int w, gboolean training,
-                                     GError **error);
-void aenet_workspace_free (AenetWorkspace *ws); /* NULL is fine */
+AenetWorkspace *aenet_workspace_new(const AenetNetwork *net, int h, int w, gboolean training,
+                                    GError **error);
+void aenet_workspace_free(AenetWorkspace *ws); /* NULL is fine */
 
 /* input is (in_channels, h, w); noise_level is sigma on the [0, 1] scale. */
-void aenet_network_forward (const AenetNetwork *net, AenetWorkspace *ws, const float *input,
-                            float noise_level);
+void aenet_network_forward(const AenetNetwork *net, AenetWorkspace *ws, const float *input,
+                           float noise_level);
 /* The last forward's output: (out_channels, h * scale, w * scale). */
-const float *aenet_workspace_get_output (const AenetWorkspace *ws);
+const float *aenet_workspace_get_output(const AenetWorkspace *ws);
 /* Needs a training workspace after forward; dout has the output's shape;
  * parameter gradients are accumulated (+=) into grads (flat layout). */
-void aenet_network_backward (const AenetNetwork *net, AenetWorkspace *ws, float *grads,
-                             const float *dout);
+void aenet_network_backward(const AenetNetwork *net, AenetWorkspace *ws, float *grads,
+                            const float *dout);
 
 G_END_DECLS
 

@@ -24,53 +24,53 @@
 /* ---- 2-D convolution: K = 1 or 3, stride 1 or 2, zero padding K/2 ----
  * inp is (cin, h, w); out is (cout, ho, wo) with ho = (h - 1) / stride + 1,
  * wo = (w - 1) / stride + 1. bias may be NULL. */
-size_t aenet_conv2d_scratch_size (int cin, int h, int w, int k, int stride);
-void aenet_conv2d_forward (float *out, const float *inp, const float *weight, const float *bias,
-                           float *scratch, int cin, int h, int w, int cout, int k, int stride);
+size_t aenet_conv2d_scratch_size(int cin, int h, int w, int k, int stride);
+void aenet_conv2d_forward(float *out, const float *inp, const float *weight, const float *bias,
+                          float *scratch, int cin, int h, int w, int cout, int k, int stride);
 /* dinp (cin, h, w), dweight (cout, cin, k, k), dbias (cout): each may be NULL. */
-void aenet_conv2d_backward (float *dinp, float *dweight, float *dbias, const float *dout,
-                            const float *inp, const float *weight, float *scratch, int cin,
-                            int h, int w, int cout, int k, int stride);
+void aenet_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                           const float *inp, const float *weight, float *scratch, int cin, int h,
+                           int w, int cout, int k, int stride);
 
 /* ---- activations over n elements; out may alias inp ---- */
-void aenet_relu_forward (float *out, const float *inp, size_t n);
-void aenet_relu_backward (float *dinp, const float *dout, const float *inp, size_t n);
-void aenet_leaky_relu_forward (float *out, const float *inp, float slope, size_t n);
-void aenet_leaky_relu_backward (float *dinp, const float *dout, const float *inp, float slope,
-                                size_t n);
+void aenet_relu_forward(float *out, const float *inp, size_t n);
+void aenet_relu_backward(float *dinp, const float *dout, const float *inp, size_t n);
+void aenet_leaky_relu_forward(float *out, const float *inp, float slope, size_t n);
+void aenet_leaky_relu_backward(float *dinp, const float *dout, const float *inp, float slope,
+                               size_t n);
 /* PReLU with one learned slope per channel: inp is (c, hw), alpha is (c). */
-void aenet_prelu_forward (float *out, const float *inp, const float *alpha, int c, size_t hw);
-void aenet_prelu_backward (float *dinp, float *dalpha, const float *dout, const float *inp,
-                           const float *alpha, int c, size_t hw);
+void aenet_prelu_forward(float *out, const float *inp, const float *alpha, int c, size_t hw);
+void aenet_prelu_backward(float *dinp, float *dalpha, const float *dout, const float *inp,
+                          const float *alpha, int c, size_t hw);
 
 /* ---- element-wise ---- */
 /* out = a + b over n elements; out may alias a or b. The backward of add
  * (and of concat, per slice) is aenet_accumulate into each input. */
-void aenet_add_forward (float *out, const float *a, const float *b, size_t n);
+void aenet_add_forward(float *out, const float *a, const float *b, size_t n);
 /* d += src over n elements. */
-void aenet_accumulate (float *d, const float *src, size_t n);
+void aenet_accumulate(float *d, const float *src, size_t n);
 
 /* ---- resolution changes ---- */
 /* Pixel shuffle (depth to space): inp (c*r*r, h, w) -> out (c, h*r, w*r),
  * out(ch, y*r+i, x*r+j) = inp(ch*r*r + i*r + j, y, x), as torch.nn.PixelShuffle. */
-void aenet_pixel_shuffle_forward (float *out, const float *inp, int c, int h, int w, int r);
-void aenet_pixel_shuffle_backward (float *dinp, const float *dout, int c, int h, int w, int r);
+void aenet_pixel_shuffle_forward(float *out, const float *inp, int c, int h, int w, int r);
+void aenet_pixel_shuffle_backward(float *dinp, const float *dout, int c, int h, int w, int r);
 /* Pixel unshuffle (space to depth): inp (c, h, w) -> out (c*r*r, h/r, w/r),
  * the exact inverse of the shuffle; h and w are multiples of r. */
-void aenet_pixel_unshuffle_forward (float *out, const float *inp, int c, int h, int w, int r);
-void aenet_pixel_unshuffle_backward (float *dinp, const float *dout, int c, int h, int w, int r);
+void aenet_pixel_unshuffle_forward(float *out, const float *inp, int c, int h, int w, int r);
+void aenet_pixel_unshuffle_backward(float *dinp, const float *dout, int c, int h, int w, int r);
 
 /* ---- losses over n elements: return the mean loss, and when grad is not
  * NULL assign grad = d(mean loss)/d(pred) ---- */
-float aenet_loss_l1 (float *grad, const float *pred, const float *target, size_t n);
-float aenet_loss_l2 (float *grad, const float *pred, const float *target, size_t n);
-float aenet_loss_charbonnier (float *grad, const float *pred, const float *target, float eps,
-                              size_t n);
+float aenet_loss_l1(float *grad, const float *pred, const float *target, size_t n);
+float aenet_loss_l2(float *grad, const float *pred, const float *target, size_t n);
+float aenet_loss_charbonnier(float *grad, const float *pred, const float *target, float eps,
+                             size_t n);
 
 /* ---- optimizer: one flat loop over parameters laid out like their
  * gradients and moments. t is the 1-based step. Decoupled weight decay
  * (AdamW) when weight_decay > 0. ---- */
-void aenet_adam_update (float *param, float *m, float *v, const float *grad, size_t n, float lr,
-                        float beta1, float beta2, float eps, float weight_decay, long t);
+void aenet_adam_update(float *param, float *m, float *v, const float *grad, size_t n, float lr,
+                       float beta1, float beta2, float eps, float weight_decay, long t);
 
 #endif

@@ -15,13 +15,13 @@ typedef struct {
 } AenetPreset;
 
 /* All presets, terminated by an entry whose name is NULL. */
-const AenetPreset *aenet_presets_get (void);
+const AenetPreset *aenet_presets_get(void);
 /* The preset for a name, or NULL with error set. */
-const AenetPreset *aenet_preset_find (const char *name, GError **error);
+const AenetPreset *aenet_preset_find(const char *name, GError **error);
 /* The default preset for a task and scale, or NULL with error set. */
-const AenetPreset *aenet_preset_find_default (const char *task, int scale, GError **error);
+const AenetPreset *aenet_preset_find_default(const char *task, int scale, GError **error);
 /* Its graph as JSON (free with g_free). */
-char *aenet_preset_build_graph (const AenetPreset *preset);
+char *aenet_preset_build_graph(const AenetPreset *preset);
 
 G_END_DECLS
 

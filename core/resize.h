@@ -12,9 +12,9 @@
 #include <stddef.h>
 
 /* Scratch needed by aenet_resize_bicubic, in floats. */
-size_t aenet_resize_scratch_size (int c, int h, int w, int out_h, int out_w);
+size_t aenet_resize_scratch_size(int c, int h, int w, int out_h, int out_w);
 /* out is (c, out_h, out_w), inp is (c, h, w). Never allocates. */
-void aenet_resize_bicubic (float *out, const float *inp, float *scratch, int c, int h, int w,
-                           int out_h, int out_w);
+void aenet_resize_bicubic(float *out, const float *inp, float *scratch, int c, int h, int w,
+                          int out_h, int out_w);
 
 #endif

@@ -12,14 +12,14 @@ typedef struct {
   guint64 s[4];
 } AenetRng;
 
-void aenet_rng_init (AenetRng *rng, guint64 seed);
-guint64 aenet_rng_next (AenetRng *rng);
+void aenet_rng_init(AenetRng *rng, guint64 seed);
+guint64 aenet_rng_next(AenetRng *rng);
 /* Uniform in [0, 1). */
-double aenet_rng_uniform (AenetRng *rng);
+double aenet_rng_uniform(AenetRng *rng);
 /* Uniform integer in [0, n), n > 0. */
-guint64 aenet_rng_below (AenetRng *rng, guint64 n);
+guint64 aenet_rng_below(AenetRng *rng, guint64 n);
 /* Standard normal (Box–Muller, no cached second value). */
-double aenet_rng_normal (AenetRng *rng);
+double aenet_rng_normal(AenetRng *rng);
 
 G_END_DECLS
 

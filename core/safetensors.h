@@ -31,24 +31,24 @@ typedef struct {
 } AenetTensor;
 
 typedef struct {
-  char *path;            /* as given to load, for messages */
-  GHashTable *metadata;  /* char * -> char *, owned */
-  GPtrArray *tensors;    /* AenetTensor *, in file order, owned */
+  char *path;           /* as given to load, for messages */
+  GHashTable *metadata; /* char * -> char *, owned */
+  GPtrArray *tensors;   /* AenetTensor *, in file order, owned */
 } AenetSafetensors;
 
-AenetSafetensors *aenet_safetensors_load (const char *path, GError **error);
+AenetSafetensors *aenet_safetensors_load(const char *path, GError **error);
 /* Parses a file already in memory; name is used in messages. */
-AenetSafetensors *aenet_safetensors_load_from_data (const guint8 *data, gsize length,
-                                                    const char *name, GError **error);
-void aenet_safetensors_free (AenetSafetensors *file); /* NULL is fine */
+AenetSafetensors *aenet_safetensors_load_from_data(const guint8 *data, gsize length,
+                                                   const char *name, GError **error);
+void aenet_safetensors_free(AenetSafetensors *file); /* NULL is fine */
 
 /* Tensor by name or NULL. */
-const AenetTensor *aenet_safetensors_find (const AenetSafetensors *file, const char *name);
+const AenetTensor *aenet_safetensors_find(const AenetSafetensors *file, const char *name);
 
 /* Writes tensors (F32) and metadata (may be NULL) to path atomically.
  * Names must be unique. */
-gboolean aenet_safetensors_save (const char *path, const AenetTensor *const *tensors,
-                                 guint n_tensors, GHashTable *metadata, GError **error);
+gboolean aenet_safetensors_save(const char *path, const AenetTensor *const *tensors,
+                                guint n_tensors, GHashTable *metadata, GError **error);
 
 G_END_DECLS
 

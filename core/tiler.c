@@ -19,7 +19,7 @@
 
 /* Half-sample symmetric mirror of x into [0, n). */
 static int
-mirror (int x, int n)
+mirror(int x, int n)
 {
   int period = 2 * n;
   int m = x % period;
@@ -29,29 +29,29 @@ mirror (int x, int n)
 }
 
 static int
-round_up (int x, int a)
+round_up(int x, int a)
 {
   return (x + a - 1) / a * a;
 }
 
 typedef struct {
   int scale, align, pad;
-  int cin;       /* network channels, 1 or 3 */
-  int nc;        /* image channels, 1 to 4 */
+  int cin; /* network channels, 1 or 3 */
+  int nc;  /* image channels, 1 to 4 */
   gboolean alpha;
-  int color;     /* nc without alpha */
+  int color; /* nc without alpha */
 } Geometry;
 
 static void
-geometry_init (Geometry *g, const AenetNetwork *net, int n_channels)
+geometry_init(Geometry *g, const AenetNetwork *net, int n_channels)
 {
-  g->scale = aenet_network_get_scale (net);
-  g->align = aenet_network_get_alignment (net);
-  int reach = aenet_network_get_reach (net);
+  g->scale = aenet_network_get_scale(net);
+  g->align = aenet_network_get_alignment(net);
+  int reach = aenet_network_get_reach(net);
   if (g->scale > 1)
-    reach = MAX (reach, 3); /* alpha is resized by bicubic, which reaches 3 */
-  g->pad = round_up (reach, g->align);
-  g->cin = aenet_network_get_in_channels (net);
+    reach = MAX(reach, 3); /* alpha is resized by bicubic, which reaches 3 */
+  g->pad = round_up(reach, g->align);
+  g->cin = aenet_network_get_in_channels(net);
   g->nc = n_channels;
   g->alpha = n_channels == 2 || n_channels == 4;
   g->color = n_channels - g->alpha;
@@ -60,73 +60,70 @@ geometry_init (Geometry *g, const AenetNetwork *net, int n_channels)
 /* Floats each thread needs besides the network's workspace: the region as
  * read, the network's input, the output tile, and alpha planes. */
 static gsize
-thread_buffer_floats (const Geometry *g, int tile_w, int tile_h)
+thread_buffer_floats(const Geometry *g, int tile_w, int tile_h)
 {
   gsize side_w = tile_w + 2 * g->pad, side_h = tile_h + 2 * g->pad;
   gsize region = side_w * side_h;
-  gsize out = (gsize) tile_w * g->scale * tile_h * g->scale;
+  gsize out = (gsize)tile_w * g->scale * tile_h * g->scale;
   gsize n = region * g->nc + region * g->cin + out * g->nc;
   if (g->alpha)
     n += region;
   if (g->alpha && g->scale > 1)
     n += region * g->scale * g->scale
-         + aenet_resize_scratch_size (1, side_h, side_w, side_h * g->scale, side_w * g->scale);
+         + aenet_resize_scratch_size(1, side_h, side_w, side_h * g->scale, side_w * g->scale);
   return n;
 }
 
 gsize
-aenet_tiler_memory_for_tile (const AenetNetwork *net, int n_channels, int tile, int n_threads)
+aenet_tiler_memory_for_tile(const AenetNetwork *net, int n_channels, int tile, int n_threads)
 {
   Geometry g;
-  geometry_init (&g, net, n_channels);
-  tile = round_up (MAX (tile, 1), g.align);
+  geometry_init(&g, net, n_channels);
+  tile = round_up(MAX(tile, 1), g.align);
   int side = tile + 2 * g.pad;
-  return (gsize) MAX (n_threads, 1)
-         * (aenet_workspace_size (net, side, side, FALSE)
-            + thread_buffer_floats (&g, tile, tile) * sizeof (float));
+  return (gsize)MAX(n_threads, 1)
+         * (aenet_workspace_size(net, side, side, FALSE)
+            + thread_buffer_floats(&g, tile, tile) * sizeof(float));
 }
 
 void
-aenet_tiler_options_init (AenetTilerOptions *opt)
+aenet_tiler_options_init(AenetTilerOptions *opt)
 {
-  memset (opt, 0, sizeof *opt);
+  memset(opt, 0, sizeof *opt);
 }
 
 static int
-resolve_threads (const AenetTilerOptions *opt)
+resolve_threads(const AenetTilerOptions *opt)
 {
-  return opt->n_threads > 0 ? opt->n_threads : (int) g_get_num_processors ();
+  return opt->n_threads > 0 ? opt->n_threads : (int)g_get_num_processors();
 }
 
 static gboolean
-resolve_roi (const AenetImageIO *io, const AenetTilerOptions *opt, int roi[4], GError **error)
+resolve_roi(const AenetImageIO *io, const AenetTilerOptions *opt, int roi[4], GError **error)
 {
-  if (io->width <= 0 || io->height <= 0 || io->n_channels < 1 || io->n_channels > 4)
-    {
-      g_set_error (error, AENET_ERROR, AENET_ERROR_INVALID,
-                   "the image is empty or has an unsupported layout (%d × %d, %d channels)",
-                   io->width, io->height, io->n_channels);
-      return FALSE;
-    }
-  if (opt->roi_width == 0)
-    {
-      roi[0] = roi[1] = 0;
-      roi[2] = io->width;
-      roi[3] = io->height;
-      return TRUE;
-    }
+  if (io->width <= 0 || io->height <= 0 || io->n_channels < 1 || io->n_channels > 4) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
+                "the image is empty or has an unsupported layout (%d × %d, %d channels)", io->width,
+                io->height, io->n_channels);
+    return FALSE;
+  }
+  if (opt->roi_width == 0) {
+    roi[0] = roi[1] = 0;
+    roi[2] = io->width;
+    roi[3] = io->height;
+    return TRUE;
+  }
   roi[0] = opt->roi_x;
   roi[1] = opt->roi_y;
   roi[2] = opt->roi_width;
   roi[3] = opt->roi_height;
   if (roi[0] < 0 || roi[1] < 0 || roi[2] <= 0 || roi[3] <= 0 || roi[0] + roi[2] > io->width
-      || roi[1] + roi[3] > io->height)
-    {
-      g_set_error (error, AENET_ERROR, AENET_ERROR_INVALID,
-                   "the area to process (%d, %d, %d × %d) is empty or outside the %d × %d image",
-                   roi[0], roi[1], roi[2], roi[3], io->width, io->height);
-      return FALSE;
-    }
+      || roi[1] + roi[3] > io->height) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
+                "the area to process (%d, %d, %d × %d) is empty or outside the %d × %d image",
+                roi[0], roi[1], roi[2], roi[3], io->width, io->height);
+    return FALSE;
+  }
   return TRUE;
 }
 
@@ -134,7 +131,7 @@ resolve_roi (const AenetImageIO *io, const AenetTilerOptions *opt, int roi[4], G
  * region, so every tile sees the down-sampling phase of the whole image;
  * grid = (x, y, width, height). */
 static void
-grid_from_roi (const int roi[4], int align, int grid[4])
+grid_from_roi(const int roi[4], int align, int grid[4])
 {
   grid[0] = roi[0] / align * align;
   grid[1] = roi[1] / align * align;
@@ -143,70 +140,67 @@ grid_from_roi (const int roi[4], int align, int grid[4])
 }
 
 static int
-count_tiles (const int grid[4], int tile)
+count_tiles(const int grid[4], int tile)
 {
   return ((grid[2] + tile - 1) / tile) * ((grid[3] + tile - 1) / tile);
 }
 
 static int
-choose_tile (const AenetNetwork *net, const AenetImageIO *io, const AenetTilerOptions *opt,
-             const int roi[4], GError **error)
+choose_tile(const AenetNetwork *net, const AenetImageIO *io, const AenetTilerOptions *opt,
+            const int roi[4], GError **error)
 {
   Geometry g;
-  geometry_init (&g, net, io->n_channels);
-  int threads = resolve_threads (opt);
+  geometry_init(&g, net, io->n_channels);
+  int threads = resolve_threads(opt);
   int grid[4];
-  grid_from_roi (roi, g.align, grid);
-  int biggest = round_up (MAX (grid[2], grid[3]), g.align);
+  grid_from_roi(roi, g.align, grid);
+  int biggest = round_up(MAX(grid[2], grid[3]), g.align);
   if (opt->tile > 0)
-    return MIN (round_up (opt->tile, g.align), biggest);
+    return MIN(round_up(opt->tile, g.align), biggest);
 
   gsize budget = opt->memory_budget ? opt->memory_budget : AENET_DEFAULT_MEMORY_BUDGET;
-  if (aenet_tiler_memory_for_tile (net, io->n_channels, g.align, threads) > budget)
-    {
-      g_set_error (error, AENET_ERROR, AENET_ERROR_NOMEM,
-                   "a memory budget of %zu MiB is too small for this model with %d threads "
-                   "(it needs at least %zu MiB)",
-                   budget >> 20, threads,
-                   (aenet_tiler_memory_for_tile (net, io->n_channels, g.align, threads) >> 20)
-                       + 1);
-      return 0;
-    }
+  if (aenet_tiler_memory_for_tile(net, io->n_channels, g.align, threads) > budget) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_NOMEM,
+                "a memory budget of %zu MiB is too small for this model with %d threads "
+                "(it needs at least %zu MiB)",
+                budget >> 20, threads,
+                (aenet_tiler_memory_for_tile(net, io->n_channels, g.align, threads) >> 20) + 1);
+    return 0;
+  }
   /* Largest tile within the budget: binary search over multiples of align. */
   int lo = 1, hi = biggest / g.align;
-  while (lo < hi)
-    {
-      int mid = (lo + hi + 1) / 2;
-      if (aenet_tiler_memory_for_tile (net, io->n_channels, mid * g.align, threads) <= budget)
-        lo = mid;
-      else
-        hi = mid - 1;
-    }
+  while (lo < hi) {
+    int mid = (lo + hi + 1) / 2;
+    if (aenet_tiler_memory_for_tile(net, io->n_channels, mid * g.align, threads) <= budget)
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
   int tile = lo * g.align;
   /* Give every thread work, unless tiles would shrink to mostly overlap. */
-  while (count_tiles (grid, tile) < threads && tile / 2 >= MAX (64, 2 * g.pad))
-    tile = round_up (tile / 2, g.align);
+  while (count_tiles(grid, tile) < threads && tile / 2 >= MAX(64, 2 * g.pad))
+    tile = round_up(tile / 2, g.align);
   return tile;
 }
 
 /* Tiles as even as the grid allows, no bigger than the square edge `tile`:
  * an image 1.1 tiles wide gets two tiles of 0.55, not one and a sliver. */
 static void
-even_tiles (const int grid[4], int tile, int align, int *tile_w, int *tile_h)
+even_tiles(const int grid[4], int tile, int align, int *tile_w, int *tile_h)
 {
   int nx = (grid[2] + tile - 1) / tile, ny = (grid[3] + tile - 1) / tile;
-  *tile_w = MIN (tile, round_up ((grid[2] + nx - 1) / nx, align));
-  *tile_h = MIN (tile, round_up ((grid[3] + ny - 1) / ny, align));
+  *tile_w = MIN(tile, round_up((grid[2] + nx - 1) / nx, align));
+  *tile_h = MIN(tile, round_up((grid[3] + ny - 1) / ny, align));
 }
 
 int
-aenet_tiler_choose_tile (const AenetNetwork *net, const AenetImageIO *io,
-                         const AenetTilerOptions *opt, GError **error)
+aenet_tiler_choose_tile(const AenetNetwork *net, const AenetImageIO *io,
+                        const AenetTilerOptions *opt, GError **error)
 {
   int roi[4];
-  if (!resolve_roi (io, opt, roi, error))
+  if (!resolve_roi(io, opt, roi, error))
     return 0;
-  return choose_tile (net, io, opt, roi, error);
+  return choose_tile(net, io, opt, roi, error);
 }
 
 /* ---- running ---------------------------------------------------------- */
@@ -235,7 +229,7 @@ typedef struct {
 } Worker;
 
 static gboolean
-cancelled (const Run *run)
+cancelled(const Run *run)
 {
   return run->opt->cancel != NULL && *run->opt->cancel != 0;
 }
@@ -243,7 +237,7 @@ cancelled (const Run *run)
 /* Reads the input rectangle at (sx, sy), side_w × side_h, with mirrored
  * edges and fills w->input (planar) and, with alpha, w->alpha_in. */
 static gboolean
-read_region (Worker *w, int sx, int sy, int side_w, int side_h, GError **error)
+read_region(Worker *w, int sx, int sy, int side_w, int side_h, GError **error)
 {
   Run *run = w->run;
   const Geometry *g = &run->g;
@@ -251,41 +245,37 @@ read_region (Worker *w, int sx, int sy, int side_w, int side_h, GError **error)
   /* The mirror of an interval is an interval no longer than it, so the
    * source box fits in a side_w × side_h buffer. */
   int bx0 = G_MAXINT, bx1 = -1, by0 = G_MAXINT, by1 = -1;
-  for (int i = 0; i < side_w; i++)
-    {
-      int mx = mirror (sx + i, io->width);
-      bx0 = MIN (bx0, mx), bx1 = MAX (bx1, mx);
-    }
-  for (int i = 0; i < side_h; i++)
-    {
-      int my = mirror (sy + i, io->height);
-      by0 = MIN (by0, my), by1 = MAX (by1, my);
-    }
+  for (int i = 0; i < side_w; i++) {
+    int mx = mirror(sx + i, io->width);
+    bx0 = MIN(bx0, mx), bx1 = MAX(bx1, mx);
+  }
+  for (int i = 0; i < side_h; i++) {
+    int my = mirror(sy + i, io->height);
+    by0 = MIN(by0, my), by1 = MAX(by1, my);
+  }
   int bw = bx1 - bx0 + 1, bh = by1 - by0 + 1;
-  g_mutex_lock (&run->lock);
-  gboolean ok = io->read (io->user, bx0, by0, bw, bh, w->region, error);
-  g_mutex_unlock (&run->lock);
+  g_mutex_lock(&run->lock);
+  gboolean ok = io->read(io->user, bx0, by0, bw, bh, w->region, error);
+  g_mutex_unlock(&run->lock);
   if (!ok)
     return FALSE;
 
-  gsize plane = (gsize) side_w * side_h;
+  gsize plane = (gsize)side_w * side_h;
   int nc = g->nc;
-  for (int y = 0; y < side_h; y++)
-    {
-      const float *row = w->region + (gsize) (mirror (sy + y, io->height) - by0) * bw * nc;
-      for (int x = 0; x < side_w; x++)
-        {
-          const float *px = row + (gsize) (mirror (sx + x, io->width) - bx0) * nc;
-          gsize o = (gsize) y * side_w + x;
-          if (g->cin == 3)
-            for (int c = 0; c < 3; c++)
-              w->input[c * plane + o] = px[g->color == 3 ? c : 0];
-          else /* a gray network sees the mean of the colour channels */
-            w->input[o] = g->color == 3 ? (px[0] + px[1] + px[2]) / 3.0f : px[0];
-          if (w->alpha_in != NULL)
-            w->alpha_in[o] = px[nc - 1];
-        }
+  for (int y = 0; y < side_h; y++) {
+    const float *row = w->region + (gsize)(mirror(sy + y, io->height) - by0) * bw * nc;
+    for (int x = 0; x < side_w; x++) {
+      const float *px = row + (gsize)(mirror(sx + x, io->width) - bx0) * nc;
+      gsize o = (gsize)y * side_w + x;
+      if (g->cin == 3)
+        for (int c = 0; c < 3; c++)
+          w->input[c * plane + o] = px[g->color == 3 ? c : 0];
+      else /* a gray network sees the mean of the colour channels */
+        w->input[o] = g->color == 3 ? (px[0] + px[1] + px[2]) / 3.0f : px[0];
+      if (w->alpha_in != NULL)
+        w->alpha_in[o] = px[nc - 1];
     }
+  }
   return TRUE;
 }
 
@@ -293,35 +283,33 @@ read_region (Worker *w, int sx, int sy, int side_w, int side_h, GError **error)
  * region, tw × th input pixels at (dx, dy) in the tile, into w->out
  * (interleaved image channels). */
 static void
-gather_output (Worker *w, int dx, int dy, int tw, int th, int side_w, int side_h)
+gather_output(Worker *w, int dx, int dy, int tw, int th, int side_w, int side_h)
 {
   const Geometry *g = &w->run->g;
   int s = g->scale, nc = g->nc;
   int oside_w = side_w * s, ow = tw * s, oh = th * s;
   int offx = (g->pad + dx) * s, offy = (g->pad + dy) * s;
-  gsize oplane = (gsize) oside_w * side_h * s;
-  const float *net_out = aenet_workspace_get_output (w->ws);
+  gsize oplane = (gsize)oside_w * side_h * s;
+  const float *net_out = aenet_workspace_get_output(w->ws);
   for (int y = 0; y < oh; y++)
-    for (int x = 0; x < ow; x++)
-      {
-        gsize o = (gsize) (y + offy) * oside_w + (x + offx);
-        float *px = w->out + ((gsize) y * ow + x) * nc;
-        if (g->color == 3)
-          for (int c = 0; c < 3; c++)
-            px[c] = net_out[(g->cin == 3 ? c : 0) * oplane + o];
-        else
-          px[0] = g->cin == 3
-                      ? (net_out[o] + net_out[oplane + o] + net_out[2 * oplane + o]) / 3.0f
-                      : net_out[o];
-        if (!g->alpha)
-          continue;
-        /* Denoising leaves alpha as it was; upscaling resizes it. */
-        px[nc - 1] = s == 1 ? w->alpha_in[(gsize) (y + offy) * side_w + x + offx] : w->alpha_up[o];
-      }
+    for (int x = 0; x < ow; x++) {
+      gsize o = (gsize)(y + offy) * oside_w + (x + offx);
+      float *px = w->out + ((gsize)y * ow + x) * nc;
+      if (g->color == 3)
+        for (int c = 0; c < 3; c++)
+          px[c] = net_out[(g->cin == 3 ? c : 0) * oplane + o];
+      else
+        px[0] = g->cin == 3 ? (net_out[o] + net_out[oplane + o] + net_out[2 * oplane + o]) / 3.0f
+                            : net_out[o];
+      if (!g->alpha)
+        continue;
+      /* Denoising leaves alpha as it was; upscaling resizes it. */
+      px[nc - 1] = s == 1 ? w->alpha_in[(gsize)(y + offy) * side_w + x + offx] : w->alpha_up[o];
+    }
 }
 
 static gboolean
-process_tile (Worker *w, int index, GError **error)
+process_tile(Worker *w, int index, GError **error)
 {
   Run *run = w->run;
   const Geometry *g = &run->g;
@@ -329,169 +317,159 @@ process_tile (Worker *w, int index, GError **error)
   int x0 = run->grid[0] + (index % run->tiles_x) * run->tile_w;
   int y0 = run->grid[1] + (index / run->tiles_x) * run->tile_h;
   /* The part of the tile inside the region. */
-  int ox = MAX (x0, run->roi[0]), oy = MAX (y0, run->roi[1]);
-  int tw = MIN (x0 + run->tile_w, run->roi[0] + run->roi[2]) - ox;
-  int th = MIN (y0 + run->tile_h, run->roi[1] + run->roi[3]) - oy;
+  int ox = MAX(x0, run->roi[0]), oy = MAX(y0, run->roi[1]);
+  int tw = MIN(x0 + run->tile_w, run->roi[0] + run->roi[2]) - ox;
+  int th = MIN(y0 + run->tile_h, run->roi[1] + run->roi[3]) - oy;
 
-  if (!read_region (w, x0 - g->pad, y0 - g->pad, side_w, side_h, error))
+  if (!read_region(w, x0 - g->pad, y0 - g->pad, side_w, side_h, error))
     return FALSE;
-  aenet_network_forward (run->net, w->ws, w->input, run->opt->noise_level);
+  aenet_network_forward(run->net, w->ws, w->input, run->opt->noise_level);
   if (g->alpha && g->scale > 1)
-    aenet_resize_bicubic (w->alpha_up, w->alpha_in, w->resize_scratch, 1, side_h, side_w,
-                          side_h * g->scale, side_w * g->scale);
-  gather_output (w, ox - x0, oy - y0, tw, th, side_w, side_h);
+    aenet_resize_bicubic(w->alpha_up, w->alpha_in, w->resize_scratch, 1, side_h, side_w,
+                         side_h * g->scale, side_w * g->scale);
+  gather_output(w, ox - x0, oy - y0, tw, th, side_w, side_h);
 
-  g_mutex_lock (&run->lock);
-  gboolean ok = run->io->write (run->io->user, ox * g->scale, oy * g->scale, tw * g->scale,
-                                th * g->scale, w->out, error);
-  g_mutex_unlock (&run->lock);
+  g_mutex_lock(&run->lock);
+  gboolean ok = run->io->write(run->io->user, ox * g->scale, oy * g->scale, tw * g->scale,
+                               th * g->scale, w->out, error);
+  g_mutex_unlock(&run->lock);
   return ok;
 }
 
 static gpointer
-worker_main (gpointer data)
+worker_main(gpointer data)
 {
   Worker *w = data;
   Run *run = w->run;
-  for (;;)
-    {
-      g_mutex_lock (&run->lock);
-      int index = run->error == NULL && !cancelled (run) ? run->next_tile++ : run->n_tiles;
-      g_mutex_unlock (&run->lock);
-      if (index >= run->n_tiles)
-        break;
-      GError *error = NULL;
-      gboolean ok = process_tile (w, index, &error);
-      g_mutex_lock (&run->lock);
-      if (!ok && run->error == NULL)
-        run->error = error;
-      else
-        g_clear_error (&error);
-      run->tiles_done += ok;
-      g_cond_signal (&run->changed);
-      g_mutex_unlock (&run->lock);
-    }
-  g_mutex_lock (&run->lock);
+  for (;;) {
+    g_mutex_lock(&run->lock);
+    int index = run->error == NULL && !cancelled(run) ? run->next_tile++ : run->n_tiles;
+    g_mutex_unlock(&run->lock);
+    if (index >= run->n_tiles)
+      break;
+    GError *error = NULL;
+    gboolean ok = process_tile(w, index, &error);
+    g_mutex_lock(&run->lock);
+    if (!ok && run->error == NULL)
+      run->error = error;
+    else
+      g_clear_error(&error);
+    run->tiles_done += ok;
+    g_cond_signal(&run->changed);
+    g_mutex_unlock(&run->lock);
+  }
+  g_mutex_lock(&run->lock);
   run->threads_running--;
-  g_cond_signal (&run->changed);
-  g_mutex_unlock (&run->lock);
+  g_cond_signal(&run->changed);
+  g_mutex_unlock(&run->lock);
   return NULL;
 }
 
 static gboolean
-worker_init (Worker *w, Run *run, GError **error)
+worker_init(Worker *w, Run *run, GError **error)
 {
   const Geometry *g = &run->g;
   int side_w = run->tile_w + 2 * g->pad, side_h = run->tile_h + 2 * g->pad;
-  gsize region = (gsize) side_w * side_h;
+  gsize region = (gsize)side_w * side_h;
   w->run = run;
-  w->ws = aenet_workspace_new (run->net, side_h, side_w, FALSE, error);
+  w->ws = aenet_workspace_new(run->net, side_h, side_w, FALSE, error);
   if (w->ws == NULL)
     return FALSE;
-  w->region = g_try_new (float, thread_buffer_floats (g, run->tile_w, run->tile_h));
-  if (w->region == NULL)
-    {
-      g_set_error (error, AENET_ERROR, AENET_ERROR_NOMEM, "not enough memory for the tiles");
-      return FALSE;
-    }
+  w->region = g_try_new(float, thread_buffer_floats(g, run->tile_w, run->tile_h));
+  if (w->region == NULL) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_NOMEM, "not enough memory for the tiles");
+    return FALSE;
+  }
   w->input = w->region + region * g->nc;
   w->out = w->input + region * g->cin;
   if (g->alpha)
-    w->alpha_in = w->out + (gsize) run->tile_w * g->scale * run->tile_h * g->scale * g->nc;
-  if (g->alpha && g->scale > 1)
-    {
-      w->alpha_up = w->alpha_in + region;
-      w->resize_scratch = w->alpha_up + region * g->scale * g->scale;
-    }
+    w->alpha_in = w->out + (gsize)run->tile_w * g->scale * run->tile_h * g->scale * g->nc;
+  if (g->alpha && g->scale > 1) {
+    w->alpha_up = w->alpha_in + region;
+    w->resize_scratch = w->alpha_up + region * g->scale * g->scale;
+  }
   return TRUE;
 }
 
 static void
-worker_clear (Worker *w)
+worker_clear(Worker *w)
 {
-  aenet_workspace_free (w->ws);
-  g_free (w->region);
+  aenet_workspace_free(w->ws);
+  g_free(w->region);
 }
 
 gboolean
-aenet_tiler_run (const AenetNetwork *net, const AenetImageIO *io, const AenetTilerOptions *opt,
-                 GError **error)
+aenet_tiler_run(const AenetNetwork *net, const AenetImageIO *io, const AenetTilerOptions *opt,
+                GError **error)
 {
   AenetTilerOptions defaults;
-  if (opt == NULL)
-    {
-      aenet_tiler_options_init (&defaults);
-      opt = &defaults;
-    }
+  if (opt == NULL) {
+    aenet_tiler_options_init(&defaults);
+    opt = &defaults;
+  }
   Run run = { net, io, opt };
-  if (!resolve_roi (io, opt, run.roi, error))
+  if (!resolve_roi(io, opt, run.roi, error))
     return FALSE;
-  geometry_init (&run.g, net, io->n_channels);
-  int tile = choose_tile (net, io, opt, run.roi, error);
+  geometry_init(&run.g, net, io->n_channels);
+  int tile = choose_tile(net, io, opt, run.roi, error);
   if (tile == 0)
     return FALSE;
-  grid_from_roi (run.roi, run.g.align, run.grid);
+  grid_from_roi(run.roi, run.g.align, run.grid);
   run.tile_w = run.tile_h = tile;
   if (opt->tile == 0)
-    even_tiles (run.grid, tile, run.g.align, &run.tile_w, &run.tile_h);
+    even_tiles(run.grid, tile, run.g.align, &run.tile_w, &run.tile_h);
   run.tiles_x = (run.grid[2] + run.tile_w - 1) / run.tile_w;
   run.n_tiles = run.tiles_x * ((run.grid[3] + run.tile_h - 1) / run.tile_h);
-  int n_threads = MIN (resolve_threads (opt), run.n_tiles);
+  int n_threads = MIN(resolve_threads(opt), run.n_tiles);
 
-  Worker *workers = g_new0 (Worker, n_threads);
+  Worker *workers = g_new0(Worker, n_threads);
   for (int t = 0; t < n_threads; t++)
-    if (!worker_init (&workers[t], &run, error))
-      {
-        for (int u = 0; u <= t; u++)
-          worker_clear (&workers[u]);
-        g_free (workers);
-        return FALSE;
-      }
+    if (!worker_init(&workers[t], &run, error)) {
+      for (int u = 0; u <= t; u++)
+        worker_clear(&workers[u]);
+      g_free(workers);
+      return FALSE;
+    }
 
-  g_mutex_init (&run.lock);
-  g_cond_init (&run.changed);
+  g_mutex_init(&run.lock);
+  g_cond_init(&run.changed);
   run.threads_running = n_threads;
-  GThread **threads = g_new (GThread *, n_threads);
+  GThread **threads = g_new(GThread *, n_threads);
   for (int t = 0; t < n_threads; t++)
-    threads[t] = g_thread_new ("aenet-tile", worker_main, &workers[t]);
+    threads[t] = g_thread_new("aenet-tile", worker_main, &workers[t]);
 
   /* Report progress from this thread, under the lock, so a caller whose
    * progress and pixel callbacks share a channel never sees them overlap. */
-  g_mutex_lock (&run.lock);
+  g_mutex_lock(&run.lock);
   int reported = -1;
-  while (run.threads_running > 0)
-    {
-      if (opt->progress != NULL && run.tiles_done != reported)
-        {
-          reported = run.tiles_done;
-          opt->progress (opt->progress_user, (double) reported / run.n_tiles);
-        }
-      g_cond_wait (&run.changed, &run.lock);
+  while (run.threads_running > 0) {
+    if (opt->progress != NULL && run.tiles_done != reported) {
+      reported = run.tiles_done;
+      opt->progress(opt->progress_user, (double)reported / run.n_tiles);
     }
+    g_cond_wait(&run.changed, &run.lock);
+  }
   if (opt->progress != NULL && run.tiles_done != reported)
-    opt->progress (opt->progress_user, (double) run.tiles_done / run.n_tiles);
-  g_mutex_unlock (&run.lock);
+    opt->progress(opt->progress_user, (double)run.tiles_done / run.n_tiles);
+  g_mutex_unlock(&run.lock);
 
-  for (int t = 0; t < n_threads; t++)
-    {
-      g_thread_join (threads[t]);
-      worker_clear (&workers[t]);
-    }
-  g_free (threads);
-  g_free (workers);
-  g_mutex_clear (&run.lock);
-  g_cond_clear (&run.changed);
+  for (int t = 0; t < n_threads; t++) {
+    g_thread_join(threads[t]);
+    worker_clear(&workers[t]);
+  }
+  g_free(threads);
+  g_free(workers);
+  g_mutex_clear(&run.lock);
+  g_cond_clear(&run.changed);
 
-  if (run.error != NULL)
-    {
-      g_propagate_error (error, run.error);
-      return FALSE;
-    }
-  if (run.tiles_done < run.n_tiles)
-    {
-      g_set_error (error, AENET_ERROR, AENET_ERROR_CANCELLED, "cancelled");
-      return FALSE;
-    }
+  if (run.error != NULL) {
+    g_propagate_error(error, run.error);
+    return FALSE;
+  }
+  if (run.tiles_done < run.n_tiles) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_CANCELLED, "cancelled");
+    return FALSE;
+  }
   return TRUE;
 }
 
@@ -504,47 +482,46 @@ typedef struct {
 } PlanarIO;
 
 static gboolean
-planar_read (void *user, int x, int y, int w, int h, float *dst, GError **error)
+planar_read(void *user, int x, int y, int w, int h, float *dst, GError **error)
 {
   const PlanarIO *p = user;
-  gsize plane = (gsize) p->h * p->w;
+  gsize plane = (gsize)p->h * p->w;
   for (int r = 0; r < h; r++)
     for (int i = 0; i < w; i++)
       for (int c = 0; c < p->c; c++)
-        dst[((gsize) r * w + i) * p->c + c] = p->in[c * plane + (gsize) (y + r) * p->w + x + i];
+        dst[((gsize)r * w + i) * p->c + c] = p->in[c * plane + (gsize)(y + r) * p->w + x + i];
   return TRUE;
 }
 
 static gboolean
-planar_write (void *user, int x, int y, int w, int h, const float *src, GError **error)
+planar_write(void *user, int x, int y, int w, int h, const float *src, GError **error)
 {
   PlanarIO *p = user;
   int ow = p->w * p->scale;
-  gsize plane = (gsize) p->h * p->scale * ow;
+  gsize plane = (gsize)p->h * p->scale * ow;
   for (int r = 0; r < h; r++)
     for (int i = 0; i < w; i++)
       for (int c = 0; c < p->c; c++)
-        p->out[c * plane + (gsize) (y + r) * ow + x + i] = src[((gsize) r * w + i) * p->c + c];
+        p->out[c * plane + (gsize)(y + r) * ow + x + i] = src[((gsize)r * w + i) * p->c + c];
   return TRUE;
 }
 
 gboolean
-aenet_tiler_run_planar (const AenetNetwork *net, const float *in, int c, int h, int w,
-                        float *out, const AenetTilerOptions *opt, GError **error)
+aenet_tiler_run_planar(const AenetNetwork *net, const float *in, int c, int h, int w, float *out,
+                       const AenetTilerOptions *opt, GError **error)
 {
-  if (c != 1 && c != 3)
-    {
-      g_set_error (error, AENET_ERROR, AENET_ERROR_INVALID,
-                   "an image in memory needs 1 or 3 channels, not %d", c);
-      return FALSE;
-    }
-  PlanarIO p = { in, out, c, h, w, aenet_network_get_scale (net) };
+  if (c != 1 && c != 3) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
+                "an image in memory needs 1 or 3 channels, not %d", c);
+    return FALSE;
+  }
+  PlanarIO p = { in, out, c, h, w, aenet_network_get_scale(net) };
   AenetImageIO io = { w, h, c, planar_read, planar_write, &p };
   AenetTilerOptions whole;
   if (opt != NULL)
     whole = *opt;
   else
-    aenet_tiler_options_init (&whole);
+    aenet_tiler_options_init(&whole);
   whole.roi_x = whole.roi_y = whole.roi_width = whole.roi_height = 0;
-  return aenet_tiler_run (net, &io, &whole, error);
+  return aenet_tiler_run(net, &io, &whole, error);
 }

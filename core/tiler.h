@@ -23,17 +23,17 @@
 
 G_BEGIN_DECLS
 
-#define AENET_DEFAULT_MEMORY_BUDGET ((gsize) 256 << 20)
+#define AENET_DEFAULT_MEMORY_BUDGET ((gsize)256 << 20)
 
 typedef struct {
   int width, height; /* the whole input image */
   int n_channels;    /* 1 to 4, see above */
   /* Reads the input rectangle (always inside the image) into dst: h rows of
    * w * n_channels floats. */
-  gboolean (*read) (void *user, int x, int y, int w, int h, float *dst, GError **error);
+  gboolean (*read)(void *user, int x, int y, int w, int h, float *dst, GError **error);
   /* Writes an output rectangle (in output coordinates, i.e. times the
    * network's scale): h rows of w * n_channels floats. */
-  gboolean (*write) (void *user, int x, int y, int w, int h, const float *src, GError **error);
+  gboolean (*write)(void *user, int x, int y, int w, int h, const float *src, GError **error);
   void *user;
 } AenetImageIO;
 
@@ -41,34 +41,33 @@ typedef struct {
   /* Input area to process (x, y, width, height); width 0 = whole image.
    * Pixels around it are read as context where the image has them. */
   int roi_x, roi_y, roi_width, roi_height;
-  int tile;           /* tile edge in input pixels; 0 = largest within budget */
-  gsize memory_budget;  /* bytes for all threads' working memory; 0 = default */
-  int n_threads;      /* 0 = number of cores */
-  float noise_level;  /* sigma on the [0, 1] scale, for networks that take it */
+  int tile;            /* tile edge in input pixels; 0 = largest within budget */
+  gsize memory_budget; /* bytes for all threads' working memory; 0 = default */
+  int n_threads;       /* 0 = number of cores */
+  float noise_level;   /* sigma on the [0, 1] scale, for networks that take it */
   /* Called from the thread that called aenet_tiler_run after each tile is
    * written, with the fraction done. */
-  void (*progress) (void *user, double fraction);
+  void (*progress)(void *user, double fraction);
   void *progress_user;
   const volatile int *cancel; /* set non-zero (from anywhere) to stop; may be NULL */
 } AenetTilerOptions;
 
 /* Fills opt with defaults (everything zero, whole image). */
-void aenet_tiler_options_init (AenetTilerOptions *opt);
+void aenet_tiler_options_init(AenetTilerOptions *opt);
 /* The tile edge the options give for this network (after the budget). */
-int aenet_tiler_choose_tile (const AenetNetwork *net, const AenetImageIO *io,
-                             const AenetTilerOptions *opt, GError **error);
+int aenet_tiler_choose_tile(const AenetNetwork *net, const AenetImageIO *io,
+                            const AenetTilerOptions *opt, GError **error);
 /* Working memory in bytes for a given tile edge and thread count. */
-gsize aenet_tiler_memory_for_tile (const AenetNetwork *net, int n_channels, int tile,
-                                   int n_threads);
+gsize aenet_tiler_memory_for_tile(const AenetNetwork *net, int n_channels, int tile, int n_threads);
 /* Runs the network over the image; FALSE with error set on failure,
  * AENET_ERROR_CANCELLED when stopped by the cancel flag. */
-gboolean aenet_tiler_run (const AenetNetwork *net, const AenetImageIO *io,
-                          const AenetTilerOptions *opt, GError **error);
+gboolean aenet_tiler_run(const AenetNetwork *net, const AenetImageIO *io,
+                         const AenetTilerOptions *opt, GError **error);
 
 /* The simple case: a whole image in memory, planar (c, h, w) with c = 1 or
  * 3 (no alpha); out is (c, h * scale, w * scale). roi options are ignored. */
-gboolean aenet_tiler_run_planar (const AenetNetwork *net, const float *in, int c, int h, int w,
-                                 float *out, const AenetTilerOptions *opt, GError **error);
+gboolean aenet_tiler_run_planar(const AenetNetwork *net, const float *in, int c, int h, int w,
+                                float *out, const AenetTilerOptions *opt, GError **error);
 
 G_END_DECLS
 

@@ -94,6 +94,62 @@ test_synthetic_8bit(void)
   }
 }
 
+/* Noisy 8-bit files of a dark and of a bright scene: much of the noise
+ * is clipped at black or white, up to sigma 50. */
+static void
+test_8bit_dark_bright(void)
+{
+  const double sigmas[] = { 10, 25, 50 };
+  const float offsets[] = { -0.1f, 0.25f }; /* dark: [0, 0.7]; bright: [0.35, 1] */
+  for (guint o = 0; o < G_N_ELEMENTS(offsets); o++)
+    for (guint s = 0; s < G_N_ELEMENTS(sigmas); s++) {
+      int c = 3, h = 192, w = 256;
+      gsize n = (gsize)c * h * w;
+      float *im = synthetic_image(c, h, w);
+      for (gsize i = 0; i < n; i++)
+        im[i] = CLAMP(im[i] + offsets[o], 0.0f, 1.0f);
+      add_noise(im, n, sigmas[s], 300 + 10 * o + s, TRUE);
+      double est = aenet_noise_estimate(im, c, h, w, NULL);
+      g_test_message("8-bit %s, sigma %.0f: estimated %.3f", o == 0 ? "dark" : "bright", sigmas[s],
+                     est);
+      g_assert_cmpfloat(fabs(est - sigmas[s]), <=, 2.0 * TOLERANCE);
+      g_free(im);
+    }
+}
+
+/* Spatially correlated noise (white noise blurred by a 3×3 box, as
+ * demosaicking and in-camera processing leave it): the estimate must
+ * follow the noise's per-pixel standard deviation, not only its weak
+ * finest-scale part. */
+static void
+test_correlated(void)
+{
+  int c = 3, h = 192, w = 256;
+  gsize plane = (gsize)h * w, n = plane * c;
+  float *im = synthetic_image(c, h, w);
+  float *white = g_new(float, n);
+  AenetRng rng;
+  aenet_rng_init(&rng, 77);
+  for (gsize i = 0; i < n; i++)
+    white[i] = (float)aenet_rng_normal(&rng);
+  const double sigma = 15.0; /* per-pixel, after blurring */
+  for (int k = 0; k < c; k++)
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w; x++) {
+        double s = 0.0;
+        for (int dy = -1; dy <= 1; dy++)
+          for (int dx = -1; dx <= 1; dx++)
+            s += white[k * plane + (gsize)CLAMP(y + dy, 0, h - 1) * w + CLAMP(x + dx, 0, w - 1)];
+        im[k * plane + (gsize)y * w + x] += (float)(sigma / 255.0 * s / 3.0);
+      }
+  double est = aenet_noise_estimate(im, c, h, w, NULL);
+  g_test_message("correlated noise, sigma %.0f per pixel: estimated %.3f", sigma, est);
+  g_assert_cmpfloat(est, >=, 0.6 * sigma);
+  g_assert_cmpfloat(est, <=, 1.3 * sigma);
+  g_free(white);
+  g_free(im);
+}
+
 static void
 test_errors(void)
 {
@@ -175,13 +231,92 @@ test_cbsd68(void)
 #endif
 }
 
+/* A real noisy photograph (RNI15 Dog.png): its noise is strong but
+ * spatially correlated. Reference: the standard deviation in the flattest
+ * 8×8 blocks (the 10th percentile over blocks clear of black and white),
+ * which underestimates the noise (flat-looking blocks are the ones where
+ * the noise happened to be weak, and the block mean takes the correlated
+ * part). The estimate must not fall below 0.7 of that measure, nor
+ * above 3 times it. */
+#ifdef HAVE_IMAGEIO
+static int
+compare_doubles(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+#endif
+
+static void
+test_real_photo(void)
+{
+#ifdef HAVE_IMAGEIO
+  char *dir = test_shared_data_path("real/rni15");
+  if (dir == NULL) {
+    g_test_skip("../shared/data/real/rni15 is not here");
+    return;
+  }
+  char *path = g_build_filename(dir, "Dog.png", NULL);
+  g_free(dir);
+  if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+    g_free(path);
+    g_test_skip("Dog.png is not there");
+    return;
+  }
+  GError *error = NULL;
+  AenetImage *image = aenet_image_load(path, &error);
+  g_assert_no_error(error);
+  g_free(path);
+  int nc = image->n_channels, h = image->height, w = image->width, c = nc >= 3 ? 3 : 1;
+  gsize plane = (gsize)h * w;
+  float *inter = g_new(float, plane *nc), *im = g_new(float, plane *c);
+  aenet_image_get_rect(image, 0, 0, w, h, inter);
+  for (int k = 0; k < c; k++)
+    for (gsize p = 0; p < plane; p++)
+      im[k * plane + p] = inter[p * nc + k];
+
+  GArray *sds = g_array_new(FALSE, FALSE, sizeof(double));
+  for (int k = 0; k < c; k++)
+    for (int by = 0; by + 8 <= h; by += 8)
+      for (int bx = 0; bx + 8 <= w; bx += 8) {
+        double s = 0, ss = 0;
+        for (int y = 0; y < 8; y++)
+          for (int x = 0; x < 8; x++) {
+            double v = im[k * plane + (gsize)(by + y) * w + bx + x];
+            s += v;
+            ss += v * v;
+          }
+        double mean = s / 64, sd = 255.0 * sqrt(MAX(ss - s * mean, 0.0) / 63);
+        if (mean > 0.1 && mean < 0.9)
+          g_array_append_val(sds, sd);
+      }
+  g_array_sort(sds, (GCompareFunc)compare_doubles);
+  double flat = g_array_index(sds, double, sds->len / 10);
+  double est = aenet_noise_estimate(im, c, h, w, &error);
+  g_assert_no_error(error);
+  g_test_message("Dog.png: estimated %.3f, flat 8x8 blocks (10th percentile) %.3f", est, flat);
+  g_assert_cmpfloat(flat, >=, 10.0); /* the photo is as noisy as we think */
+  g_assert_cmpfloat(est, >=, 0.7 * flat);
+  g_assert_cmpfloat(est, <=, 3.0 * flat);
+  g_array_unref(sds);
+  g_free(inter);
+  g_free(im);
+  aenet_image_free(image);
+#else
+  g_test_skip("built without the image loader");
+#endif
+}
+
 int
 main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/noise-estimate/synthetic", test_synthetic);
   g_test_add_func("/noise-estimate/synthetic-8bit", test_synthetic_8bit);
+  g_test_add_func("/noise-estimate/8bit-dark-bright", test_8bit_dark_bright);
+  g_test_add_func("/noise-estimate/correlated", test_correlated);
   g_test_add_func("/noise-estimate/errors", test_errors);
   g_test_add_func("/noise-estimate/cbsd68", test_cbsd68);
+  g_test_add_func("/noise-estimate/real-photo", test_real_photo);
   return g_test_run();
 }

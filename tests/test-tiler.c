@@ -13,43 +13,42 @@
 /* An interleaved image in memory with a record of what was written. */
 typedef struct {
   int w, h, nc, scale;
-  float *in;      /* (h, w, nc) */
-  float *out;     /* (h*s, w*s, nc), NAN where never written */
+  float *in;  /* (h, w, nc) */
+  float *out; /* (h*s, w*s, nc), NAN where never written */
   int reads, writes;
   int fail_read_after; /* -1 = never */
   volatile int *cancel_after_first_write;
 } Image;
 
 static gboolean
-image_read (void *user, int x, int y, int w, int h, float *dst, GError **error)
+image_read(void *user, int x, int y, int w, int h, float *dst, GError **error)
 {
   Image *im = user;
-  g_assert_cmpint (x, >=, 0);
-  g_assert_cmpint (y, >=, 0);
-  g_assert_cmpint (x + w, <=, im->w);
-  g_assert_cmpint (y + h, <=, im->h);
-  if (im->fail_read_after >= 0 && im->reads >= im->fail_read_after)
-    {
-      g_set_error (error, AENET_ERROR, AENET_ERROR_IO, "disk on fire");
-      return FALSE;
-    }
+  g_assert_cmpint(x, >=, 0);
+  g_assert_cmpint(y, >=, 0);
+  g_assert_cmpint(x + w, <=, im->w);
+  g_assert_cmpint(y + h, <=, im->h);
+  if (im->fail_read_after >= 0 && im->reads >= im->fail_read_after) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_IO, "disk on fire");
+    return FALSE;
+  }
   im->reads++;
   for (int r = 0; r < h; r++)
-    memcpy (dst + (gsize) r * w * im->nc, im->in + ((gsize) (y + r) * im->w + x) * im->nc,
-            (gsize) w * im->nc * sizeof (float));
+    memcpy(dst + (gsize)r * w * im->nc, im->in + ((gsize)(y + r) * im->w + x) * im->nc,
+           (gsize)w * im->nc * sizeof(float));
   return TRUE;
 }
 
 static gboolean
-image_write (void *user, int x, int y, int w, int h, const float *src, GError **error)
+image_write(void *user, int x, int y, int w, int h, const float *src, GError **error)
 {
   Image *im = user;
   int ow = im->w * im->scale;
-  g_assert_cmpint (x + w, <=, ow);
-  g_assert_cmpint (y + h, <=, im->h * im->scale);
+  g_assert_cmpint(x + w, <=, ow);
+  g_assert_cmpint(y + h, <=, im->h * im->scale);
   for (int r = 0; r < h; r++)
-    memcpy (im->out + ((gsize) (y + r) * ow + x) * im->nc, src + (gsize) r * w * im->nc,
-            (gsize) w * im->nc * sizeof (float));
+    memcpy(im->out + ((gsize)(y + r) * ow + x) * im->nc, src + (gsize)r * w * im->nc,
+           (gsize)w * im->nc * sizeof(float));
   im->writes++;
   if (im->cancel_after_first_write != NULL)
     *im->cancel_after_first_write = 1;
@@ -57,365 +56,358 @@ image_write (void *user, int x, int y, int w, int h, const float *src, GError **
 }
 
 static Image *
-image_new (int w, int h, int nc, int scale, guint64 seed)
+image_new(int w, int h, int nc, int scale, guint64 seed)
 {
-  Image *im = g_new0 (Image, 1);
+  Image *im = g_new0(Image, 1);
   im->w = w, im->h = h, im->nc = nc, im->scale = scale;
   im->fail_read_after = -1;
-  gsize n = (gsize) w * h * nc, on = n * scale * scale;
-  im->in = g_new (float, n);
-  im->out = g_new (float, on);
+  gsize n = (gsize)w * h * nc, on = n * scale * scale;
+  im->in = g_new(float, n);
+  im->out = g_new(float, on);
   AenetRng rng;
-  aenet_rng_init (&rng, seed);
+  aenet_rng_init(&rng, seed);
   /* Smooth structure plus noise, so tiles see varied content. */
   for (int y = 0; y < h; y++)
     for (int x = 0; x < w; x++)
       for (int c = 0; c < nc; c++)
-        im->in[((gsize) y * w + x) * nc + c]
-            = 0.5f + 0.3f * sinf (x * 0.11f + c) * cosf (y * 0.07f)
-              + 0.1f * (float) aenet_rng_normal (&rng);
+        im->in[((gsize)y * w + x) * nc + c] = 0.5f + 0.3f * sinf(x * 0.11f + c) * cosf(y * 0.07f)
+                                              + 0.1f * (float)aenet_rng_normal(&rng);
   for (gsize i = 0; i < on; i++)
     im->out[i] = NAN;
   return im;
 }
 
 static void
-image_free (Image *im)
+image_free(Image *im)
 {
-  g_free (im->in);
-  g_free (im->out);
-  g_free (im);
+  g_free(im->in);
+  g_free(im->out);
+  g_free(im);
 }
 
 static AenetImageIO
-image_io (Image *im)
+image_io(Image *im)
 {
   AenetImageIO io = { im->w, im->h, im->nc, image_read, image_write, im };
   return io;
 }
 
 static AenetNetwork *
-preset_network (const char *name)
+preset_network(const char *name)
 {
   GError *error = NULL;
-  const AenetPreset *p = aenet_preset_find (name, &error);
-  g_assert_no_error (error);
-  char *json = aenet_preset_build_graph (p);
-  AenetNetwork *net = aenet_network_new (json, strlen (json), &error);
-  g_assert_no_error (error);
-  g_free (json);
-  aenet_network_init_params (net, 42);
+  const AenetPreset *p = aenet_preset_find(name, &error);
+  g_assert_no_error(error);
+  char *json = aenet_preset_build_graph(p);
+  AenetNetwork *net = aenet_network_new(json, strlen(json), &error);
+  g_assert_no_error(error);
+  g_free(json);
+  aenet_network_init_params(net, 42);
   /* Random biases too, so the output is far from the identity. */
   AenetRng rng;
-  aenet_rng_init (&rng, 43);
-  for (guint i = 0; i < aenet_network_get_n_param_tensors (net); i++)
-    {
-      const AenetParamInfo *pi = aenet_network_get_param_info (net, i);
-      if (pi->n_dims == 1)
-        test_fill_uniform (aenet_network_get_params (net) + pi->offset, pi->n_elements, &rng,
-                           -0.1f, 0.1f);
-    }
+  aenet_rng_init(&rng, 43);
+  for (guint i = 0; i < aenet_network_get_n_param_tensors(net); i++) {
+    const AenetParamInfo *pi = aenet_network_get_param_info(net, i);
+    if (pi->n_dims == 1)
+      test_fill_uniform(aenet_network_get_params(net) + pi->offset, pi->n_elements, &rng, -0.1f,
+                        0.1f);
+  }
   return net;
 }
 
 /* Runs the network with the given tile edge and threads; returns the output. */
 static float *
-run_budget (const AenetNetwork *net, Image *im, int tile, int threads, gsize budget)
+run_budget(const AenetNetwork *net, Image *im, int tile, int threads, gsize budget)
 {
-  AenetImageIO io = image_io (im);
+  AenetImageIO io = image_io(im);
   AenetTilerOptions opt;
-  aenet_tiler_options_init (&opt);
+  aenet_tiler_options_init(&opt);
   opt.tile = tile;
   opt.memory_budget = budget;
   opt.n_threads = threads;
   opt.noise_level = 0.1f;
   GError *error = NULL;
-  gboolean ok = aenet_tiler_run (net, &io, &opt, &error);
-  g_assert_no_error (error);
-  g_assert_true (ok);
-  gsize on = (gsize) im->w * im->h * im->nc * im->scale * im->scale;
+  gboolean ok = aenet_tiler_run(net, &io, &opt, &error);
+  g_assert_no_error(error);
+  g_assert_true(ok);
+  gsize on = (gsize)im->w * im->h * im->nc * im->scale * im->scale;
   for (gsize i = 0; i < on; i++)
-    if (isnan (im->out[i]))
-      g_error ("output sample %zu was never written (tile %d)", i, tile);
-  float *copy = g_memdup2 (im->out, on * sizeof (float));
+    if (isnan(im->out[i]))
+      g_error("output sample %zu was never written (tile %d)", i, tile);
+  float *copy = g_memdup2(im->out, on * sizeof(float));
   for (gsize i = 0; i < on; i++)
     im->out[i] = NAN;
   return copy;
 }
 
 static float *
-run_tiled (const AenetNetwork *net, Image *im, int tile, int threads)
+run_tiled(const AenetNetwork *net, Image *im, int tile, int threads)
 {
-  return run_budget (net, im, tile, threads, 0);
+  return run_budget(net, im, tile, threads, 0);
 }
 
 static void
-check_seamless (const char *preset, int w, int h, int nc)
+check_seamless(const char *preset, int w, int h, int nc)
 {
-  AenetNetwork *net = preset_network (preset);
-  int s = aenet_network_get_scale (net);
-  Image *im = image_new (w, h, nc, s, 7);
-  gsize on = (gsize) w * h * nc * s * s;
+  AenetNetwork *net = preset_network(preset);
+  int s = aenet_network_get_scale(net);
+  Image *im = image_new(w, h, nc, s, 7);
+  gsize on = (gsize)w * h * nc * s * s;
   /* One tile covering everything is the whole-image result. */
-  float *whole = run_tiled (net, im, MAX (w, h), 1);
-  int align = aenet_network_get_alignment (net);
+  float *whole = run_tiled(net, im, MAX(w, h), 1);
+  int align = aenet_network_get_alignment(net);
   int tiles[] = { align, 2 * align, 24, 40, 64, 100 };
-  for (guint t = 0; t < G_N_ELEMENTS (tiles); t++)
-    for (int threads = 1; threads <= 2; threads++)
-      {
-        float *tiled = run_tiled (net, im, tiles[t], threads);
-        double diff = test_max_abs_diff (whole, tiled, on);
-        g_test_message ("%s %d×%d×%d tile %d threads %d: max difference %.2e", preset, w, h, nc,
-                        tiles[t], threads, diff);
-        if (diff > 1e-5)
-          g_error ("%s: tile %d with %d threads differs from the whole image by %g", preset,
-                   tiles[t], threads, diff);
-        g_free (tiled);
-      }
+  for (guint t = 0; t < G_N_ELEMENTS(tiles); t++)
+    for (int threads = 1; threads <= 2; threads++) {
+      float *tiled = run_tiled(net, im, tiles[t], threads);
+      double diff = test_max_abs_diff(whole, tiled, on);
+      g_test_message("%s %d×%d×%d tile %d threads %d: max difference %.2e", preset, w, h, nc,
+                     tiles[t], threads, diff);
+      if (diff > 1e-5)
+        g_error("%s: tile %d with %d threads differs from the whole image by %g", preset, tiles[t],
+                threads, diff);
+      g_free(tiled);
+    }
   /* Tiles chosen from a small budget are rectangles that split the image
    * evenly; the result is the same. */
-  gsize budget = aenet_tiler_memory_for_tile (net, nc, 3 * align, 2);
+  gsize budget = aenet_tiler_memory_for_tile(net, nc, 3 * align, 2);
   int writes = im->writes;
-  float *auto_tiled = run_budget (net, im, 0, 2, budget);
-  g_assert_cmpint (im->writes - writes, >, 4);
-  double diff = test_max_abs_diff (whole, auto_tiled, on);
-  g_test_message ("%s: tiles from a %zu KiB budget: max difference %.2e", preset, budget >> 10,
-                  diff);
-  g_assert_cmpfloat (diff, <=, 1e-5);
-  g_free (auto_tiled);
-  g_free (whole);
-  image_free (im);
-  aenet_network_free (net);
+  float *auto_tiled = run_budget(net, im, 0, 2, budget);
+  g_assert_cmpint(im->writes - writes, >, 4);
+  double diff = test_max_abs_diff(whole, auto_tiled, on);
+  g_test_message("%s: tiles from a %zu KiB budget: max difference %.2e", preset, budget >> 10,
+                 diff);
+  g_assert_cmpfloat(diff, <=, 1e-5);
+  g_free(auto_tiled);
+  g_free(whole);
+  image_free(im);
+  aenet_network_free(net);
 }
 
 static void
-test_seamless_denoise (void)
+test_seamless_denoise(void)
 {
-  check_seamless ("unet-denoise-small", 101, 67, 3);
+  check_seamless("unet-denoise-small", 101, 67, 3);
 }
 
 static void
-test_seamless_upscale (void)
+test_seamless_upscale(void)
 {
-  check_seamless ("unet-x3", 45, 38, 3);
+  check_seamless("unet-x3", 45, 38, 3);
 }
 
 static void
-test_alpha_and_gray (void)
+test_alpha_and_gray(void)
 {
   /* Denoising keeps alpha exactly; gray is the mean of the colour result. */
-  AenetNetwork *net = preset_network ("unet-denoise-small");
-  Image *rgba = image_new (50, 41, 4, 1, 3);
-  float *out = run_tiled (net, rgba, 24, 2);
-  for (gsize i = 0; i < (gsize) 50 * 41; i++)
-    g_assert_cmpfloat (out[i * 4 + 3], ==, rgba->in[i * 4 + 3]);
-  g_free (out);
+  AenetNetwork *net = preset_network("unet-denoise-small");
+  Image *rgba = image_new(50, 41, 4, 1, 3);
+  float *out = run_tiled(net, rgba, 24, 2);
+  for (gsize i = 0; i < (gsize)50 * 41; i++)
+    g_assert_cmpfloat(out[i * 4 + 3], ==, rgba->in[i * 4 + 3]);
+  g_free(out);
 
-  Image *gray = image_new (50, 41, 1, 1, 4);
-  Image *rgb = image_new (50, 41, 3, 1, 4);
-  for (gsize i = 0; i < (gsize) 50 * 41; i++)
+  Image *gray = image_new(50, 41, 1, 1, 4);
+  Image *rgb = image_new(50, 41, 3, 1, 4);
+  for (gsize i = 0; i < (gsize)50 * 41; i++)
     for (int c = 0; c < 3; c++)
       rgb->in[i * 3 + c] = gray->in[i];
-  float *g = run_tiled (net, gray, 32, 1), *c = run_tiled (net, rgb, 32, 1);
-  for (gsize i = 0; i < (gsize) 50 * 41; i++)
-    g_assert_cmpfloat (fabs (g[i] - (c[i * 3] + c[i * 3 + 1] + c[i * 3 + 2]) / 3), <, 1e-6);
-  g_free (g), g_free (c);
-  image_free (gray), image_free (rgb), image_free (rgba);
-  aenet_network_free (net);
+  float *g = run_tiled(net, gray, 32, 1), *c = run_tiled(net, rgb, 32, 1);
+  for (gsize i = 0; i < (gsize)50 * 41; i++)
+    g_assert_cmpfloat(fabs(g[i] - (c[i * 3] + c[i * 3 + 1] + c[i * 3 + 2]) / 3), <, 1e-6);
+  g_free(g), g_free(c);
+  image_free(gray), image_free(rgb), image_free(rgba);
+  aenet_network_free(net);
 
   /* Upscaling resizes alpha with bicubic: away from the edges it equals the
    * whole-image bicubic, whose edge handling differs. */
-  net = preset_network ("unet-x2");
-  Image *ya = image_new (30, 26, 2, 2, 5);
-  out = run_tiled (net, ya, 16, 2);
-  float *alpha = g_new (float, 30 * 26), *up = g_new (float, 60 * 52);
+  net = preset_network("unet-x2");
+  Image *ya = image_new(30, 26, 2, 2, 5);
+  out = run_tiled(net, ya, 16, 2);
+  float *alpha = g_new(float, 30 * 26), *up = g_new(float, 60 * 52);
   for (gsize i = 0; i < 30 * 26; i++)
     alpha[i] = ya->in[i * 2 + 1];
-  float *scratch = g_new (float, aenet_resize_scratch_size (1, 26, 30, 52, 60));
-  aenet_resize_bicubic (up, alpha, scratch, 1, 26, 30, 52, 60);
+  float *scratch = g_new(float, aenet_resize_scratch_size(1, 26, 30, 52, 60));
+  aenet_resize_bicubic(up, alpha, scratch, 1, 26, 30, 52, 60);
   for (int y = 8; y < 52 - 8; y++)
     for (int x = 8; x < 60 - 8; x++)
-      g_assert_cmpfloat (fabs (out[((gsize) y * 60 + x) * 2 + 1] - up[y * 60 + x]), <, 1e-5);
-  g_free (scratch), g_free (up), g_free (alpha), g_free (out);
-  image_free (ya);
-  aenet_network_free (net);
+      g_assert_cmpfloat(fabs(out[((gsize)y * 60 + x) * 2 + 1] - up[y * 60 + x]), <, 1e-5);
+  g_free(scratch), g_free(up), g_free(alpha), g_free(out);
+  image_free(ya);
+  aenet_network_free(net);
 }
 
 static void
-test_region (void)
+test_region(void)
 {
   /* A region gives the whole-image pixels inside it and writes nothing else. */
-  AenetNetwork *net = preset_network ("unet-denoise-small");
-  Image *im = image_new (90, 70, 3, 1, 6);
-  float *whole = run_tiled (net, im, 96, 1);
-  AenetImageIO io = image_io (im);
+  AenetNetwork *net = preset_network("unet-denoise-small");
+  Image *im = image_new(90, 70, 3, 1, 6);
+  float *whole = run_tiled(net, im, 96, 1);
+  AenetImageIO io = image_io(im);
   AenetTilerOptions opt;
-  aenet_tiler_options_init (&opt);
+  aenet_tiler_options_init(&opt);
   opt.roi_x = 13, opt.roi_y = 21, opt.roi_width = 40, opt.roi_height = 30;
   opt.tile = 16;
   opt.noise_level = 0.1f;
   GError *error = NULL;
-  g_assert_true (aenet_tiler_run (net, &io, &opt, &error));
-  g_assert_no_error (error);
+  g_assert_true(aenet_tiler_run(net, &io, &opt, &error));
+  g_assert_no_error(error);
   for (int y = 0; y < 70; y++)
     for (int x = 0; x < 90; x++)
-      for (int c = 0; c < 3; c++)
-        {
-          gsize i = ((gsize) y * 90 + x) * 3 + c;
-          gboolean inside = x >= 13 && x < 53 && y >= 21 && y < 51;
-          if (inside)
-            g_assert_cmpfloat (fabs (im->out[i] - whole[i]), <=, 1e-5);
-          else
-            g_assert_true (isnan (im->out[i]));
-        }
+      for (int c = 0; c < 3; c++) {
+        gsize i = ((gsize)y * 90 + x) * 3 + c;
+        gboolean inside = x >= 13 && x < 53 && y >= 21 && y < 51;
+        if (inside)
+          g_assert_cmpfloat(fabs(im->out[i] - whole[i]), <=, 1e-5);
+        else
+          g_assert_true(isnan(im->out[i]));
+      }
   /* A region outside the image is refused. */
   opt.roi_x = 80;
-  g_assert_false (aenet_tiler_run (net, &io, &opt, &error));
-  g_assert_error (error, AENET_ERROR, AENET_ERROR_INVALID);
-  g_clear_error (&error);
-  g_free (whole);
-  image_free (im);
-  aenet_network_free (net);
+  g_assert_false(aenet_tiler_run(net, &io, &opt, &error));
+  g_assert_error(error, AENET_ERROR, AENET_ERROR_INVALID);
+  g_clear_error(&error);
+  g_free(whole);
+  image_free(im);
+  aenet_network_free(net);
 }
 
 static void
-test_tiny_images (void)
+test_tiny_images(void)
 {
   /* Images smaller than the network's reach mirror repeatedly. */
-  AenetNetwork *net = preset_network ("unet-denoise-small");
-  for (int w = 1; w <= 5; w += 2)
-    {
-      Image *im = image_new (w, 2, 3, 1, w);
-      float *a = run_tiled (net, im, 8, 1), *b = run_tiled (net, im, 64, 2);
-      g_assert_cmpfloat (test_max_abs_diff (a, b, (gsize) w * 2 * 3), <=, 1e-5);
-      g_free (a), g_free (b);
-      image_free (im);
-    }
-  aenet_network_free (net);
+  AenetNetwork *net = preset_network("unet-denoise-small");
+  for (int w = 1; w <= 5; w += 2) {
+    Image *im = image_new(w, 2, 3, 1, w);
+    float *a = run_tiled(net, im, 8, 1), *b = run_tiled(net, im, 64, 2);
+    g_assert_cmpfloat(test_max_abs_diff(a, b, (gsize)w * 2 * 3), <=, 1e-5);
+    g_free(a), g_free(b);
+    image_free(im);
+  }
+  aenet_network_free(net);
 }
 
 static void
-test_budget (void)
+test_budget(void)
 {
-  AenetNetwork *net = preset_network ("unet-denoise");
-  Image *im = image_new (4000, 3000, 3, 1, 1);
-  AenetImageIO io = image_io (im);
+  AenetNetwork *net = preset_network("unet-denoise");
+  Image *im = image_new(4000, 3000, 3, 1, 1);
+  AenetImageIO io = image_io(im);
   AenetTilerOptions opt;
-  aenet_tiler_options_init (&opt);
+  aenet_tiler_options_init(&opt);
   opt.n_threads = 2;
   GError *error = NULL;
   gsize budgets[] = { 64u << 20, 256u << 20, 1024u << 20 };
   int previous = 0;
-  for (guint i = 0; i < G_N_ELEMENTS (budgets); i++)
-    {
-      opt.memory_budget = budgets[i];
-      int tile = aenet_tiler_choose_tile (net, &io, &opt, &error);
-      g_assert_no_error (error);
-      g_assert_cmpint (tile, >, previous);
-      gsize used = aenet_tiler_memory_for_tile (net, 3, tile, 2);
-      g_test_message ("budget %zu MiB: tile %d uses %zu MiB", budgets[i] >> 20, tile,
-                      used >> 20);
-      g_assert_cmpuint (used, <=, budgets[i]);
-      /* The next bigger tile would not fit. */
-      g_assert_cmpuint (aenet_tiler_memory_for_tile (
-                            net, 3, tile + aenet_network_get_alignment (net), 2),
-                        >, budgets[i]);
-      previous = tile;
-    }
+  for (guint i = 0; i < G_N_ELEMENTS(budgets); i++) {
+    opt.memory_budget = budgets[i];
+    int tile = aenet_tiler_choose_tile(net, &io, &opt, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(tile, >, previous);
+    gsize used = aenet_tiler_memory_for_tile(net, 3, tile, 2);
+    g_test_message("budget %zu MiB: tile %d uses %zu MiB", budgets[i] >> 20, tile, used >> 20);
+    g_assert_cmpuint(used, <=, budgets[i]);
+    /* The next bigger tile would not fit. */
+    g_assert_cmpuint(
+        aenet_tiler_memory_for_tile(net, 3, tile + aenet_network_get_alignment(net), 2), >,
+        budgets[i]);
+    previous = tile;
+  }
   opt.memory_budget = 1 << 20;
-  g_assert_cmpint (aenet_tiler_choose_tile (net, &io, &opt, &error), ==, 0);
-  g_assert_error (error, AENET_ERROR, AENET_ERROR_NOMEM);
-  g_assert_nonnull (strstr (error->message, "budget"));
-  g_clear_error (&error);
-  image_free (im);
-  aenet_network_free (net);
+  g_assert_cmpint(aenet_tiler_choose_tile(net, &io, &opt, &error), ==, 0);
+  g_assert_error(error, AENET_ERROR, AENET_ERROR_NOMEM);
+  g_assert_nonnull(strstr(error->message, "budget"));
+  g_clear_error(&error);
+  image_free(im);
+  aenet_network_free(net);
 }
 
 static void
-test_cancel_and_errors (void)
+test_cancel_and_errors(void)
 {
-  AenetNetwork *net = preset_network ("unet-denoise-small");
-  Image *im = image_new (200, 150, 3, 1, 2);
-  AenetImageIO io = image_io (im);
+  AenetNetwork *net = preset_network("unet-denoise-small");
+  Image *im = image_new(200, 150, 3, 1, 2);
+  AenetImageIO io = image_io(im);
   AenetTilerOptions opt;
-  aenet_tiler_options_init (&opt);
+  aenet_tiler_options_init(&opt);
   opt.tile = 16;
   opt.n_threads = 2;
   volatile int cancel = 0;
   opt.cancel = &cancel;
   im->cancel_after_first_write = &cancel;
   GError *error = NULL;
-  g_assert_false (aenet_tiler_run (net, &io, &opt, &error));
-  g_assert_error (error, AENET_ERROR, AENET_ERROR_CANCELLED);
-  g_clear_error (&error);
+  g_assert_false(aenet_tiler_run(net, &io, &opt, &error));
+  g_assert_error(error, AENET_ERROR, AENET_ERROR_CANCELLED);
+  g_clear_error(&error);
   /* Stopped promptly: at most one tile per thread after the flag. */
-  g_assert_cmpint (im->writes, <=, 3);
-  g_assert_cmpint (im->writes, <, 13 * 10);
+  g_assert_cmpint(im->writes, <=, 3);
+  g_assert_cmpint(im->writes, <, 13 * 10);
 
   im->cancel_after_first_write = NULL;
   cancel = 0;
   im->fail_read_after = 5;
-  g_assert_false (aenet_tiler_run (net, &io, &opt, &error));
-  g_assert_error (error, AENET_ERROR, AENET_ERROR_IO);
-  g_assert_cmpstr (error->message, ==, "disk on fire");
-  g_clear_error (&error);
+  g_assert_false(aenet_tiler_run(net, &io, &opt, &error));
+  g_assert_error(error, AENET_ERROR, AENET_ERROR_IO);
+  g_assert_cmpstr(error->message, ==, "disk on fire");
+  g_clear_error(&error);
 
   AenetImageIO empty = io;
   empty.width = 0;
-  g_assert_false (aenet_tiler_run (net, &empty, &opt, &error));
-  g_assert_error (error, AENET_ERROR, AENET_ERROR_INVALID);
-  g_clear_error (&error);
-  image_free (im);
-  aenet_network_free (net);
+  g_assert_false(aenet_tiler_run(net, &empty, &opt, &error));
+  g_assert_error(error, AENET_ERROR, AENET_ERROR_INVALID);
+  g_clear_error(&error);
+  image_free(im);
+  aenet_network_free(net);
 }
 
 static void
-progress_count (void *user, double fraction)
+progress_count(void *user, double fraction)
 {
   double *last = user;
-  g_assert_cmpfloat (fraction, >=, *last);
+  g_assert_cmpfloat(fraction, >=, *last);
   *last = fraction;
 }
 
 static void
-test_planar_and_progress (void)
+test_planar_and_progress(void)
 {
-  AenetNetwork *net = preset_network ("unet-x2");
-  Image *im = image_new (33, 20, 3, 2, 8);
-  float *ref = run_tiled (net, im, 64, 1);
-  float *planar = g_new (float, 3 * 33 * 20), *out = g_new (float, 3 * 66 * 40);
+  AenetNetwork *net = preset_network("unet-x2");
+  Image *im = image_new(33, 20, 3, 2, 8);
+  float *ref = run_tiled(net, im, 64, 1);
+  float *planar = g_new(float, 3 * 33 * 20), *out = g_new(float, 3 * 66 * 40);
   for (gsize i = 0; i < 33 * 20; i++)
     for (int c = 0; c < 3; c++)
       planar[c * 33 * 20 + i] = im->in[i * 3 + c];
   AenetTilerOptions opt;
-  aenet_tiler_options_init (&opt);
+  aenet_tiler_options_init(&opt);
   opt.tile = 8;
   double last = -1;
   opt.progress = progress_count;
   opt.progress_user = &last;
   GError *error = NULL;
-  g_assert_true (aenet_tiler_run_planar (net, planar, 3, 20, 33, out, &opt, &error));
-  g_assert_no_error (error);
-  g_assert_cmpfloat (last, ==, 1.0);
+  g_assert_true(aenet_tiler_run_planar(net, planar, 3, 20, 33, out, &opt, &error));
+  g_assert_no_error(error);
+  g_assert_cmpfloat(last, ==, 1.0);
   for (gsize i = 0; i < 66 * 40; i++)
     for (int c = 0; c < 3; c++)
-      g_assert_cmpfloat (fabs (out[c * 66 * 40 + i] - ref[i * 3 + c]), <=, 1e-5);
-  g_free (planar), g_free (out), g_free (ref);
-  image_free (im);
-  aenet_network_free (net);
+      g_assert_cmpfloat(fabs(out[c * 66 * 40 + i] - ref[i * 3 + c]), <=, 1e-5);
+  g_free(planar), g_free(out), g_free(ref);
+  image_free(im);
+  aenet_network_free(net);
 }
 
 int
-main (int argc, char **argv)
+main(int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/tiler/seamless-denoise", test_seamless_denoise);
-  g_test_add_func ("/tiler/seamless-upscale", test_seamless_upscale);
-  g_test_add_func ("/tiler/alpha-and-gray", test_alpha_and_gray);
-  g_test_add_func ("/tiler/region", test_region);
-  g_test_add_func ("/tiler/tiny-images", test_tiny_images);
-  g_test_add_func ("/tiler/budget", test_budget);
-  g_test_add_func ("/tiler/cancel-and-errors", test_cancel_and_errors);
-  g_test_add_func ("/tiler/planar-and-progress", test_planar_and_progress);
-  return g_test_run ();
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/tiler/seamless-denoise", test_seamless_denoise);
+  g_test_add_func("/tiler/seamless-upscale", test_seamless_upscale);
+  g_test_add_func("/tiler/alpha-and-gray", test_alpha_and_gray);
+  g_test_add_func("/tiler/region", test_region);
+  g_test_add_func("/tiler/tiny-images", test_tiny_images);
+  g_test_add_func("/tiler/budget", test_budget);
+  g_test_add_func("/tiler/cancel-and-errors", test_cancel_and_errors);
+  g_test_add_func("/tiler/planar-and-progress", test_planar_and_progress);
+  return g_test_run();
 }

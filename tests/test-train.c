@@ -12,49 +12,48 @@
 
 /* A folder of smooth synthetic photos, plus one broken file. */
 static char *
-make_folder (int n_images, int size)
+make_folder(int n_images, int size)
 {
-  char *dir = test_tmpdir_new ();
+  char *dir = test_tmpdir_new();
   AenetRng rng;
-  aenet_rng_init (&rng, 99);
-  for (int i = 0; i < n_images; i++)
-    {
-      GError *error = NULL;
-      AenetImage *im = aenet_image_new (size, size, 3, 8, &error);
-      g_assert_no_error (error);
-      float *px = g_new (float, (gsize) size * size * 3);
-      double fx = 0.05 + 0.2 * aenet_rng_uniform (&rng), fy = 0.05 + 0.2 * aenet_rng_uniform (&rng);
-      for (int y = 0; y < size; y++)
-        for (int x = 0; x < size; x++)
-          for (int c = 0; c < 3; c++)
-            px[((gsize) y * size + x) * 3 + c] = 0.5 + 0.35 * sin (fx * x + c) * cos (fy * y);
-      aenet_image_set_rect (im, 0, 0, size, size, px);
-      char *path = g_strdup_printf ("%s/img%02d.png", dir, i);
-      g_assert_true (aenet_image_save (im, path, &error));
-      g_assert_no_error (error);
-      g_free (path);
-      g_free (px);
-      aenet_image_free (im);
-    }
-  char *broken = g_strdup_printf ("%s/broken.png", dir);
-  g_assert_true (g_file_set_contents (broken, "\x89PNG\r\n\x1a\nnot really", 18, NULL));
-  g_free (broken);
+  aenet_rng_init(&rng, 99);
+  for (int i = 0; i < n_images; i++) {
+    GError *error = NULL;
+    AenetImage *im = aenet_image_new(size, size, 3, 8, &error);
+    g_assert_no_error(error);
+    float *px = g_new(float, (gsize)size *size * 3);
+    double fx = 0.05 + 0.2 * aenet_rng_uniform(&rng), fy = 0.05 + 0.2 * aenet_rng_uniform(&rng);
+    for (int y = 0; y < size; y++)
+      for (int x = 0; x < size; x++)
+        for (int c = 0; c < 3; c++)
+          px[((gsize)y * size + x) * 3 + c] = 0.5 + 0.35 * sin(fx * x + c) * cos(fy * y);
+    aenet_image_set_rect(im, 0, 0, size, size, px);
+    char *path = g_strdup_printf("%s/img%02d.png", dir, i);
+    g_assert_true(aenet_image_save(im, path, &error));
+    g_assert_no_error(error);
+    g_free(path);
+    g_free(px);
+    aenet_image_free(im);
+  }
+  char *broken = g_strdup_printf("%s/broken.png", dir);
+  g_assert_true(g_file_set_contents(broken, "\x89PNG\r\n\x1a\nnot really", 18, NULL));
+  g_free(broken);
   return dir;
 }
 
 static void
-collect (void *user, const char *text)
+collect(void *user, const char *text)
 {
-  g_ptr_array_add (user, g_strdup (text));
+  g_ptr_array_add(user, g_strdup(text));
 }
 
 static void
-base_config (AenetTrainConfig *cfg, const char *data, const char *out)
+base_config(AenetTrainConfig *cfg, const char *data, const char *out)
 {
-  aenet_train_config_init (cfg, "denoise", 1);
-  cfg->arch = g_strdup ("unet-denoise-small");
-  cfg->data_dir = g_strdup (data);
-  cfg->out = g_strdup (out);
+  aenet_train_config_init(cfg, "denoise", 1);
+  cfg->arch = g_strdup("unet-denoise-small");
+  cfg->data_dir = g_strdup(data);
+  cfg->out = g_strdup(out);
   cfg->patch = 16;
   cfg->batch = 4;
   cfg->threads = 2;
@@ -65,108 +64,107 @@ base_config (AenetTrainConfig *cfg, const char *data, const char *out)
 }
 
 static float *
-checkpoint_params (const char *path, gsize *n)
+checkpoint_params(const char *path, gsize *n)
 {
   GError *error = NULL;
-  AenetSafetensors *f = aenet_safetensors_load (path, &error);
-  g_assert_no_error (error);
-  const AenetTensor *t = aenet_safetensors_find (f, "params");
-  g_assert_nonnull (t);
+  AenetSafetensors *f = aenet_safetensors_load(path, &error);
+  g_assert_no_error(error);
+  const AenetTensor *t = aenet_safetensors_find(f, "params");
+  g_assert_nonnull(t);
   *n = t->n_elements;
-  float *p = g_memdup2 (t->data, t->n_elements * sizeof (float));
-  aenet_safetensors_free (f);
+  float *p = g_memdup2(t->data, t->n_elements * sizeof(float));
+  aenet_safetensors_free(f);
   return p;
 }
 
 static void
-run_ok (AenetTrainConfig *cfg, GPtrArray *messages)
+run_ok(AenetTrainConfig *cfg, GPtrArray *messages)
 {
   AenetTrainCallbacks cb = { NULL, collect, messages, NULL };
   GError *error = NULL;
-  gboolean ok = aenet_train_run (cfg, &cb, &error);
-  g_assert_no_error (error);
-  g_assert_true (ok);
+  gboolean ok = aenet_train_run(cfg, &cb, &error);
+  g_assert_no_error(error);
+  g_assert_true(ok);
 }
 
 static void
-test_resume_equals_straight (void)
+test_resume_equals_straight(void)
 {
-  char *data = make_folder (10, 40);
-  char *out = g_build_filename (data, "m.safetensors", NULL);
-  GPtrArray *messages = g_ptr_array_new_with_free_func (g_free);
+  char *data = make_folder(10, 40);
+  char *out = g_build_filename(data, "m.safetensors", NULL);
+  GPtrArray *messages = g_ptr_array_new_with_free_func(g_free);
   AenetTrainConfig cfg;
 
   /* 20 steps straight. */
-  base_config (&cfg, data, out);
+  base_config(&cfg, data, out);
   cfg.steps = 20;
-  cfg.checkpoint = g_build_filename (data, "straight.ckpt", NULL);
-  run_ok (&cfg, messages);
+  cfg.checkpoint = g_build_filename(data, "straight.ckpt", NULL);
+  run_ok(&cfg, messages);
   gsize n;
-  float *straight = checkpoint_params (cfg.checkpoint, &n);
-  aenet_train_config_clear (&cfg);
+  float *straight = checkpoint_params(cfg.checkpoint, &n);
+  aenet_train_config_clear(&cfg);
 
   /* The same again: the same seed and threads give the same weights. */
-  base_config (&cfg, data, out);
+  base_config(&cfg, data, out);
   cfg.steps = 20;
-  cfg.checkpoint = g_build_filename (data, "again.ckpt", NULL);
-  run_ok (&cfg, messages);
+  cfg.checkpoint = g_build_filename(data, "again.ckpt", NULL);
+  run_ok(&cfg, messages);
   gsize n2;
-  float *again = checkpoint_params (cfg.checkpoint, &n2);
-  g_assert_cmpmem (straight, n * sizeof (float), again, n2 * sizeof (float));
-  aenet_train_config_clear (&cfg);
+  float *again = checkpoint_params(cfg.checkpoint, &n2);
+  g_assert_cmpmem(straight, n * sizeof(float), again, n2 * sizeof(float));
+  aenet_train_config_clear(&cfg);
 
   /* 10 steps of the same 20-step run, stopped, then resumed to the end. */
-  base_config (&cfg, data, out);
+  base_config(&cfg, data, out);
   cfg.steps = 20;
   cfg.stop_at_step = 10;
-  cfg.checkpoint = g_build_filename (data, "split.ckpt", NULL);
-  run_ok (&cfg, messages);
+  cfg.checkpoint = g_build_filename(data, "split.ckpt", NULL);
+  run_ok(&cfg, messages);
   gsize n3;
-  float *half = checkpoint_params (cfg.checkpoint, &n3);
-  aenet_train_config_clear (&cfg);
-  g_assert_true (memcmp (half, straight, n * sizeof (float)) != 0);
-  g_free (half);
+  float *half = checkpoint_params(cfg.checkpoint, &n3);
+  aenet_train_config_clear(&cfg);
+  g_assert_true(memcmp(half, straight, n * sizeof(float)) != 0);
+  g_free(half);
   AenetTrainConfig resume;
-  aenet_train_config_init (&resume, "denoise", 1);
-  resume.resume = g_build_filename (data, "split.ckpt", NULL);
-  resume.checkpoint = g_strdup (resume.resume);
-  resume.out = g_strdup (out);
+  aenet_train_config_init(&resume, "denoise", 1);
+  resume.resume = g_build_filename(data, "split.ckpt", NULL);
+  resume.checkpoint = g_strdup(resume.resume);
+  resume.out = g_strdup(out);
   resume.threads = 2;
-  run_ok (&resume, messages);
-  float *resumed = checkpoint_params (resume.checkpoint, &n3);
-  aenet_train_config_clear (&resume);
-  g_assert_cmpmem (straight, n * sizeof (float), resumed, n3 * sizeof (float));
+  run_ok(&resume, messages);
+  float *resumed = checkpoint_params(resume.checkpoint, &n3);
+  aenet_train_config_clear(&resume);
+  g_assert_cmpmem(straight, n * sizeof(float), resumed, n3 * sizeof(float));
 
   /* The broken file was skipped with a warning naming it, and the output
    * is a usable model. */
   gboolean warned = FALSE;
   for (guint i = 0; i < messages->len; i++)
-    warned |= strstr (g_ptr_array_index (messages, i), "broken.png") != NULL;
-  g_assert_true (warned);
+    warned |= strstr(g_ptr_array_index(messages, i), "broken.png") != NULL;
+  g_assert_true(warned);
   GError *error = NULL;
-  AenetModel *m = aenet_model_load (out, &error);
-  g_assert_no_error (error);
-  g_assert_cmpstr (m->task, ==, "denoise");
-  g_assert_nonnull (aenet_model_get_meta (m, "training_data"));
-  g_assert_cmpstr (aenet_model_get_meta (m, "steps"), ==, "20");
-  aenet_model_free (m);
+  AenetModel *m = aenet_model_load(out, &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(m->task, ==, "denoise");
+  g_assert_nonnull(aenet_model_get_meta(m, "training_data"));
+  g_assert_cmpstr(aenet_model_get_meta(m, "steps"), ==, "20");
+  aenet_model_free(m);
 
-  g_free (straight), g_free (again), g_free (resumed);
-  g_ptr_array_unref (messages);
-  g_free (out);
-  test_tmpdir_remove (data);
-  g_free (data);
+  g_free(straight), g_free(again), g_free(resumed);
+  g_ptr_array_unref(messages);
+  g_free(out);
+  test_tmpdir_remove(data);
+  g_free(data);
 }
 
 static void
-record_status (void *user, const AenetTrainStatus *st)
+record_status(void *user, const AenetTrainStatus *st)
 {
-  if (st->validated)
-    {
-      double *v = user;
-      v[0] = st->val_psnr;
-      v[1] = st->val_baseline_psnr;
-    }
+  if (st->validated) {
+    double *v = user;
+    v[0] = st->val_psnr;
+    v[1] = st->val_baseline_psnr;
+  }
 }
 
 /* A small residual denoiser, so the test trains in seconds. */
@@ -177,24 +175,24 @@ static const char *const small_graph
       " {\"op\": \"conv\", \"out\": 3}, {\"op\": \"add\", \"in\": [7, 0]}]";
 
 static void
-test_learns (void)
+test_learns(void)
 {
   /* A short fine-tuning run on smooth images beats the noisy input on
    * held-out ones by a wide margin. */
-  char *data = make_folder (12, 48);
-  char *out = g_build_filename (data, "m.safetensors", NULL);
-  char *start = g_build_filename (data, "start.safetensors", NULL);
+  char *data = make_folder(12, 48);
+  char *out = g_build_filename(data, "m.safetensors", NULL);
+  char *start = g_build_filename(data, "start.safetensors", NULL);
   GError *error = NULL;
-  AenetModel *m = aenet_model_new ("denoise", small_graph, &error);
-  g_assert_no_error (error);
-  aenet_network_init_params (m->network, 1);
-  g_assert_true (aenet_model_save (m, start, &error));
-  aenet_model_free (m);
+  AenetModel *m = aenet_model_new("denoise", small_graph, &error);
+  g_assert_no_error(error);
+  aenet_network_init_params(m->network, 1);
+  g_assert_true(aenet_model_save(m, start, &error));
+  aenet_model_free(m);
 
   AenetTrainConfig cfg;
-  base_config (&cfg, data, out);
-  g_clear_pointer (&cfg.arch, g_free);
-  cfg.from = g_strdup (start);
+  base_config(&cfg, data, out);
+  g_clear_pointer(&cfg.arch, g_free);
+  cfg.from = g_strdup(start);
   cfg.steps = 300;
   cfg.batch = 8;
   cfg.patch = 32;
@@ -202,77 +200,77 @@ test_learns (void)
   cfg.sigma_min = cfg.sigma_max = cfg.val_sigma = 25;
   double val[2] = { 0, 0 };
   AenetTrainCallbacks cb = { record_status, NULL, val, NULL };
-  g_assert_true (aenet_train_run (&cfg, &cb, &error));
-  g_assert_no_error (error);
-  g_test_message ("validation PSNR %.2f dB, noisy input %.2f dB", val[0], val[1]);
-  g_assert_cmpfloat (val[1], >, 15);
-  g_assert_cmpfloat (val[0], >, val[1] + 3);
-  aenet_train_config_clear (&cfg);
-  g_free (start);
-  g_free (out);
-  test_tmpdir_remove (data);
-  g_free (data);
+  g_assert_true(aenet_train_run(&cfg, &cb, &error));
+  g_assert_no_error(error);
+  g_test_message("validation PSNR %.2f dB, noisy input %.2f dB", val[0], val[1]);
+  g_assert_cmpfloat(val[1], >, 15);
+  g_assert_cmpfloat(val[0], >, val[1] + 3);
+  aenet_train_config_clear(&cfg);
+  g_free(start);
+  g_free(out);
+  test_tmpdir_remove(data);
+  g_free(data);
 }
 
 static void
-expect_failure (AenetTrainConfig *cfg, const char *fragment)
+expect_failure(AenetTrainConfig *cfg, const char *fragment)
 {
   GError *error = NULL;
-  g_assert_false (aenet_train_run (cfg, NULL, &error));
-  g_assert_nonnull (error);
-  if (strstr (error->message, fragment) == NULL)
-    g_error ("message “%s” lacks “%s”", error->message, fragment);
-  g_error_free (error);
+  g_assert_false(aenet_train_run(cfg, NULL, &error));
+  g_assert_nonnull(error);
+  if (strstr(error->message, fragment) == NULL)
+    g_error("message “%s” lacks “%s”", error->message, fragment);
+  g_error_free(error);
 }
 
 static void
-test_refusals (void)
+test_refusals(void)
 {
-  char *few = make_folder (3, 40);
-  char *out = g_build_filename (few, "m.safetensors", NULL);
+  char *few = make_folder(3, 40);
+  char *out = g_build_filename(few, "m.safetensors", NULL);
   AenetTrainConfig cfg;
-  base_config (&cfg, few, out);
+  base_config(&cfg, few, out);
   cfg.steps = 5;
-  expect_failure (&cfg, "at least");
-  g_free (cfg.data_dir);
-  cfg.data_dir = g_strdup ("/nonexistent/photos");
-  expect_failure (&cfg, "not a folder");
-  aenet_train_config_clear (&cfg);
+  expect_failure(&cfg, "at least");
+  g_free(cfg.data_dir);
+  cfg.data_dir = g_strdup("/nonexistent/photos");
+  expect_failure(&cfg, "not a folder");
+  aenet_train_config_clear(&cfg);
 
   /* Images smaller than a patch do not count. */
-  char *small = make_folder (10, 12);
-  base_config (&cfg, small, out);
+  char *small = make_folder(10, 12);
+  base_config(&cfg, small, out);
   cfg.steps = 5;
-  expect_failure (&cfg, "smaller than");
+  expect_failure(&cfg, "smaller than");
   cfg.patch = 20; /* not a multiple of the network's alignment (8) */
-  expect_failure (&cfg, "multiple of 8");
-  aenet_train_config_clear (&cfg);
+  expect_failure(&cfg, "multiple of 8");
+  aenet_train_config_clear(&cfg);
 
-  base_config (&cfg, few, out);
-  g_free (cfg.arch);
-  cfg.arch = g_strdup ("unet-x2");
+  base_config(&cfg, few, out);
+  g_free(cfg.arch);
+  cfg.arch = g_strdup("unet-x2");
   cfg.steps = 5;
-  expect_failure (&cfg, "architecture unet-x2");
-  aenet_train_config_clear (&cfg);
+  expect_failure(&cfg, "architecture unet-x2");
+  aenet_train_config_clear(&cfg);
 
-  base_config (&cfg, few, out);
-  cfg.resume = g_build_filename (few, "img00.png", NULL);
+  base_config(&cfg, few, out);
+  cfg.resume = g_build_filename(few, "img00.png", NULL);
   cfg.steps = 5;
-  expect_failure (&cfg, "img00.png");
-  aenet_train_config_clear (&cfg);
-  g_free (out);
-  test_tmpdir_remove (few);
-  test_tmpdir_remove (small);
-  g_free (few);
-  g_free (small);
+  expect_failure(&cfg, "img00.png");
+  aenet_train_config_clear(&cfg);
+  g_free(out);
+  test_tmpdir_remove(few);
+  test_tmpdir_remove(small);
+  g_free(few);
+  g_free(small);
 }
 
 int
-main (int argc, char **argv)
+main(int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/train/resume-equals-straight", test_resume_equals_straight);
-  g_test_add_func ("/train/learns", test_learns);
-  g_test_add_func ("/train/refusals", test_refusals);
-  return g_test_run ();
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/train/resume-equals-straight", test_resume_equals_straight);
+  g_test_add_func("/train/learns", test_learns);
+  g_test_add_func("/train/refusals", test_refusals);
+  return g_test_run();
 }

@@ -14,7 +14,7 @@
 static volatile int stop_requested;
 
 static void
-on_signal (int sig)
+on_signal(int sig)
 {
   stop_requested = 1;
 }
@@ -25,70 +25,67 @@ typedef struct {
 } Reporter;
 
 static void
-report_progress (void *user, const AenetTrainStatus *st)
+report_progress(void *user, const AenetTrainStatus *st)
 {
   Reporter *r = user;
-  gint64 now = g_get_monotonic_time ();
-  if (st->validated)
-    {
-      fprintf (stderr, "%s", r->tty ? "\r\033[K" : "");
-      fprintf (stderr, _("step %ld: validation PSNR %.2f dB (baseline %.2f dB, best %.2f dB)\n"),
-               st->step, st->val_psnr, st->val_baseline_psnr, st->best_val_psnr);
-      return;
-    }
+  gint64 now = g_get_monotonic_time();
+  if (st->validated) {
+    fprintf(stderr, "%s", r->tty ? "\r\033[K" : "");
+    fprintf(stderr, _("step %ld: validation PSNR %.2f dB (baseline %.2f dB, best %.2f dB)\n"),
+            st->step, st->val_psnr, st->val_baseline_psnr, st->best_val_psnr);
+    return;
+  }
   /* On a terminal the line is redrawn; in a log, one line a minute. */
   if (!r->tty && now - r->last_line < 60 * G_USEC_PER_SEC)
     return;
   r->last_line = now;
-  char *eta = st->seconds_left >= 0 ? aenet_progress_format_duration (st->seconds_left)
-                                    : g_strdup ("?");
-  fprintf (stderr, "%s", r->tty ? "\r\033[K" : "");
-  fprintf (stderr, _("step %ld/%ld  loss %.5f  lr %.2e  %.1f patches/s  ETA %s"), st->step,
-           st->total_steps, st->loss, st->lr, st->patches_per_second, eta);
-  fprintf (stderr, "%s", r->tty ? "" : "\n");
-  g_free (eta);
+  char *eta
+      = st->seconds_left >= 0 ? aenet_progress_format_duration(st->seconds_left) : g_strdup("?");
+  fprintf(stderr, "%s", r->tty ? "\r\033[K" : "");
+  fprintf(stderr, _("step %ld/%ld  loss %.5f  lr %.2e  %.1f patches/s  ETA %s"), st->step,
+          st->total_steps, st->loss, st->lr, st->patches_per_second, eta);
+  fprintf(stderr, "%s", r->tty ? "" : "\n");
+  g_free(eta);
 }
 
 static void
-report_message (void *user, const char *text)
+report_message(void *user, const char *text)
 {
   Reporter *r = user;
-  fprintf (stderr, "%s%s\n", r->tty ? "\r\033[K" : "", text);
+  fprintf(stderr, "%s%s\n", r->tty ? "\r\033[K" : "", text);
 }
 
 static gboolean
-parse_choice (const char *value, const char *const *names, int n, int *out)
+parse_choice(const char *value, const char *const *names, int n, int *out)
 {
   for (int i = 0; i < n; i++)
-    if (g_strcmp0 (value, names[i]) == 0)
-      {
-        *out = i;
-        return TRUE;
-      }
+    if (g_strcmp0(value, names[i]) == 0) {
+      *out = i;
+      return TRUE;
+    }
   return FALSE;
 }
 
 static gboolean
-parse_range (const char *text, double *lo, double *hi)
+parse_range(const char *text, double *lo, double *hi)
 {
   char *end = NULL;
-  *lo = g_ascii_strtod (text, &end);
+  *lo = g_ascii_strtod(text, &end);
   if (end == text)
     return FALSE;
-  if (*end == '\0')
-    {
-      *hi = *lo;
-      return TRUE;
-    }
+  if (*end == '\0') {
+    *hi = *lo;
+    return TRUE;
+  }
   if (*end != '-' && *end != ',' && *end != ':')
     return FALSE;
   const char *rest = end + 1;
-  *hi = g_ascii_strtod (rest, &end);
+  *hi = g_ascii_strtod(rest, &end);
   return end != rest && *end == '\0' && *lo <= *hi;
 }
 
 int
-aenet_cmd_train (int argc, char **argv)
+aenet_cmd_train(int argc, char **argv)
 {
   char *task = NULL, *data = NULL, *val = NULL, *from = NULL, *arch = NULL, *resume = NULL;
   char *out = NULL, *checkpoint = NULL, *name = NULL, *loss = NULL, *schedule = NULL;
@@ -119,8 +116,7 @@ aenet_cmd_train (int argc, char **argv)
     { "warmup", 0, 0, G_OPTION_ARG_INT64, &warmup, N_("Warm-up steps (default 500)"), "N" },
     { "schedule", 0, 0, G_OPTION_ARG_STRING, &schedule,
       N_("Learning-rate decay: cosine, step or constant"), N_("NAME") },
-    { "loss", 0, 0, G_OPTION_ARG_STRING, &loss, N_("l1, l2 or charbonnier (default)"),
-      N_("NAME") },
+    { "loss", 0, 0, G_OPTION_ARG_STRING, &loss, N_("l1, l2 or charbonnier (default)"), N_("NAME") },
     { "sigma", 0, 0, G_OPTION_ARG_STRING, &sigma,
       N_("Training noise levels, 0–255 scale (default 0-50)"), N_("MIN-MAX") },
     { "val-sigma", 0, 0, G_OPTION_ARG_DOUBLE, &val_sigma,
@@ -133,8 +129,8 @@ aenet_cmd_train (int argc, char **argv)
     { "threads", 0, 0, G_OPTION_ARG_INT, &threads, N_("Threads (default: all cores)"), "N" },
     { "val-every", 0, 0, G_OPTION_ARG_INT64, &val_every,
       N_("Validate every N steps (default 1000)"), "N" },
-    { "val-images", 0, 0, G_OPTION_ARG_INT, &val_images,
-      N_("Validation images (default 16)"), "N" },
+    { "val-images", 0, 0, G_OPTION_ARG_INT, &val_images, N_("Validation images (default 16)"),
+      "N" },
     { "cache-mb", 0, 0, G_OPTION_ARG_DOUBLE, &cache_mb,
       N_("Memory for decoded images (default 2048)"), "MB" },
     { "resume", 0, 0, G_OPTION_ARG_FILENAME, &resume, N_("Resume from a checkpoint"),
@@ -147,61 +143,55 @@ aenet_cmd_train (int argc, char **argv)
     { "out", 0, 0, G_OPTION_ARG_FILENAME, &out, N_("Model file to write"), N_("MODEL") },
     { NULL },
   };
-  GOptionContext *ctx = g_option_context_new (NULL);
-  g_option_context_set_summary (
+  GOptionContext *ctx = g_option_context_new(NULL);
+  g_option_context_set_summary(
       ctx, _("Trains a denoising or upscaling model on a folder of photos, or fine-tunes one.\n"
              "Ctrl-C writes a checkpoint and stops; --resume continues exactly."));
-  g_option_context_add_main_entries (ctx, entries, GETTEXT_PACKAGE);
+  g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
   GError *error = NULL;
   int status = 2;
   AenetTrainConfig cfg = { 0 };
-  if (!g_option_context_parse (ctx, &argc, &argv, &error))
+  if (!g_option_context_parse(ctx, &argc, &argv, &error))
     goto usage;
-  if (argc > 1)
-    {
-      g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, _("unexpected argument “%s”"),
-                   argv[1]);
-      goto usage;
-    }
-  if (resume == NULL && task == NULL)
-    {
-      g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                   _("--task denoise or --task upscale is required"));
-      goto usage;
-    }
-  if (task != NULL && strcmp (task, "denoise") != 0 && strcmp (task, "upscale") != 0)
-    {
-      g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                   _("the task must be denoise or upscale, not “%s”"), task);
-      goto usage;
-    }
-  if (scale != 0 && (scale < 2 || scale > 4))
-    {
-      g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                   _("the scale must be 2, 3 or 4, not %d"), scale);
-      goto usage;
-    }
-  if (out == NULL)
-    {
-      g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, _("--out MODEL is required"));
-      goto usage;
-    }
-  if (from != NULL && arch != NULL)
-    {
-      g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                   _("give either --from or --arch, not both"));
-      goto usage;
-    }
+  if (argc > 1) {
+    g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, _("unexpected argument “%s”"),
+                argv[1]);
+    goto usage;
+  }
+  if (resume == NULL && task == NULL) {
+    g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                _("--task denoise or --task upscale is required"));
+    goto usage;
+  }
+  if (task != NULL && strcmp(task, "denoise") != 0 && strcmp(task, "upscale") != 0) {
+    g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                _("the task must be denoise or upscale, not “%s”"), task);
+    goto usage;
+  }
+  if (scale != 0 && (scale < 2 || scale > 4)) {
+    g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                _("the scale must be 2, 3 or 4, not %d"), scale);
+    goto usage;
+  }
+  if (out == NULL) {
+    g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, _("--out MODEL is required"));
+    goto usage;
+  }
+  if (from != NULL && arch != NULL) {
+    g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                _("give either --from or --arch, not both"));
+    goto usage;
+  }
 
-  aenet_train_config_init (&cfg, task != NULL ? task : "denoise", scale ? scale : 2);
-  cfg.data_dir = g_strdup (data);
-  cfg.val_dir = g_strdup (val);
-  cfg.from = g_strdup (from);
-  cfg.arch = g_strdup (arch);
-  cfg.resume = g_strdup (resume);
-  cfg.out = g_strdup (out);
-  cfg.checkpoint = g_strdup (checkpoint);
-  cfg.name = g_strdup (name);
+  aenet_train_config_init(&cfg, task != NULL ? task : "denoise", scale ? scale : 2);
+  cfg.data_dir = g_strdup(data);
+  cfg.val_dir = g_strdup(val);
+  cfg.from = g_strdup(from);
+  cfg.arch = g_strdup(arch);
+  cfg.resume = g_strdup(resume);
+  cfg.out = g_strdup(out);
+  cfg.checkpoint = g_strdup(checkpoint);
+  cfg.name = g_strdup(name);
   cfg.steps = steps;
   cfg.minutes = minutes;
   cfg.stop_at_step = stop_at;
@@ -229,88 +219,78 @@ aenet_cmd_train (int argc, char **argv)
   if (checkpoint_minutes > 0)
     cfg.checkpoint_minutes = checkpoint_minutes;
   if (cache_mb > 0)
-    cfg.cache_bytes = (gsize) (cache_mb * 1048576.0);
+    cfg.cache_bytes = (gsize)(cache_mb * 1048576.0);
   cfg.poisson_gain = poisson;
   static const char *const losses[] = { "l1", "l2", "charbonnier" };
   static const char *const schedules[] = { "cosine", "step", "constant" };
   int choice;
-  if (loss != NULL)
-    {
-      if (!parse_choice (loss, losses, 3, &choice))
-        {
-          g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                       _("unknown loss “%s” (l1, l2 or charbonnier)"), loss);
-          goto usage;
-        }
-      cfg.loss = choice;
+  if (loss != NULL) {
+    if (!parse_choice(loss, losses, 3, &choice)) {
+      g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                  _("unknown loss “%s” (l1, l2 or charbonnier)"), loss);
+      goto usage;
     }
-  if (schedule != NULL)
-    {
-      if (!parse_choice (schedule, schedules, 3, &choice))
-        {
-          g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                       _("unknown schedule “%s” (cosine, step or constant)"), schedule);
-          goto usage;
-        }
-      cfg.schedule = choice;
+    cfg.loss = choice;
+  }
+  if (schedule != NULL) {
+    if (!parse_choice(schedule, schedules, 3, &choice)) {
+      g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                  _("unknown schedule “%s” (cosine, step or constant)"), schedule);
+      goto usage;
     }
+    cfg.schedule = choice;
+  }
   double lo, hi;
-  if (sigma != NULL)
-    {
-      if (!parse_range (sigma, &lo, &hi) || lo < 0 || hi > 255)
-        {
-          g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                       _("--sigma takes a range like 0-50 within 0–255, not “%s”"), sigma);
-          goto usage;
-        }
-      cfg.sigma_min = lo;
-      cfg.sigma_max = hi;
+  if (sigma != NULL) {
+    if (!parse_range(sigma, &lo, &hi) || lo < 0 || hi > 255) {
+      g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                  _("--sigma takes a range like 0-50 within 0–255, not “%s”"), sigma);
+      goto usage;
     }
-  if (jpeg != NULL)
-    {
-      if (!parse_range (jpeg, &lo, &hi) || lo < 1 || hi > 100)
-        {
-          g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                       _("--jpeg takes a quality range like 30-95 within 1–100, not “%s”"), jpeg);
-          goto usage;
-        }
-      cfg.jpeg_min = lo;
-      cfg.jpeg_max = hi;
+    cfg.sigma_min = lo;
+    cfg.sigma_max = hi;
+  }
+  if (jpeg != NULL) {
+    if (!parse_range(jpeg, &lo, &hi) || lo < 1 || hi > 100) {
+      g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                  _("--jpeg takes a quality range like 30-95 within 1–100, not “%s”"), jpeg);
+      goto usage;
     }
+    cfg.jpeg_min = lo;
+    cfg.jpeg_max = hi;
+  }
 
-  Reporter reporter = { isatty (STDERR_FILENO), 0 };
+  Reporter reporter = { isatty(STDERR_FILENO), 0 };
   AenetTrainCallbacks callbacks = { report_progress, report_message, &reporter, &stop_requested };
   struct sigaction sa = { 0 };
   sa.sa_handler = on_signal;
-  sigaction (SIGINT, &sa, NULL);
-  sigaction (SIGTERM, &sa, NULL);
-  gboolean ok = aenet_train_run (&cfg, &callbacks, &error);
-  signal (SIGINT, SIG_DFL);
-  signal (SIGTERM, SIG_DFL);
-  if (!ok)
-    {
-      fprintf (stderr, "%saenet: %s\n", reporter.tty ? "\r\033[K" : "", error->message);
-      status = 1;
-      goto done;
-    }
-  if (stop_requested)
-    {
-      char *ckpt = checkpoint != NULL ? g_strdup (checkpoint) : g_strconcat (out, ".ckpt", NULL);
-      fprintf (stderr, _("Stopped. Resume with: aenet train --resume %s --out %s\n"), ckpt, out);
-      g_free (ckpt);
-    }
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  gboolean ok = aenet_train_run(&cfg, &callbacks, &error);
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  if (!ok) {
+    fprintf(stderr, "%saenet: %s\n", reporter.tty ? "\r\033[K" : "", error->message);
+    status = 1;
+    goto done;
+  }
+  if (stop_requested) {
+    char *ckpt = checkpoint != NULL ? g_strdup(checkpoint) : g_strconcat(out, ".ckpt", NULL);
+    fprintf(stderr, _("Stopped. Resume with: aenet train --resume %s --out %s\n"), ckpt, out);
+    g_free(ckpt);
+  }
   status = stop_requested ? 130 : 0;
   goto done;
 
 usage:
-  fprintf (stderr, "aenet train: %s\n%s\n", error->message,
-           _("Run 'aenet train --help' for the options."));
+  fprintf(stderr, "aenet train: %s\n%s\n", error->message,
+          _("Run 'aenet train --help' for the options."));
 done:
-  g_clear_error (&error);
-  aenet_train_config_clear (&cfg);
-  g_option_context_free (ctx);
-  g_free (task), g_free (data), g_free (val), g_free (from), g_free (arch), g_free (resume);
-  g_free (out), g_free (checkpoint), g_free (name), g_free (loss), g_free (schedule);
-  g_free (sigma), g_free (jpeg);
+  g_clear_error(&error);
+  aenet_train_config_clear(&cfg);
+  g_option_context_free(ctx);
+  g_free(task), g_free(data), g_free(val), g_free(from), g_free(arch), g_free(resume);
+  g_free(out), g_free(checkpoint), g_free(name), g_free(loss), g_free(schedule);
+  g_free(sigma), g_free(jpeg);
   return status;
 }

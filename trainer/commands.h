@@ -4,12 +4,12 @@
 #ifndef AENET_COMMANDS_H
 #define AENET_COMMANDS_H
 
-int aenet_cmd_info (int argc, char **argv);    /* cmd-info.c */
-int aenet_cmd_denoise (int argc, char **argv); /* cmd-process.c */
-int aenet_cmd_upscale (int argc, char **argv); /* cmd-process.c */
-int aenet_cmd_bench (int argc, char **argv);   /* cmd-bench.c */
-int aenet_cmd_install (int argc, char **argv); /* cmd-info.c */
-int aenet_cmd_train (int argc, char **argv);   /* cmd-train.c */
-int aenet_cmd_eval (int argc, char **argv);    /* cmd-eval.c */
+int aenet_cmd_info(int argc, char **argv);    /* cmd-info.c */
+int aenet_cmd_denoise(int argc, char **argv); /* cmd-process.c */
+int aenet_cmd_upscale(int argc, char **argv); /* cmd-process.c */
+int aenet_cmd_bench(int argc, char **argv);   /* cmd-bench.c */
+int aenet_cmd_install(int argc, char **argv); /* cmd-info.c */
+int aenet_cmd_train(int argc, char **argv);   /* cmd-train.c */
+int aenet_cmd_eval(int argc, char **argv);    /* cmd-eval.c */
 
 #endif

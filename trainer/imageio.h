@@ -22,31 +22,30 @@ typedef enum {
 
 typedef struct {
   int width, height;
-  int n_channels; /* 1 to 4 */
-  int bit_depth;  /* 8 or 16 */
-  gsize stride;   /* bytes per row */
-  guint8 *data;   /* height * stride bytes; 16-bit samples in host order */
+  int n_channels;      /* 1 to 4 */
+  int bit_depth;       /* 8 or 16 */
+  gsize stride;        /* bytes per row */
+  guint8 *data;        /* height * stride bytes; 16-bit samples in host order */
   GBytes *icc_profile; /* or NULL */
   GBytes *exif;        /* EXIF payload starting at the TIFF header, or NULL */
 } AenetImage;
 
 /* A new image with zeroed pixels; NULL with error when too large. */
-AenetImage *aenet_image_new (int width, int height, int n_channels, int bit_depth,
-                             GError **error);
-void aenet_image_free (AenetImage *image); /* NULL is fine */
+AenetImage *aenet_image_new(int width, int height, int n_channels, int bit_depth, GError **error);
+void aenet_image_free(AenetImage *image); /* NULL is fine */
 
 /* The type from the file name's extension (.png, .jpg/.jpeg, .tif/.tiff). */
-gboolean aenet_file_type_from_name (const char *path, AenetFileType *type, GError **error);
+gboolean aenet_file_type_from_name(const char *path, AenetFileType *type, GError **error);
 /* Loads by content (signature), not by name. */
-AenetImage *aenet_image_load (const char *path, GError **error);
+AenetImage *aenet_image_load(const char *path, GError **error);
 /* Saves by the name's extension; JPEG is 8-bit (16-bit images are rounded),
  * quality 95. Atomic: a temporary file, then a rename. */
-gboolean aenet_image_save (const AenetImage *image, const char *path, GError **error);
+gboolean aenet_image_save(const AenetImage *image, const char *path, GError **error);
 
 /* Rectangle (x, y, w, h) inside the image to/from interleaved floats
  * (h rows of w * n_channels). Writing clamps to [0, 1] and rounds. */
-void aenet_image_get_rect (const AenetImage *image, int x, int y, int w, int h, float *dst);
-void aenet_image_set_rect (AenetImage *image, int x, int y, int w, int h, const float *src);
+void aenet_image_get_rect(const AenetImage *image, int x, int y, int w, int h, float *dst);
+void aenet_image_set_rect(AenetImage *image, int x, int y, int w, int h, const float *src);
 
 G_END_DECLS
 

@@ -34,12 +34,12 @@
 #define CHECKPOINT_FORMAT "1"
 
 void
-aenet_train_config_init (AenetTrainConfig *cfg, const char *task, int scale)
+aenet_train_config_init(AenetTrainConfig *cfg, const char *task, int scale)
 {
-  memset (cfg, 0, sizeof *cfg);
-  gboolean denoise = g_strcmp0 (task, "denoise") == 0;
-  cfg->task = g_strdup (task);
-  cfg->scale = denoise ? 1 : MAX (scale, 2);
+  memset(cfg, 0, sizeof *cfg);
+  gboolean denoise = g_strcmp0(task, "denoise") == 0;
+  cfg->task = g_strdup(task);
+  cfg->scale = denoise ? 1 : MAX(scale, 2);
   cfg->patch = denoise ? 96 : 48;
   cfg->batch = 16;
   cfg->checkpoint_minutes = 5;
@@ -54,22 +54,22 @@ aenet_train_config_init (AenetTrainConfig *cfg, const char *task, int scale)
   cfg->sigma_min = 0;
   cfg->sigma_max = 50;
   cfg->val_sigma = 25;
-  cfg->cache_bytes = (gsize) 2 << 30;
+  cfg->cache_bytes = (gsize)2 << 30;
 }
 
 void
-aenet_train_config_clear (AenetTrainConfig *cfg)
+aenet_train_config_clear(AenetTrainConfig *cfg)
 {
-  g_free (cfg->task);
-  g_free (cfg->data_dir);
-  g_free (cfg->val_dir);
-  g_free (cfg->from);
-  g_free (cfg->arch);
-  g_free (cfg->resume);
-  g_free (cfg->out);
-  g_free (cfg->checkpoint);
-  g_free (cfg->name);
-  memset (cfg, 0, sizeof *cfg);
+  g_free(cfg->task);
+  g_free(cfg->data_dir);
+  g_free(cfg->val_dir);
+  g_free(cfg->from);
+  g_free(cfg->arch);
+  g_free(cfg->resume);
+  g_free(cfg->out);
+  g_free(cfg->checkpoint);
+  g_free(cfg->name);
+  memset(cfg, 0, sizeof *cfg);
 }
 
 /* ---- batches ---------------------------------------------------------- */
@@ -107,127 +107,120 @@ struct Trainer {
   GError *producer_error;
 };
 
-static void
-message (Trainer *t, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+static void message(Trainer *t, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 static void
-message (Trainer *t, const char *fmt, ...)
+message(Trainer *t, const char *fmt, ...)
 {
   if (t->cb == NULL || t->cb->message == NULL)
     return;
   va_list ap;
-  va_start (ap, fmt);
-  char *text = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  t->cb->message (t->cb->user, text);
-  g_free (text);
+  va_start(ap, fmt);
+  char *text = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  t->cb->message(t->cb->user, text);
+  g_free(text);
 }
 
 static gboolean
-make_sample (Trainer *t, AenetRng *rng, float *input, float *target, float *sigma,
-             GError **error)
+make_sample(Trainer *t, AenetRng *rng, float *input, float *target, float *sigma, GError **error)
 {
   const AenetTrainConfig *c = &t->cfg;
   int s = c->scale, p = c->patch;
-  guint image = t->train_index[aenet_rng_below (rng, t->n_train)];
+  guint image = t->train_index[aenet_rng_below(rng, t->n_train)];
   int w, h;
-  aenet_dataset_get_size (t->train_ds, image, &w, &h);
-  int x = aenet_rng_below (rng, w / s - p + 1);
-  int y = aenet_rng_below (rng, h / s - p + 1);
-  int transform = aenet_rng_below (rng, 8);
-  if (!aenet_dataset_get_patch (t->train_ds, image, x, y, p, transform, target,
-                                s > 1 ? input : NULL, error))
+  aenet_dataset_get_size(t->train_ds, image, &w, &h);
+  int x = aenet_rng_below(rng, w / s - p + 1);
+  int y = aenet_rng_below(rng, h / s - p + 1);
+  int transform = aenet_rng_below(rng, 8);
+  if (!aenet_dataset_get_patch(t->train_ds, image, x, y, p, transform, target, s > 1 ? input : NULL,
+                               error))
     return FALSE;
-  gsize n = (gsize) 3 * p * p;
+  gsize n = (gsize)3 * p * p;
   *sigma = 0;
   if (s > 1)
     return TRUE;
-  memcpy (input, target, n * sizeof (float));
-  float level = c->sigma_min + (c->sigma_max - c->sigma_min) * aenet_rng_uniform (rng);
-  if (c->jpeg_max > 0)
-    {
-      int q = c->jpeg_min + aenet_rng_below (rng, c->jpeg_max - c->jpeg_min + 1);
-      if (!aenet_degrade_jpeg (input, 3, p, p, q, error))
-        return FALSE;
-    }
+  memcpy(input, target, n * sizeof(float));
+  float level = c->sigma_min + (c->sigma_max - c->sigma_min) * aenet_rng_uniform(rng);
+  if (c->jpeg_max > 0) {
+    int q = c->jpeg_min + aenet_rng_below(rng, c->jpeg_max - c->jpeg_min + 1);
+    if (!aenet_degrade_jpeg(input, 3, p, p, q, error))
+      return FALSE;
+  }
   if (c->poisson_gain > 0)
-    aenet_degrade_poisson_gaussian (input, n, c->poisson_gain * aenet_rng_uniform (rng), 0, rng);
-  aenet_degrade_gaussian (input, n, level, rng);
+    aenet_degrade_poisson_gaussian(input, n, c->poisson_gain * aenet_rng_uniform(rng), 0, rng);
+  aenet_degrade_gaussian(input, n, level, rng);
   *sigma = level / 255.0f;
   return TRUE;
 }
 
 static gpointer
-producer_main (gpointer data)
+producer_main(gpointer data)
 {
   Trainer *t = data;
-  for (;;)
-    {
-      int id = GPOINTER_TO_INT (g_async_queue_pop (t->free_q)) - 1;
-      if (id < 0 || t->quit)
-        break;
-      Batch *b = &t->batches[id];
-      b->rng_before = t->data_rng;
-      int p = t->cfg.patch, hp = p * t->cfg.scale;
-      for (int i = 0; i < t->cfg.batch && t->producer_error == NULL; i++)
-        make_sample (t, &t->data_rng, b->input + (gsize) i * 3 * p * p,
-                     b->target + (gsize) i * 3 * hp * hp, &b->sigma[i], &t->producer_error);
-      g_async_queue_push (t->ready_q, GINT_TO_POINTER (id + 1));
-    }
+  for (;;) {
+    int id = GPOINTER_TO_INT(g_async_queue_pop(t->free_q)) - 1;
+    if (id < 0 || t->quit)
+      break;
+    Batch *b = &t->batches[id];
+    b->rng_before = t->data_rng;
+    int p = t->cfg.patch, hp = p * t->cfg.scale;
+    for (int i = 0; i < t->cfg.batch && t->producer_error == NULL; i++)
+      make_sample(t, &t->data_rng, b->input + (gsize)i * 3 * p * p,
+                  b->target + (gsize)i * 3 * hp * hp, &b->sigma[i], &t->producer_error);
+    g_async_queue_push(t->ready_q, GINT_TO_POINTER(id + 1));
+  }
   return NULL;
 }
 
 static void
-batches_start (Trainer *t)
+batches_start(Trainer *t)
 {
   int p = t->cfg.patch, hp = p * t->cfg.scale, bs = t->cfg.batch;
-  t->free_q = g_async_queue_new ();
-  t->ready_q = g_async_queue_new ();
-  for (int i = 0; i < N_BATCH_BUFFERS; i++)
-    {
-      t->batches[i].input = g_new (float, (gsize) bs * 3 * p * p);
-      t->batches[i].target = g_new (float, (gsize) bs * 3 * hp * hp);
-      t->batches[i].sigma = g_new (float, bs);
-      g_async_queue_push (t->free_q, GINT_TO_POINTER (i + 1));
-    }
-  t->producer = g_thread_new ("aenet-batches", producer_main, t);
+  t->free_q = g_async_queue_new();
+  t->ready_q = g_async_queue_new();
+  for (int i = 0; i < N_BATCH_BUFFERS; i++) {
+    t->batches[i].input = g_new(float, (gsize)bs * 3 * p * p);
+    t->batches[i].target = g_new(float, (gsize)bs * 3 * hp * hp);
+    t->batches[i].sigma = g_new(float, bs);
+    g_async_queue_push(t->free_q, GINT_TO_POINTER(i + 1));
+  }
+  t->producer = g_thread_new("aenet-batches", producer_main, t);
 }
 
 static Batch *
-batch_next (Trainer *t, GError **error)
+batch_next(Trainer *t, GError **error)
 {
-  int id = GPOINTER_TO_INT (g_async_queue_pop (t->ready_q)) - 1;
-  if (t->producer_error != NULL)
-    {
-      g_propagate_error (error, g_error_copy (t->producer_error));
-      return NULL;
-    }
+  int id = GPOINTER_TO_INT(g_async_queue_pop(t->ready_q)) - 1;
+  if (t->producer_error != NULL) {
+    g_propagate_error(error, g_error_copy(t->producer_error));
+    return NULL;
+  }
   return &t->batches[id];
 }
 
 static void
-batch_release (Trainer *t, Batch *b)
+batch_release(Trainer *t, Batch *b)
 {
-  g_async_queue_push (t->free_q, GINT_TO_POINTER ((int) (b - t->batches) + 1));
+  g_async_queue_push(t->free_q, GINT_TO_POINTER((int)(b - t->batches) + 1));
 }
 
 static void
-batches_stop (Trainer *t)
+batches_stop(Trainer *t)
 {
   if (t->producer == NULL)
     return;
   t->quit = 1;
-  g_async_queue_push (t->free_q, GINT_TO_POINTER (-1)); /* id -2: stop */
-  g_thread_join (t->producer);
+  g_async_queue_push(t->free_q, GINT_TO_POINTER(-1)); /* id -2: stop */
+  g_thread_join(t->producer);
   t->producer = NULL;
-  for (int i = 0; i < N_BATCH_BUFFERS; i++)
-    {
-      g_free (t->batches[i].input);
-      g_free (t->batches[i].target);
-      g_free (t->batches[i].sigma);
-    }
-  g_async_queue_unref (t->free_q);
-  g_async_queue_unref (t->ready_q);
+  for (int i = 0; i < N_BATCH_BUFFERS; i++) {
+    g_free(t->batches[i].input);
+    g_free(t->batches[i].target);
+    g_free(t->batches[i].sigma);
+  }
+  g_async_queue_unref(t->free_q);
+  g_async_queue_unref(t->ready_q);
 }
 
 /* ---- one step --------------------------------------------------------- */
@@ -243,92 +236,86 @@ typedef struct {
 } StepWorker;
 
 static gpointer
-step_worker_main (gpointer data)
+step_worker_main(gpointer data)
 {
   StepWorker *w = data;
   Trainer *t = w->t;
   int p = t->cfg.patch, hp = p * t->cfg.scale;
-  gsize in_n = (gsize) 3 * p * p, out_n = (gsize) 3 * hp * hp;
-  memset (w->grads, 0, t->n_params * sizeof (float));
+  gsize in_n = (gsize)3 * p * p, out_n = (gsize)3 * hp * hp;
+  memset(w->grads, 0, t->n_params * sizeof(float));
   w->loss = 0;
-  for (int i = w->index; i < t->cfg.batch; i += t->n_threads)
-    {
-      aenet_network_forward (t->net, w->ws, w->batch->input + i * in_n, w->batch->sigma[i]);
-      const float *out = aenet_workspace_get_output (w->ws);
-      const float *target = w->batch->target + i * out_n;
-      switch (t->cfg.loss)
-        {
-        case AENET_LOSS_L1:
-          w->loss += aenet_loss_l1 (w->dout, out, target, out_n);
-          break;
-        case AENET_LOSS_L2:
-          w->loss += aenet_loss_l2 (w->dout, out, target, out_n);
-          break;
-        case AENET_LOSS_CHARBONNIER:
-          w->loss += aenet_loss_charbonnier (w->dout, out, target, 1e-3f, out_n);
-          break;
-        }
-      float inv = 1.0f / t->cfg.batch; /* the loss is the batch mean */
-      for (gsize j = 0; j < out_n; j++)
-        w->dout[j] *= inv;
-      aenet_network_backward (t->net, w->ws, w->grads, w->dout);
+  for (int i = w->index; i < t->cfg.batch; i += t->n_threads) {
+    aenet_network_forward(t->net, w->ws, w->batch->input + i * in_n, w->batch->sigma[i]);
+    const float *out = aenet_workspace_get_output(w->ws);
+    const float *target = w->batch->target + i * out_n;
+    switch (t->cfg.loss) {
+    case AENET_LOSS_L1:
+      w->loss += aenet_loss_l1(w->dout, out, target, out_n);
+      break;
+    case AENET_LOSS_L2:
+      w->loss += aenet_loss_l2(w->dout, out, target, out_n);
+      break;
+    case AENET_LOSS_CHARBONNIER:
+      w->loss += aenet_loss_charbonnier(w->dout, out, target, 1e-3f, out_n);
+      break;
     }
+    float inv = 1.0f / t->cfg.batch; /* the loss is the batch mean */
+    for (gsize j = 0; j < out_n; j++)
+      w->dout[j] *= inv;
+    aenet_network_backward(t->net, w->ws, w->grads, w->dout);
+  }
   return NULL;
 }
 
 static double
-learning_rate (const Trainer *t)
+learning_rate(const Trainer *t)
 {
   const AenetTrainConfig *c = &t->cfg;
   long s = t->step;
   if (s < c->warmup)
-    return c->lr * (s + 1) / (double) c->warmup;
-  double progress = (double) (s - c->warmup) / MAX (1, t->total_steps - c->warmup);
-  progress = CLAMP (progress, 0.0, 1.0);
-  switch (c->schedule)
-    {
-    case AENET_SCHEDULE_COSINE:
-      return c->lr * (0.01 + 0.99 * 0.5 * (1 + cos (G_PI * progress)));
-    case AENET_SCHEDULE_STEP:
-      return c->lr * (progress < 0.5 ? 1 : progress < 0.75 ? 0.5 : progress < 0.9 ? 0.25 : 0.1);
-    case AENET_SCHEDULE_CONSTANT:
-    default:
-      return c->lr;
-    }
+    return c->lr * (s + 1) / (double)c->warmup;
+  double progress = (double)(s - c->warmup) / MAX(1, t->total_steps - c->warmup);
+  progress = CLAMP(progress, 0.0, 1.0);
+  switch (c->schedule) {
+  case AENET_SCHEDULE_COSINE:
+    return c->lr * (0.01 + 0.99 * 0.5 * (1 + cos(G_PI * progress)));
+  case AENET_SCHEDULE_STEP:
+    return c->lr * (progress < 0.5 ? 1 : progress < 0.75 ? 0.5 : progress < 0.9 ? 0.25 : 0.1);
+  case AENET_SCHEDULE_CONSTANT:
+  default:
+    return c->lr;
+  }
 }
 
 /* Forward and backward over the batch in n_threads threads, then Adam. */
 static double
-train_step (Trainer *t, StepWorker *workers, const Batch *batch)
+train_step(Trainer *t, StepWorker *workers, const Batch *batch)
 {
   GThread *threads[64];
   for (int i = 0; i < t->n_threads; i++)
     workers[i].batch = batch;
   for (int i = 1; i < t->n_threads; i++)
-    threads[i] = g_thread_new ("aenet-step", step_worker_main, &workers[i]);
-  step_worker_main (&workers[0]);
+    threads[i] = g_thread_new("aenet-step", step_worker_main, &workers[i]);
+  step_worker_main(&workers[0]);
   double loss = workers[0].loss;
-  for (int i = 1; i < t->n_threads; i++)
-    {
-      g_thread_join (threads[i]);
-      aenet_accumulate (t->grads, workers[i].grads, t->n_params);
-      loss += workers[i].loss;
-    }
-  if (t->cfg.clip > 0)
-    {
-      double norm2 = 0;
+  for (int i = 1; i < t->n_threads; i++) {
+    g_thread_join(threads[i]);
+    aenet_accumulate(t->grads, workers[i].grads, t->n_params);
+    loss += workers[i].loss;
+  }
+  if (t->cfg.clip > 0) {
+    double norm2 = 0;
+    for (gsize i = 0; i < t->n_params; i++)
+      norm2 += (double)t->grads[i] * t->grads[i];
+    double norm = sqrt(norm2);
+    if (norm > t->cfg.clip) {
+      float f = t->cfg.clip / norm;
       for (gsize i = 0; i < t->n_params; i++)
-        norm2 += (double) t->grads[i] * t->grads[i];
-      double norm = sqrt (norm2);
-      if (norm > t->cfg.clip)
-        {
-          float f = t->cfg.clip / norm;
-          for (gsize i = 0; i < t->n_params; i++)
-            t->grads[i] *= f;
-        }
+        t->grads[i] *= f;
     }
-  aenet_adam_update (aenet_network_get_params (t->net), t->m, t->v, t->grads, t->n_params,
-                     learning_rate (t), 0.9f, 0.999f, 1e-8f, t->cfg.weight_decay, t->step + 1);
+  }
+  aenet_adam_update(aenet_network_get_params(t->net), t->m, t->v, t->grads, t->n_params,
+                    learning_rate(t), 0.9f, 0.999f, 1e-8f, t->cfg.weight_decay, t->step + 1);
   t->step++;
   return loss / t->cfg.batch;
 }
@@ -337,61 +324,55 @@ train_step (Trainer *t, StepWorker *workers, const Batch *batch)
 
 /* Mean PSNR of the model and of the baseline over the validation images. */
 static gboolean
-validate (Trainer *t, double *psnr, double *baseline, GError **error)
+validate(Trainer *t, double *psnr, double *baseline, GError **error)
 {
   const AenetTrainConfig *c = &t->cfg;
   AenetTilerOptions opt;
-  aenet_tiler_options_init (&opt);
+  aenet_tiler_options_init(&opt);
   opt.n_threads = t->n_threads;
   opt.noise_level = c->val_sigma / 255.0f;
   double sum = 0, sum_base = 0;
-  for (guint k = 0; k < t->n_val; k++)
-    {
-      guint index = t->val_index[k];
-      float *hr = NULL, *lr = NULL;
-      int w, h;
-      aenet_dataset_get_size (t->val_ds, index, &w, &h);
-      if (!aenet_dataset_get_image (t->val_ds, index, &hr, c->scale > 1 ? &lr : NULL, error))
-        return FALSE;
-      gsize n = (gsize) 3 * w * h;
-      float *out = g_new (float, n);
-      double p = 0, b = 0;
-      gboolean ok;
-      if (c->scale == 1)
-        {
-          /* The same noise every time: a seed per image. */
-          AenetRng rng;
-          aenet_rng_init (&rng, 0x5eed0000 + k);
-          lr = g_memdup2 (hr, n * sizeof (float));
-          aenet_degrade_gaussian (lr, n, c->val_sigma, &rng);
-          ok = aenet_tiler_run_planar (t->net, lr, 3, h, w, out, &opt, error);
-          if (ok)
-            {
-              aenet_metrics_denoise (out, hr, 3, h, w, &p, NULL);
-              aenet_metrics_denoise (lr, hr, 3, h, w, &b, NULL);
-            }
-        }
-      else
-        {
-          int s = c->scale;
-          ok = aenet_tiler_run_planar (t->net, lr, 3, h / s, w / s, out, &opt, error);
-          if (ok)
-            {
-              aenet_metrics_upscale (out, hr, 3, h, w, s, &p, NULL);
-              float *scratch = g_new (float, aenet_resize_scratch_size (3, h / s, w / s, h, w));
-              aenet_resize_bicubic (out, lr, scratch, 3, h / s, w / s, h, w);
-              aenet_metrics_upscale (out, hr, 3, h, w, s, &b, NULL);
-              g_free (scratch);
-            }
-        }
-      g_free (out);
-      g_free (hr);
-      g_free (lr);
-      if (!ok)
-        return FALSE;
-      sum += p;
-      sum_base += b;
+  for (guint k = 0; k < t->n_val; k++) {
+    guint index = t->val_index[k];
+    float *hr = NULL, *lr = NULL;
+    int w, h;
+    aenet_dataset_get_size(t->val_ds, index, &w, &h);
+    if (!aenet_dataset_get_image(t->val_ds, index, &hr, c->scale > 1 ? &lr : NULL, error))
+      return FALSE;
+    gsize n = (gsize)3 * w * h;
+    float *out = g_new(float, n);
+    double p = 0, b = 0;
+    gboolean ok;
+    if (c->scale == 1) {
+      /* The same noise every time: a seed per image. */
+      AenetRng rng;
+      aenet_rng_init(&rng, 0x5eed0000 + k);
+      lr = g_memdup2(hr, n * sizeof(float));
+      aenet_degrade_gaussian(lr, n, c->val_sigma, &rng);
+      ok = aenet_tiler_run_planar(t->net, lr, 3, h, w, out, &opt, error);
+      if (ok) {
+        aenet_metrics_denoise(out, hr, 3, h, w, &p, NULL);
+        aenet_metrics_denoise(lr, hr, 3, h, w, &b, NULL);
+      }
+    } else {
+      int s = c->scale;
+      ok = aenet_tiler_run_planar(t->net, lr, 3, h / s, w / s, out, &opt, error);
+      if (ok) {
+        aenet_metrics_upscale(out, hr, 3, h, w, s, &p, NULL);
+        float *scratch = g_new(float, aenet_resize_scratch_size(3, h / s, w / s, h, w));
+        aenet_resize_bicubic(out, lr, scratch, 3, h / s, w / s, h, w);
+        aenet_metrics_upscale(out, hr, 3, h, w, s, &b, NULL);
+        g_free(scratch);
+      }
     }
+    g_free(out);
+    g_free(hr);
+    g_free(lr);
+    if (!ok)
+      return FALSE;
+    sum += p;
+    sum_base += b;
+  }
   *psnr = sum / t->n_val;
   *baseline = sum_base / t->n_val;
   return TRUE;
@@ -407,607 +388,572 @@ static const struct {
   FieldType type;
   gsize offset;
 } setting_fields[] = {
-  { "scale", FIELD_INT, G_STRUCT_OFFSET (AenetTrainConfig, scale) },
-  { "patch", FIELD_INT, G_STRUCT_OFFSET (AenetTrainConfig, patch) },
-  { "batch", FIELD_INT, G_STRUCT_OFFSET (AenetTrainConfig, batch) },
-  { "warmup", FIELD_LONG, G_STRUCT_OFFSET (AenetTrainConfig, warmup) },
-  { "val_every", FIELD_LONG, G_STRUCT_OFFSET (AenetTrainConfig, val_every) },
-  { "val_images", FIELD_INT, G_STRUCT_OFFSET (AenetTrainConfig, val_images) },
-  { "seed", FIELD_U64, G_STRUCT_OFFSET (AenetTrainConfig, seed) },
-  { "jpeg_min", FIELD_INT, G_STRUCT_OFFSET (AenetTrainConfig, jpeg_min) },
-  { "jpeg_max", FIELD_INT, G_STRUCT_OFFSET (AenetTrainConfig, jpeg_max) },
-  { "lr", FIELD_DOUBLE, G_STRUCT_OFFSET (AenetTrainConfig, lr) },
-  { "weight_decay", FIELD_DOUBLE, G_STRUCT_OFFSET (AenetTrainConfig, weight_decay) },
-  { "clip", FIELD_DOUBLE, G_STRUCT_OFFSET (AenetTrainConfig, clip) },
-  { "sigma_min", FIELD_FLOAT, G_STRUCT_OFFSET (AenetTrainConfig, sigma_min) },
-  { "sigma_max", FIELD_FLOAT, G_STRUCT_OFFSET (AenetTrainConfig, sigma_max) },
-  { "val_sigma", FIELD_FLOAT, G_STRUCT_OFFSET (AenetTrainConfig, val_sigma) },
-  { "poisson_gain", FIELD_FLOAT, G_STRUCT_OFFSET (AenetTrainConfig, poisson_gain) },
+  { "scale", FIELD_INT, G_STRUCT_OFFSET(AenetTrainConfig, scale) },
+  { "patch", FIELD_INT, G_STRUCT_OFFSET(AenetTrainConfig, patch) },
+  { "batch", FIELD_INT, G_STRUCT_OFFSET(AenetTrainConfig, batch) },
+  { "warmup", FIELD_LONG, G_STRUCT_OFFSET(AenetTrainConfig, warmup) },
+  { "val_every", FIELD_LONG, G_STRUCT_OFFSET(AenetTrainConfig, val_every) },
+  { "val_images", FIELD_INT, G_STRUCT_OFFSET(AenetTrainConfig, val_images) },
+  { "seed", FIELD_U64, G_STRUCT_OFFSET(AenetTrainConfig, seed) },
+  { "jpeg_min", FIELD_INT, G_STRUCT_OFFSET(AenetTrainConfig, jpeg_min) },
+  { "jpeg_max", FIELD_INT, G_STRUCT_OFFSET(AenetTrainConfig, jpeg_max) },
+  { "lr", FIELD_DOUBLE, G_STRUCT_OFFSET(AenetTrainConfig, lr) },
+  { "weight_decay", FIELD_DOUBLE, G_STRUCT_OFFSET(AenetTrainConfig, weight_decay) },
+  { "clip", FIELD_DOUBLE, G_STRUCT_OFFSET(AenetTrainConfig, clip) },
+  { "sigma_min", FIELD_FLOAT, G_STRUCT_OFFSET(AenetTrainConfig, sigma_min) },
+  { "sigma_max", FIELD_FLOAT, G_STRUCT_OFFSET(AenetTrainConfig, sigma_max) },
+  { "val_sigma", FIELD_FLOAT, G_STRUCT_OFFSET(AenetTrainConfig, val_sigma) },
+  { "poisson_gain", FIELD_FLOAT, G_STRUCT_OFFSET(AenetTrainConfig, poisson_gain) },
 };
 
 static void
-meta_set_number (GHashTable *meta, const char *key, double v, gboolean integer)
+meta_set_number(GHashTable *meta, const char *key, double v, gboolean integer)
 {
   char buf[G_ASCII_DTOSTR_BUF_SIZE];
-  g_hash_table_insert (meta, g_strdup (key),
-                       integer ? g_strdup_printf ("%" G_GINT64_FORMAT, (gint64) v)
-                               : g_strdup (g_ascii_dtostr (buf, sizeof buf, v)));
+  g_hash_table_insert(meta, g_strdup(key),
+                      integer ? g_strdup_printf("%" G_GINT64_FORMAT, (gint64)v)
+                              : g_strdup(g_ascii_dtostr(buf, sizeof buf, v)));
 }
 
 static void
-settings_to_meta (const AenetTrainConfig *c, GHashTable *meta)
+settings_to_meta(const AenetTrainConfig *c, GHashTable *meta)
 {
-  for (guint i = 0; i < G_N_ELEMENTS (setting_fields); i++)
-    {
-      const guint8 *field = (const guint8 *) c + setting_fields[i].offset;
-      const char *key = setting_fields[i].key;
-      switch (setting_fields[i].type)
-        {
-        case FIELD_INT:
-          meta_set_number (meta, key, *(const int *) field, TRUE);
-          break;
-        case FIELD_LONG:
-          meta_set_number (meta, key, *(const long *) field, TRUE);
-          break;
-        case FIELD_U64:
-          g_hash_table_insert (meta, g_strdup (key),
-                               g_strdup_printf ("%" G_GUINT64_FORMAT, *(const guint64 *) field));
-          break;
-        case FIELD_FLOAT:
-          meta_set_number (meta, key, *(const float *) field, FALSE);
-          break;
-        case FIELD_DOUBLE:
-          meta_set_number (meta, key, *(const double *) field, FALSE);
-          break;
-        }
+  for (guint i = 0; i < G_N_ELEMENTS(setting_fields); i++) {
+    const guint8 *field = (const guint8 *)c + setting_fields[i].offset;
+    const char *key = setting_fields[i].key;
+    switch (setting_fields[i].type) {
+    case FIELD_INT:
+      meta_set_number(meta, key, *(const int *)field, TRUE);
+      break;
+    case FIELD_LONG:
+      meta_set_number(meta, key, *(const long *)field, TRUE);
+      break;
+    case FIELD_U64:
+      g_hash_table_insert(meta, g_strdup(key),
+                          g_strdup_printf("%" G_GUINT64_FORMAT, *(const guint64 *)field));
+      break;
+    case FIELD_FLOAT:
+      meta_set_number(meta, key, *(const float *)field, FALSE);
+      break;
+    case FIELD_DOUBLE:
+      meta_set_number(meta, key, *(const double *)field, FALSE);
+      break;
     }
+  }
 }
 
 static const char *const loss_names[] = { "l1", "l2", "charbonnier" };
 static const char *const schedule_names[] = { "cosine", "step", "constant" };
 
 static gboolean
-save_checkpoint (Trainer *t, const AenetRng *next_rng, GError **error)
+save_checkpoint(Trainer *t, const AenetRng *next_rng, GError **error)
 {
   const AenetTrainConfig *c = &t->cfg;
-  GHashTable *meta = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  g_hash_table_insert (meta, g_strdup ("aenet.checkpoint"), g_strdup (CHECKPOINT_FORMAT));
-  g_hash_table_insert (meta, g_strdup ("task"), g_strdup (c->task));
-  g_hash_table_insert (meta, g_strdup ("graph"), aenet_network_to_json (t->net));
-  g_hash_table_insert (meta, g_strdup ("arch"), g_strdup (t->arch_name));
-  g_hash_table_insert (meta, g_strdup ("data_dir"), g_strdup (c->data_dir));
+  GHashTable *meta = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  g_hash_table_insert(meta, g_strdup("aenet.checkpoint"), g_strdup(CHECKPOINT_FORMAT));
+  g_hash_table_insert(meta, g_strdup("task"), g_strdup(c->task));
+  g_hash_table_insert(meta, g_strdup("graph"), aenet_network_to_json(t->net));
+  g_hash_table_insert(meta, g_strdup("arch"), g_strdup(t->arch_name));
+  g_hash_table_insert(meta, g_strdup("data_dir"), g_strdup(c->data_dir));
   if (c->val_dir != NULL)
-    g_hash_table_insert (meta, g_strdup ("val_dir"), g_strdup (c->val_dir));
-  g_hash_table_insert (meta, g_strdup ("loss"), g_strdup (loss_names[c->loss]));
-  g_hash_table_insert (meta, g_strdup ("schedule"), g_strdup (schedule_names[c->schedule]));
-  g_hash_table_insert (meta, g_strdup ("data_rng"),
-                       g_strdup_printf ("%016" G_GINT64_MODIFIER "x %016" G_GINT64_MODIFIER
-                                        "x %016" G_GINT64_MODIFIER "x %016" G_GINT64_MODIFIER "x",
-                                        next_rng->s[0], next_rng->s[1], next_rng->s[2],
-                                        next_rng->s[3]));
-  settings_to_meta (c, meta);
-  meta_set_number (meta, "step", t->step, TRUE);
-  meta_set_number (meta, "total_steps", t->total_steps, TRUE);
-  meta_set_number (meta, "best_val", t->best_val, FALSE);
+    g_hash_table_insert(meta, g_strdup("val_dir"), g_strdup(c->val_dir));
+  g_hash_table_insert(meta, g_strdup("loss"), g_strdup(loss_names[c->loss]));
+  g_hash_table_insert(meta, g_strdup("schedule"), g_strdup(schedule_names[c->schedule]));
+  g_hash_table_insert(meta, g_strdup("data_rng"),
+                      g_strdup_printf("%016" G_GINT64_MODIFIER "x %016" G_GINT64_MODIFIER
+                                      "x %016" G_GINT64_MODIFIER "x %016" G_GINT64_MODIFIER "x",
+                                      next_rng->s[0], next_rng->s[1], next_rng->s[2],
+                                      next_rng->s[3]));
+  settings_to_meta(c, meta);
+  meta_set_number(meta, "step", t->step, TRUE);
+  meta_set_number(meta, "total_steps", t->total_steps, TRUE);
+  meta_set_number(meta, "best_val", t->best_val, FALSE);
   /* The model's own descriptive metadata travels with the checkpoint. */
   GHashTableIter iter;
   gpointer k, v;
-  g_hash_table_iter_init (&iter, t->model->metadata);
-  while (g_hash_table_iter_next (&iter, &k, &v))
-    if (!g_str_has_prefix (k, "aenet."))
-      g_hash_table_insert (meta, g_strconcat ("model.", k, NULL), g_strdup (v));
+  g_hash_table_iter_init(&iter, t->model->metadata);
+  while (g_hash_table_iter_next(&iter, &k, &v))
+    if (!g_str_has_prefix(k, "aenet."))
+      g_hash_table_insert(meta, g_strconcat("model.", k, NULL), g_strdup(v));
 
   AenetTensor tensors[3] = {
-    { "params", 1, { (gint64) t->n_params }, t->n_params, aenet_network_get_params (t->net) },
-    { "adam.m", 1, { (gint64) t->n_params }, t->n_params, t->m },
-    { "adam.v", 1, { (gint64) t->n_params }, t->n_params, t->v },
+    { "params", 1, { (gint64)t->n_params }, t->n_params, aenet_network_get_params(t->net) },
+    { "adam.m", 1, { (gint64)t->n_params }, t->n_params, t->m },
+    { "adam.v", 1, { (gint64)t->n_params }, t->n_params, t->v },
   };
   const AenetTensor *list[3] = { &tensors[0], &tensors[1], &tensors[2] };
-  gboolean ok = aenet_safetensors_save (t->cfg.checkpoint, list, 3, meta, error);
-  g_hash_table_unref (meta);
+  gboolean ok = aenet_safetensors_save(t->cfg.checkpoint, list, 3, meta, error);
+  g_hash_table_unref(meta);
   return ok;
 }
 
 static gboolean
-meta_get_number (GHashTable *meta, const char *key, double *out, GError **error)
+meta_get_number(GHashTable *meta, const char *key, double *out, GError **error)
 {
-  const char *s = g_hash_table_lookup (meta, key);
+  const char *s = g_hash_table_lookup(meta, key);
   char *end = NULL;
-  *out = s != NULL ? g_ascii_strtod (s, &end) : 0;
-  if (s == NULL || end == s || *end != '\0' || !isfinite (*out))
-    {
-      g_set_error (error, AENET_ERROR, AENET_ERROR_FORMAT,
-                   "the checkpoint's “%s” is missing or not a number", key);
-      return FALSE;
-    }
+  *out = s != NULL ? g_ascii_strtod(s, &end) : 0;
+  if (s == NULL || end == s || *end != '\0' || !isfinite(*out)) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_FORMAT,
+                "the checkpoint's “%s” is missing or not a number", key);
+    return FALSE;
+  }
   return TRUE;
 }
 
 static gboolean
-settings_from_meta (AenetTrainConfig *c, GHashTable *meta, GError **error)
+settings_from_meta(AenetTrainConfig *c, GHashTable *meta, GError **error)
 {
-  for (guint i = 0; i < G_N_ELEMENTS (setting_fields); i++)
-    {
-      guint8 *field = (guint8 *) c + setting_fields[i].offset;
-      double v;
-      if (setting_fields[i].type == FIELD_U64)
-        {
-          const char *s = g_hash_table_lookup (meta, setting_fields[i].key);
-          if (s == NULL
-              || !g_ascii_string_to_unsigned (s, 10, 0, G_MAXUINT64, (guint64 *) field, NULL))
-            {
-              g_set_error (error, AENET_ERROR, AENET_ERROR_FORMAT,
-                           "the checkpoint's “%s” is missing or not a number",
-                           setting_fields[i].key);
-              return FALSE;
-            }
-          continue;
-        }
-      if (!meta_get_number (meta, setting_fields[i].key, &v, error))
+  for (guint i = 0; i < G_N_ELEMENTS(setting_fields); i++) {
+    guint8 *field = (guint8 *)c + setting_fields[i].offset;
+    double v;
+    if (setting_fields[i].type == FIELD_U64) {
+      const char *s = g_hash_table_lookup(meta, setting_fields[i].key);
+      if (s == NULL || !g_ascii_string_to_unsigned(s, 10, 0, G_MAXUINT64, (guint64 *)field, NULL)) {
+        g_set_error(error, AENET_ERROR, AENET_ERROR_FORMAT,
+                    "the checkpoint's “%s” is missing or not a number", setting_fields[i].key);
         return FALSE;
-      switch (setting_fields[i].type)
-        {
-        case FIELD_INT:
-          *(int *) field = v;
-          break;
-        case FIELD_LONG:
-          *(long *) field = v;
-          break;
-        case FIELD_FLOAT:
-          *(float *) field = v;
-          break;
-        case FIELD_DOUBLE:
-          *(double *) field = v;
-          break;
-        case FIELD_U64:
-          break;
-        }
+      }
+      continue;
     }
+    if (!meta_get_number(meta, setting_fields[i].key, &v, error))
+      return FALSE;
+    switch (setting_fields[i].type) {
+    case FIELD_INT:
+      *(int *)field = v;
+      break;
+    case FIELD_LONG:
+      *(long *)field = v;
+      break;
+    case FIELD_FLOAT:
+      *(float *)field = v;
+      break;
+    case FIELD_DOUBLE:
+      *(double *)field = v;
+      break;
+    case FIELD_U64:
+      break;
+    }
+  }
   return TRUE;
 }
 
 static int
-name_index (const char *const *names, int n, const char *name)
+name_index(const char *const *names, int n, const char *name)
 {
   for (int i = 0; i < n; i++)
-    if (g_strcmp0 (names[i], name) == 0)
+    if (g_strcmp0(names[i], name) == 0)
       return i;
   return -1;
 }
 
 /* Restores settings and state from a checkpoint into t (model created here). */
 static gboolean
-load_checkpoint (Trainer *t, const char *path, GError **error)
+load_checkpoint(Trainer *t, const char *path, GError **error)
 {
-  AenetSafetensors *file = aenet_safetensors_load (path, error);
+  AenetSafetensors *file = aenet_safetensors_load(path, error);
   if (file == NULL)
     return FALSE;
   GHashTable *meta = file->metadata;
   AenetTrainConfig *c = &t->cfg;
   double step = 0, total = 0, best = 0;
-  const char *graph = g_hash_table_lookup (meta, "graph");
-  const char *task = g_hash_table_lookup (meta, "task");
-  const char *rng_text = g_hash_table_lookup (meta, "data_rng");
-  int loss = name_index (loss_names, 3, g_hash_table_lookup (meta, "loss"));
-  int schedule = name_index (schedule_names, 3, g_hash_table_lookup (meta, "schedule"));
-  gboolean ok = g_strcmp0 (g_hash_table_lookup (meta, "aenet.checkpoint"), CHECKPOINT_FORMAT) == 0
-                && graph != NULL && task != NULL && rng_text != NULL && loss >= 0
-                && schedule >= 0;
+  const char *graph = g_hash_table_lookup(meta, "graph");
+  const char *task = g_hash_table_lookup(meta, "task");
+  const char *rng_text = g_hash_table_lookup(meta, "data_rng");
+  int loss = name_index(loss_names, 3, g_hash_table_lookup(meta, "loss"));
+  int schedule = name_index(schedule_names, 3, g_hash_table_lookup(meta, "schedule"));
+  gboolean ok = g_strcmp0(g_hash_table_lookup(meta, "aenet.checkpoint"), CHECKPOINT_FORMAT) == 0
+                && graph != NULL && task != NULL && rng_text != NULL && loss >= 0 && schedule >= 0;
   if (!ok)
-    g_set_error (error, AENET_ERROR, AENET_ERROR_FORMAT,
-                 "not an aenet training checkpoint (or from another version)");
-  ok = ok && settings_from_meta (c, meta, error) && meta_get_number (meta, "step", &step, error)
-       && meta_get_number (meta, "total_steps", &total, error)
-       && meta_get_number (meta, "best_val", &best, error);
-  if (ok && sscanf (rng_text, "%" G_GINT64_MODIFIER "x %" G_GINT64_MODIFIER "x %" G_GINT64_MODIFIER
-                              "x %" G_GINT64_MODIFIER "x",
-                    &t->data_rng.s[0], &t->data_rng.s[1], &t->data_rng.s[2], &t->data_rng.s[3])
-                 != 4)
-    {
-      g_set_error (error, AENET_ERROR, AENET_ERROR_FORMAT, "the checkpoint's data_rng is corrupt");
+    g_set_error(error, AENET_ERROR, AENET_ERROR_FORMAT,
+                "not an aenet training checkpoint (or from another version)");
+  ok = ok && settings_from_meta(c, meta, error) && meta_get_number(meta, "step", &step, error)
+       && meta_get_number(meta, "total_steps", &total, error)
+       && meta_get_number(meta, "best_val", &best, error);
+  if (ok
+      && sscanf(rng_text,
+                "%" G_GINT64_MODIFIER "x %" G_GINT64_MODIFIER "x %" G_GINT64_MODIFIER
+                "x %" G_GINT64_MODIFIER "x",
+                &t->data_rng.s[0], &t->data_rng.s[1], &t->data_rng.s[2], &t->data_rng.s[3])
+             != 4) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_FORMAT, "the checkpoint's data_rng is corrupt");
+    ok = FALSE;
+  }
+  if (ok) {
+    t->model = aenet_model_new(task, graph, error);
+    ok = t->model != NULL;
+  }
+  if (ok) {
+    t->net = t->model->network;
+    t->n_params = aenet_network_get_n_params(t->net);
+    const AenetTensor *tp = aenet_safetensors_find(file, "params");
+    const AenetTensor *tm = aenet_safetensors_find(file, "adam.m");
+    const AenetTensor *tv = aenet_safetensors_find(file, "adam.v");
+    if (tp == NULL || tm == NULL || tv == NULL || tp->n_elements != t->n_params
+        || tm->n_elements != t->n_params || tv->n_elements != t->n_params) {
+      g_set_error(error, AENET_ERROR, AENET_ERROR_FORMAT,
+                  "the checkpoint's tensors do not match its network");
       ok = FALSE;
+    } else {
+      memcpy(aenet_network_get_params(t->net), tp->data, t->n_params * sizeof(float));
+      t->m = g_memdup2(tm->data, t->n_params * sizeof(float));
+      t->v = g_memdup2(tv->data, t->n_params * sizeof(float));
     }
-  if (ok)
-    {
-      t->model = aenet_model_new (task, graph, error);
-      ok = t->model != NULL;
-    }
-  if (ok)
-    {
-      t->net = t->model->network;
-      t->n_params = aenet_network_get_n_params (t->net);
-      const AenetTensor *tp = aenet_safetensors_find (file, "params");
-      const AenetTensor *tm = aenet_safetensors_find (file, "adam.m");
-      const AenetTensor *tv = aenet_safetensors_find (file, "adam.v");
-      if (tp == NULL || tm == NULL || tv == NULL || tp->n_elements != t->n_params
-          || tm->n_elements != t->n_params || tv->n_elements != t->n_params)
-        {
-          g_set_error (error, AENET_ERROR, AENET_ERROR_FORMAT,
-                       "the checkpoint's tensors do not match its network");
-          ok = FALSE;
-        }
-      else
-        {
-          memcpy (aenet_network_get_params (t->net), tp->data, t->n_params * sizeof (float));
-          t->m = g_memdup2 (tm->data, t->n_params * sizeof (float));
-          t->v = g_memdup2 (tv->data, t->n_params * sizeof (float));
-        }
-    }
-  if (ok)
-    {
-      g_free (c->task);
-      c->task = g_strdup (task);
-      c->loss = loss;
-      c->schedule = schedule;
-      if (c->data_dir == NULL)
-        c->data_dir = g_strdup (g_hash_table_lookup (meta, "data_dir"));
-      if (c->val_dir == NULL && g_hash_table_lookup (meta, "val_dir") != NULL)
-        c->val_dir = g_strdup (g_hash_table_lookup (meta, "val_dir"));
-      t->arch_name = g_strdup (g_hash_table_lookup (meta, "arch"));
-      t->step = step;
-      /* More steps may be asked for when resuming; never fewer than done. */
-      t->total_steps = c->steps > 0 ? MAX (c->steps, (long) step) : (long) total;
-      t->best_val = best;
-      GHashTableIter iter;
-      gpointer k, v;
-      g_hash_table_iter_init (&iter, meta);
-      while (g_hash_table_iter_next (&iter, &k, &v))
-        if (g_str_has_prefix (k, "model."))
-          aenet_model_set_meta (t->model, (char *) k + 6, v);
-    }
-  aenet_safetensors_free (file);
+  }
+  if (ok) {
+    g_free(c->task);
+    c->task = g_strdup(task);
+    c->loss = loss;
+    c->schedule = schedule;
+    if (c->data_dir == NULL)
+      c->data_dir = g_strdup(g_hash_table_lookup(meta, "data_dir"));
+    if (c->val_dir == NULL && g_hash_table_lookup(meta, "val_dir") != NULL)
+      c->val_dir = g_strdup(g_hash_table_lookup(meta, "val_dir"));
+    t->arch_name = g_strdup(g_hash_table_lookup(meta, "arch"));
+    t->step = step;
+    /* More steps may be asked for when resuming; never fewer than done. */
+    t->total_steps = c->steps > 0 ? MAX(c->steps, (long)step) : (long)total;
+    t->best_val = best;
+    GHashTableIter iter;
+    gpointer k, v;
+    g_hash_table_iter_init(&iter, meta);
+    while (g_hash_table_iter_next(&iter, &k, &v))
+      if (g_str_has_prefix(k, "model."))
+        aenet_model_set_meta(t->model, (char *)k + 6, v);
+  }
+  aenet_safetensors_free(file);
   if (!ok)
-    g_prefix_error (error, "%s: ", path);
+    g_prefix_error(error, "%s: ", path);
   return ok;
 }
 
 /* ---- setup ------------------------------------------------------------ */
 
 static char *
-strdup_or_null (const char *s)
+strdup_or_null(const char *s)
 {
-  return s != NULL ? g_strdup (s) : NULL;
+  return s != NULL ? g_strdup(s) : NULL;
 }
 
 static gboolean
-create_model (Trainer *t, GError **error)
+create_model(Trainer *t, GError **error)
 {
   AenetTrainConfig *c = &t->cfg;
-  if (c->from != NULL)
-    {
-      /* A file or the name of an installed model. */
-      char *path = aenet_model_find (c->from, error);
-      t->model = path != NULL ? aenet_model_load (path, error) : NULL;
-      g_free (path);
-      if (t->model == NULL)
-        return FALSE;
-      if (g_strcmp0 (t->model->task, c->task) != 0 || t->model->scale != c->scale)
-        {
-          g_set_error (error, AENET_ERROR, AENET_ERROR_MODEL,
-                       "%s is a %s model (scale %d), not %s at scale %d", c->from,
-                       t->model->task, t->model->scale, c->task, c->scale);
-          return FALSE;
-        }
-      const char *arch = aenet_model_get_meta (t->model, "arch");
-      t->arch_name = g_strdup (arch != NULL ? arch : "custom");
-      const char *desc = aenet_model_get_meta (t->model, "description");
-      char *d = g_strdup_printf ("%s; fine-tuned from %s", desc ? desc : "aenet model",
-                                 aenet_model_get_display_name (t->model));
-      aenet_model_set_meta (t->model, "description", d);
-      g_free (d);
+  if (c->from != NULL) {
+    /* A file or the name of an installed model. */
+    char *path = aenet_model_find(c->from, error);
+    t->model = path != NULL ? aenet_model_load(path, error) : NULL;
+    g_free(path);
+    if (t->model == NULL)
+      return FALSE;
+    if (g_strcmp0(t->model->task, c->task) != 0 || t->model->scale != c->scale) {
+      g_set_error(error, AENET_ERROR, AENET_ERROR_MODEL,
+                  "%s is a %s model (scale %d), not %s at scale %d", c->from, t->model->task,
+                  t->model->scale, c->task, c->scale);
+      return FALSE;
     }
-  else
-    {
-      const AenetPreset *preset = c->arch != NULL ? aenet_preset_find (c->arch, error)
-                                                  : aenet_preset_find_default (c->task, c->scale,
-                                                                               error);
-      if (preset == NULL)
-        return FALSE;
-      if (g_strcmp0 (preset->task, c->task) != 0 || preset->scale != c->scale)
-        {
-          g_set_error (error, AENET_ERROR, AENET_ERROR_INVALID,
-                       "architecture %s is for %s at scale %d, not %s at scale %d", preset->name,
-                       preset->task, preset->scale, c->task, c->scale);
-          return FALSE;
-        }
-      char *graph = aenet_preset_build_graph (preset);
-      t->model = aenet_model_new (c->task, graph, error);
-      g_free (graph);
-      if (t->model == NULL)
-        return FALSE;
-      aenet_network_init_params (t->model->network, c->seed);
-      t->arch_name = g_strdup (preset->name);
-      aenet_model_set_meta (t->model, "description", preset->description);
+    const char *arch = aenet_model_get_meta(t->model, "arch");
+    t->arch_name = g_strdup(arch != NULL ? arch : "custom");
+    const char *desc = aenet_model_get_meta(t->model, "description");
+    char *d = g_strdup_printf("%s; fine-tuned from %s", desc ? desc : "aenet model",
+                              aenet_model_get_display_name(t->model));
+    aenet_model_set_meta(t->model, "description", d);
+    g_free(d);
+  } else {
+    const AenetPreset *preset = c->arch != NULL
+                                    ? aenet_preset_find(c->arch, error)
+                                    : aenet_preset_find_default(c->task, c->scale, error);
+    if (preset == NULL)
+      return FALSE;
+    if (g_strcmp0(preset->task, c->task) != 0 || preset->scale != c->scale) {
+      g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
+                  "architecture %s is for %s at scale %d, not %s at scale %d", preset->name,
+                  preset->task, preset->scale, c->task, c->scale);
+      return FALSE;
     }
+    char *graph = aenet_preset_build_graph(preset);
+    t->model = aenet_model_new(c->task, graph, error);
+    g_free(graph);
+    if (t->model == NULL)
+      return FALSE;
+    aenet_network_init_params(t->model->network, c->seed);
+    t->arch_name = g_strdup(preset->name);
+    aenet_model_set_meta(t->model, "description", preset->description);
+  }
   t->net = t->model->network;
-  t->n_params = aenet_network_get_n_params (t->net);
-  t->m = g_new0 (float, t->n_params);
-  t->v = g_new0 (float, t->n_params);
-  aenet_rng_init (&t->data_rng, c->seed ^ 0xda7a);
+  t->n_params = aenet_network_get_n_params(t->net);
+  t->m = g_new0(float, t->n_params);
+  t->v = g_new0(float, t->n_params);
+  aenet_rng_init(&t->data_rng, c->seed ^ 0xda7a);
   t->best_val = -1;
   return TRUE;
 }
 
 static gboolean
-open_data (Trainer *t, GError **error)
+open_data(Trainer *t, GError **error)
 {
   AenetTrainConfig *c = &t->cfg;
-  int align = aenet_network_get_alignment (t->net);
-  if (c->patch <= 0 || c->patch % align != 0)
-    {
-      g_set_error (error, AENET_ERROR, AENET_ERROR_INVALID,
-                   "the patch size must be a positive multiple of %d for this network, not %d",
-                   align, c->patch);
-      return FALSE;
-    }
-  if (c->data_dir == NULL)
-    {
-      g_set_error (error, AENET_ERROR, AENET_ERROR_INVALID, "no training folder given (--data)");
-      return FALSE;
-    }
-  GPtrArray *warnings = g_ptr_array_new_with_free_func (g_free);
+  int align = aenet_network_get_alignment(t->net);
+  if (c->patch <= 0 || c->patch % align != 0) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
+                "the patch size must be a positive multiple of %d for this network, not %d", align,
+                c->patch);
+    return FALSE;
+  }
+  if (c->data_dir == NULL) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID, "no training folder given (--data)");
+    return FALSE;
+  }
+  GPtrArray *warnings = g_ptr_array_new_with_free_func(g_free);
   int min_side = c->patch * c->scale;
   guint min_images = c->val_dir != NULL ? 4 : 8;
-  t->train_ds = aenet_dataset_open (c->data_dir, c->scale, min_side, min_images, c->cache_bytes,
-                                    warnings, error);
+  t->train_ds = aenet_dataset_open(c->data_dir, c->scale, min_side, min_images, c->cache_bytes,
+                                   warnings, error);
   if (t->train_ds != NULL && c->val_dir != NULL)
-    t->val_ds = aenet_dataset_open (c->val_dir, c->scale, MAX (16, 2 * c->scale), 1,
-                                    c->cache_bytes, warnings, error);
+    t->val_ds = aenet_dataset_open(c->val_dir, c->scale, MAX(16, 2 * c->scale), 1, c->cache_bytes,
+                                   warnings, error);
   for (guint i = 0; i < warnings->len; i++)
-    message (t, "%s", (char *) g_ptr_array_index (warnings, i));
-  g_ptr_array_unref (warnings);
+    message(t, "%s", (char *)g_ptr_array_index(warnings, i));
+  g_ptr_array_unref(warnings);
   if (t->train_ds == NULL || (c->val_dir != NULL && t->val_ds == NULL))
     return FALSE;
 
-  guint n = aenet_dataset_get_n_images (t->train_ds);
-  t->train_index = g_new (guint, n);
-  if (t->val_ds != NULL)
-    {
-      guint nv = MIN ((guint) c->val_images, aenet_dataset_get_n_images (t->val_ds));
-      t->val_index = g_new (guint, nv);
-      for (guint i = 0; i < nv; i++)
+  guint n = aenet_dataset_get_n_images(t->train_ds);
+  t->train_index = g_new(guint, n);
+  if (t->val_ds != NULL) {
+    guint nv = MIN((guint)c->val_images, aenet_dataset_get_n_images(t->val_ds));
+    t->val_index = g_new(guint, nv);
+    for (guint i = 0; i < nv; i++)
+      t->val_index[t->n_val++] = i;
+    for (guint i = 0; i < n; i++)
+      t->train_index[t->n_train++] = i;
+  } else {
+    /* Hold out every k-th image (at most a quarter of them). */
+    guint nv = CLAMP((guint)c->val_images, 1, n / 4);
+    guint k = n / nv;
+    t->val_ds = t->train_ds;
+    t->val_index = g_new(guint, nv);
+    for (guint i = 0; i < n; i++)
+      if (i % k == k - 1 && t->n_val < nv)
         t->val_index[t->n_val++] = i;
-      for (guint i = 0; i < n; i++)
+      else
         t->train_index[t->n_train++] = i;
-    }
-  else
-    {
-      /* Hold out every k-th image (at most a quarter of them). */
-      guint nv = CLAMP ((guint) c->val_images, 1, n / 4);
-      guint k = n / nv;
-      t->val_ds = t->train_ds;
-      t->val_index = g_new (guint, nv);
-      for (guint i = 0; i < n; i++)
-        if (i % k == k - 1 && t->n_val < nv)
-          t->val_index[t->n_val++] = i;
-        else
-          t->train_index[t->n_train++] = i;
-    }
-  message (t, "%u training images, %u for validation", t->n_train, t->n_val);
+  }
+  message(t, "%u training images, %u for validation", t->n_train, t->n_val);
   return TRUE;
 }
 
 static gboolean
-save_model (Trainer *t, double val, double baseline, GError **error)
+save_model(Trainer *t, double val, double baseline, GError **error)
 {
   const AenetTrainConfig *c = &t->cfg;
   AenetModel *m = t->model;
-  char *base = g_path_get_basename (c->out);
-  char *dot = strrchr (base, '.');
+  char *base = g_path_get_basename(c->out);
+  char *dot = strrchr(base, '.');
   if (dot != NULL)
     *dot = '\0';
-  aenet_model_set_meta (m, "name", c->name != NULL ? c->name : base);
-  g_free (base);
-  char *data = g_strdup_printf ("%s (%u images)", c->data_dir, t->n_train);
-  aenet_model_set_meta (m, "training_data", data);
-  g_free (data);
-  char *text = g_strdup_printf ("%ld", t->step);
-  aenet_model_set_meta (m, "steps", text);
-  g_free (text);
-  aenet_model_set_meta (m, "arch", t->arch_name);
+  aenet_model_set_meta(m, "name", c->name != NULL ? c->name : base);
+  g_free(base);
+  char *data = g_strdup_printf("%s (%u images)", c->data_dir, t->n_train);
+  aenet_model_set_meta(m, "training_data", data);
+  g_free(data);
+  char *text = g_strdup_printf("%ld", t->step);
+  aenet_model_set_meta(m, "steps", text);
+  g_free(text);
+  aenet_model_set_meta(m, "arch", t->arch_name);
   char *quality
       = c->scale == 1
-            ? g_strdup_printf ("validation PSNR %.2f dB at sigma %g (noisy input %.2f dB)", val,
-                               c->val_sigma, baseline)
-            : g_strdup_printf ("validation PSNR (Y) %.2f dB (bicubic %.2f dB)", val, baseline);
-  aenet_model_set_meta (m, "validation", quality);
-  g_free (quality);
-  aenet_model_set_meta (m, "trained_with", "aenet " AENET_VERSION);
-  return aenet_model_save (m, c->out, error);
+            ? g_strdup_printf("validation PSNR %.2f dB at sigma %g (noisy input %.2f dB)", val,
+                              c->val_sigma, baseline)
+            : g_strdup_printf("validation PSNR (Y) %.2f dB (bicubic %.2f dB)", val, baseline);
+  aenet_model_set_meta(m, "validation", quality);
+  g_free(quality);
+  aenet_model_set_meta(m, "trained_with", "aenet " AENET_VERSION);
+  return aenet_model_save(m, c->out, error);
 }
 
 /* Validates, keeps the model when it is the best so far, reports. */
 static gboolean
-validate_and_keep (Trainer *t, AenetTrainStatus *st, GError **error)
+validate_and_keep(Trainer *t, AenetTrainStatus *st, GError **error)
 {
   double psnr, base;
-  if (!validate (t, &psnr, &base, error))
+  if (!validate(t, &psnr, &base, error))
     return FALSE;
   st->validated = TRUE;
   st->step = t->step;
   st->val_psnr = psnr;
   st->val_baseline_psnr = base;
-  if (psnr > t->best_val || !g_file_test (t->cfg.out, G_FILE_TEST_EXISTS))
-    {
-      t->best_val = MAX (psnr, t->best_val);
-      if (!save_model (t, psnr, base, error))
-        return FALSE;
-      message (t, "step %ld: best so far, saved %s", t->step, t->cfg.out);
-    }
+  if (psnr > t->best_val || !g_file_test(t->cfg.out, G_FILE_TEST_EXISTS)) {
+    t->best_val = MAX(psnr, t->best_val);
+    if (!save_model(t, psnr, base, error))
+      return FALSE;
+    message(t, "step %ld: best so far, saved %s", t->step, t->cfg.out);
+  }
   st->best_val_psnr = t->best_val;
   if (t->cb != NULL && t->cb->progress != NULL)
-    t->cb->progress (t->cb->user, st);
+    t->cb->progress(t->cb->user, st);
   st->validated = FALSE;
   return TRUE;
 }
 
 static void
-trainer_clear (Trainer *t)
+trainer_clear(Trainer *t)
 {
-  batches_stop (t);
-  aenet_model_free (t->model);
+  batches_stop(t);
+  aenet_model_free(t->model);
   if (t->val_ds != t->train_ds)
-    aenet_dataset_free (t->val_ds);
-  aenet_dataset_free (t->train_ds);
-  g_free (t->train_index);
-  g_free (t->val_index);
-  g_free (t->grads);
-  g_free (t->m);
-  g_free (t->v);
-  g_free (t->arch_name);
-  g_clear_error (&t->producer_error);
+    aenet_dataset_free(t->val_ds);
+  aenet_dataset_free(t->train_ds);
+  g_free(t->train_index);
+  g_free(t->val_index);
+  g_free(t->grads);
+  g_free(t->m);
+  g_free(t->v);
+  g_free(t->arch_name);
+  g_clear_error(&t->producer_error);
   AenetTrainConfig *c = &t->cfg;
-  g_free (c->task);
-  g_free (c->data_dir);
-  g_free (c->val_dir);
-  g_free (c->from);
-  g_free (c->arch);
-  g_free (c->out);
-  g_free (c->checkpoint);
-  g_free (c->name);
+  g_free(c->task);
+  g_free(c->data_dir);
+  g_free(c->val_dir);
+  g_free(c->from);
+  g_free(c->arch);
+  g_free(c->out);
+  g_free(c->checkpoint);
+  g_free(c->name);
 }
 
 gboolean
-aenet_train_run (const AenetTrainConfig *cfg, const AenetTrainCallbacks *callbacks,
-                 GError **error)
+aenet_train_run(const AenetTrainConfig *cfg, const AenetTrainCallbacks *callbacks, GError **error)
 {
   Trainer t = { 0 };
   t.cfg = *cfg;
   AenetTrainConfig *c = &t.cfg;
-  c->task = strdup_or_null (cfg->task);
-  c->data_dir = strdup_or_null (cfg->data_dir);
-  c->val_dir = strdup_or_null (cfg->val_dir);
-  c->from = strdup_or_null (cfg->from);
-  c->arch = strdup_or_null (cfg->arch);
+  c->task = strdup_or_null(cfg->task);
+  c->data_dir = strdup_or_null(cfg->data_dir);
+  c->val_dir = strdup_or_null(cfg->val_dir);
+  c->from = strdup_or_null(cfg->from);
+  c->arch = strdup_or_null(cfg->arch);
   c->resume = NULL;
-  c->out = strdup_or_null (cfg->out);
-  c->checkpoint = cfg->checkpoint != NULL ? g_strdup (cfg->checkpoint)
-                  : cfg->out != NULL      ? g_strconcat (cfg->out, ".ckpt", NULL)
+  c->out = strdup_or_null(cfg->out);
+  c->checkpoint = cfg->checkpoint != NULL ? g_strdup(cfg->checkpoint)
+                  : cfg->out != NULL      ? g_strconcat(cfg->out, ".ckpt", NULL)
                                           : NULL;
-  c->name = strdup_or_null (cfg->name);
+  c->name = strdup_or_null(cfg->name);
   t.cb = callbacks;
   gboolean ok = FALSE;
   StepWorker *workers = NULL;
 
-  if (c->out == NULL)
-    {
-      g_set_error (error, AENET_ERROR, AENET_ERROR_INVALID, "no output model given (--out)");
-      goto out;
-    }
-  if (cfg->resume != NULL ? !load_checkpoint (&t, cfg->resume, error) : !create_model (&t, error))
+  if (c->out == NULL) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID, "no output model given (--out)");
+    goto out;
+  }
+  if (cfg->resume != NULL ? !load_checkpoint(&t, cfg->resume, error) : !create_model(&t, error))
     goto out;
   if (cfg->resume == NULL)
     t.total_steps = c->steps;
-  if (c->batch < 1 || c->batch > 4096)
-    {
-      g_set_error (error, AENET_ERROR, AENET_ERROR_INVALID, "the batch size must be 1 to 4096");
-      goto out;
-    }
-  if (t.total_steps <= 0 && c->minutes <= 0)
-    {
-      g_set_error (error, AENET_ERROR, AENET_ERROR_INVALID,
-                   "say how long to train: --steps N or --minutes M");
-      goto out;
-    }
-  if (!open_data (&t, error))
+  if (c->batch < 1 || c->batch > 4096) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID, "the batch size must be 1 to 4096");
+    goto out;
+  }
+  if (t.total_steps <= 0 && c->minutes <= 0) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
+                "say how long to train: --steps N or --minutes M");
+    goto out;
+  }
+  if (!open_data(&t, error))
     goto out;
 
-  t.n_threads = CLAMP (c->threads > 0 ? c->threads : (int) g_get_num_processors (), 1,
-                       MIN (64, c->batch));
-  t.grads = g_new0 (float, t.n_params);
-  workers = g_new0 (StepWorker, t.n_threads);
+  t.n_threads
+      = CLAMP(c->threads > 0 ? c->threads : (int)g_get_num_processors(), 1, MIN(64, c->batch));
+  t.grads = g_new0(float, t.n_params);
+  workers = g_new0(StepWorker, t.n_threads);
   int p = c->patch, hp = p * c->scale;
-  for (int i = 0; i < t.n_threads; i++)
-    {
-      workers[i].t = &t;
-      workers[i].index = i;
-      workers[i].ws = aenet_workspace_new (t.net, p, p, TRUE, error);
-      if (workers[i].ws == NULL)
-        goto out;
-      workers[i].grads = i == 0 ? t.grads : g_new (float, t.n_params);
-      workers[i].dout = g_new (float, (gsize) 3 * hp * hp);
-    }
-  message (&t, "%s: %zu parameters, %.0f multiply-adds per pixel, %d threads, step %ld", t.arch_name,
-           t.n_params, aenet_network_get_macs_per_pixel (t.net), t.n_threads, t.step);
+  for (int i = 0; i < t.n_threads; i++) {
+    workers[i].t = &t;
+    workers[i].index = i;
+    workers[i].ws = aenet_workspace_new(t.net, p, p, TRUE, error);
+    if (workers[i].ws == NULL)
+      goto out;
+    workers[i].grads = i == 0 ? t.grads : g_new(float, t.n_params);
+    workers[i].dout = g_new(float, (gsize)3 * hp * hp);
+  }
+  message(&t, "%s: %zu parameters, %.0f multiply-adds per pixel, %d threads, step %ld", t.arch_name,
+          t.n_params, aenet_network_get_macs_per_pixel(t.net), t.n_threads, t.step);
 
-  batches_start (&t);
-  Batch *batch = batch_next (&t, error);
+  batches_start(&t);
+  Batch *batch = batch_next(&t, error);
   if (batch == NULL)
     goto out;
 
-  gint64 start = g_get_monotonic_time (), last_ckpt = start, last_report = start;
+  gint64 start = g_get_monotonic_time(), last_ckpt = start, last_report = start;
   long steps_at_start = t.step, steps_since_report = 0;
   double loss_sum = 0;
   AenetTrainStatus st = { 0 };
   gboolean stopped = FALSE;
-  for (;;)
-    {
-      gint64 now = g_get_monotonic_time ();
-      double elapsed = (now - start) / 1e6;
-      long done = t.step - steps_at_start;
-      /* With only a time budget, fix the schedule's length once the speed is known. */
-      if (t.total_steps <= 0 && done == 20)
-        t.total_steps = t.step + (long) ((c->minutes * 60 - elapsed) / (elapsed / done)) + 20;
-      gboolean finished = t.total_steps > 0 && t.step >= t.total_steps;
-      gboolean out_of_time = c->minutes > 0 && elapsed >= c->minutes * 60;
-      stopped = (t.cb != NULL && t.cb->stop != NULL && *t.cb->stop)
-                || (c->stop_at_step > 0 && t.step >= c->stop_at_step);
-      if (finished || out_of_time || stopped)
-        break;
+  for (;;) {
+    gint64 now = g_get_monotonic_time();
+    double elapsed = (now - start) / 1e6;
+    long done = t.step - steps_at_start;
+    /* With only a time budget, fix the schedule's length once the speed is known. */
+    if (t.total_steps <= 0 && done == 20)
+      t.total_steps = t.step + (long)((c->minutes * 60 - elapsed) / (elapsed / done)) + 20;
+    gboolean finished = t.total_steps > 0 && t.step >= t.total_steps;
+    gboolean out_of_time = c->minutes > 0 && elapsed >= c->minutes * 60;
+    stopped = (t.cb != NULL && t.cb->stop != NULL && *t.cb->stop)
+              || (c->stop_at_step > 0 && t.step >= c->stop_at_step);
+    if (finished || out_of_time || stopped)
+      break;
 
-      loss_sum += train_step (&t, workers, batch);
-      steps_since_report++;
-      batch_release (&t, batch);
-      batch = batch_next (&t, error);
-      if (batch == NULL)
-        goto out;
+    loss_sum += train_step(&t, workers, batch);
+    steps_since_report++;
+    batch_release(&t, batch);
+    batch = batch_next(&t, error);
+    if (batch == NULL)
+      goto out;
 
-      now = g_get_monotonic_time ();
-      if (now - last_report > 2000000 || t.step == t.total_steps)
-        {
-          double secs = (now - start) / 1e6;
-          st.step = t.step;
-          st.total_steps = t.total_steps;
-          st.loss = loss_sum / steps_since_report;
-          st.lr = learning_rate (&t);
-          st.patches_per_second = (t.step - steps_at_start) * c->batch / secs;
-          st.seconds_left
-              = t.total_steps > 0 ? (t.total_steps - t.step) * secs / (t.step - steps_at_start) : -1;
-          if (c->minutes > 0)
-            st.seconds_left = MIN (st.seconds_left < 0 ? G_MAXDOUBLE : st.seconds_left,
-                                   c->minutes * 60 - secs);
-          if (t.cb != NULL && t.cb->progress != NULL)
-            t.cb->progress (t.cb->user, &st);
-          loss_sum = 0;
-          steps_since_report = 0;
-          last_report = now;
-        }
-      if (c->val_every > 0 && t.step % c->val_every == 0 && !validate_and_keep (&t, &st, error))
-        goto out;
-      if (now - last_ckpt > c->checkpoint_minutes * 60e6)
-        {
-          if (!save_checkpoint (&t, &batch->rng_before, error))
-            goto out;
-          last_ckpt = g_get_monotonic_time ();
-        }
+    now = g_get_monotonic_time();
+    if (now - last_report > 2000000 || t.step == t.total_steps) {
+      double secs = (now - start) / 1e6;
+      st.step = t.step;
+      st.total_steps = t.total_steps;
+      st.loss = loss_sum / steps_since_report;
+      st.lr = learning_rate(&t);
+      st.patches_per_second = (t.step - steps_at_start) * c->batch / secs;
+      st.seconds_left
+          = t.total_steps > 0 ? (t.total_steps - t.step) * secs / (t.step - steps_at_start) : -1;
+      if (c->minutes > 0)
+        st.seconds_left
+            = MIN(st.seconds_left < 0 ? G_MAXDOUBLE : st.seconds_left, c->minutes * 60 - secs);
+      if (t.cb != NULL && t.cb->progress != NULL)
+        t.cb->progress(t.cb->user, &st);
+      loss_sum = 0;
+      steps_since_report = 0;
+      last_report = now;
     }
-  if (!save_checkpoint (&t, &batch->rng_before, error))
+    if (c->val_every > 0 && t.step % c->val_every == 0 && !validate_and_keep(&t, &st, error))
+      goto out;
+    if (now - last_ckpt > c->checkpoint_minutes * 60e6) {
+      if (!save_checkpoint(&t, &batch->rng_before, error))
+        goto out;
+      last_ckpt = g_get_monotonic_time();
+    }
+  }
+  if (!save_checkpoint(&t, &batch->rng_before, error))
     goto out;
-  message (&t, "step %ld: checkpoint written to %s", t.step, c->checkpoint);
+  message(&t, "step %ld: checkpoint written to %s", t.step, c->checkpoint);
   if (!stopped && (c->val_every <= 0 || t.step % c->val_every != 0)
-      && !validate_and_keep (&t, &st, error))
+      && !validate_and_keep(&t, &st, error))
     goto out;
   ok = TRUE;
 out:
-  batches_stop (&t);
-  for (int i = 0; workers != NULL && i < t.n_threads; i++)
-    {
-      aenet_workspace_free (workers[i].ws);
-      if (i > 0)
-        g_free (workers[i].grads);
-      g_free (workers[i].dout);
-    }
-  g_free (workers);
-  trainer_clear (&t);
+  batches_stop(&t);
+  for (int i = 0; workers != NULL && i < t.n_threads; i++) {
+    aenet_workspace_free(workers[i].ws);
+    if (i > 0)
+      g_free(workers[i].grads);
+    g_free(workers[i].dout);
+  }
+  g_free(workers);
+  trainer_clear(&t);
   return ok;
 }

@@ -42,13 +42,13 @@ typedef struct {
   char *name;       /* model name in its metadata; NULL = from out */
   int patch;        /* network input size in pixels (low resolution for upscale) */
   int batch;
-  int threads;      /* 0 = all cores */
-  long steps;       /* total steps; 0 = from minutes */
-  double minutes;   /* time budget for this invocation; 0 = none */
+  int threads;       /* 0 = all cores */
+  long steps;        /* total steps; 0 = from minutes */
+  double minutes;    /* time budget for this invocation; 0 = none */
   long stop_at_step; /* stop as if interrupted when this step is reached; 0 = none */
   double checkpoint_minutes;
-  long val_every;   /* steps between validations */
-  int val_images;   /* images held out or used from val_dir */
+  long val_every; /* steps between validations */
+  int val_images; /* images held out or used from val_dir */
   double lr, weight_decay, clip;
   long warmup;
   AenetSchedule schedule;
@@ -63,32 +63,32 @@ typedef struct {
 
 typedef struct {
   long step, total_steps;
-  double loss;            /* mean over the steps since the last report */
+  double loss; /* mean over the steps since the last report */
   double lr;
   double patches_per_second;
-  double seconds_left;    /* estimate, < 0 when unknown */
-  gboolean validated;     /* the fields below are new */
+  double seconds_left; /* estimate, < 0 when unknown */
+  gboolean validated;  /* the fields below are new */
   double val_psnr, val_baseline_psnr, best_val_psnr;
 } AenetTrainStatus;
 
 typedef struct {
   /* Called after every few steps and after each validation. */
-  void (*progress) (void *user, const AenetTrainStatus *status);
+  void (*progress)(void *user, const AenetTrainStatus *status);
   /* Warnings and events worth a line ("saved best model …"). */
-  void (*message) (void *user, const char *text);
+  void (*message)(void *user, const char *text);
   void *user;
   /* Set non-zero to stop: a checkpoint is written, then the run returns. */
   const volatile int *stop;
 } AenetTrainCallbacks;
 
 /* Defaults for a task (patch size, batch, learning rate, …). */
-void aenet_train_config_init (AenetTrainConfig *cfg, const char *task, int scale);
-void aenet_train_config_clear (AenetTrainConfig *cfg);
+void aenet_train_config_init(AenetTrainConfig *cfg, const char *task, int scale);
+void aenet_train_config_clear(AenetTrainConfig *cfg);
 
 /* Trains until cfg->steps or the time budget or the stop flag. Returns
  * FALSE with error on failure; a stop is not a failure. */
-gboolean aenet_train_run (const AenetTrainConfig *cfg, const AenetTrainCallbacks *callbacks,
-                          GError **error);
+gboolean aenet_train_run(const AenetTrainConfig *cfg, const AenetTrainCallbacks *callbacks,
+                         GError **error);
 
 G_END_DECLS
 
