@@ -9,16 +9,24 @@
  * largest set of smallest eigenvalues whose mean equals their median —
  * eigenvalues of a noise-only subspace cluster symmetrically around σ².
  * At most 40 000 patches are used, on an even grid, so the result is
- * deterministic and a 12-megapixel image takes about 0.2 s.
+ * deterministic and its cost bounded.
  *
  * Noise in a saved 8-bit file is clipped at black and white, which hides
  * part of it; when the image has clipped samples, the estimate is redone
- * on the patches whose local means stay clear of 0 and 1.
+ * on the patches whose means stay a standard deviation clear of 0 and 1,
+ * corrected by the censored-normal variance at their distance from the clip.
  *
- * Measured on CBSD68 (tests/bench-noise-estimate.c), mean absolute error
- * for sigma = 5 … 50: ≤ 0.15 with noise added to the float image; with
- * the noisy image clipped and rounded to 8 bits, ≤ 0.35 up to sigma 25,
- * about 0.9 at 35 and 4 at 50 (an underestimate: heavy clipping). */
+ * Real photographs have spatially correlated noise, whose finest-scale
+ * part (all that the smallest eigenvalues see) is weak. The flattest
+ * patches (weak-texture selection with a fitted Gamma model) tell how
+ * strong it is per pixel; when their median eigenvalue is well above the
+ * white-noise estimate (1.5 to 3 times), the result moves to the flat
+ * patches' noise level. The result is then the noise's per-pixel
+ * standard deviation, as measured in flat areas.
+ *
+ * Measured on CBSD68 (tests/bench-noise-estimate.c) for sigma 5 … 50:
+ * see that program's output; on the real RNI15 photographs the estimates
+ * follow the noise seen in flat areas. */
 #ifndef AENET_NOISE_ESTIMATE_H
 #define AENET_NOISE_ESTIMATE_H
 
