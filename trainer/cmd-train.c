@@ -93,7 +93,7 @@ aenet_cmd_train(int argc, char **argv)
   int scale = 0, patch = 0, batch = 0, threads = 0, val_images = 0;
   gint64 steps = 0, stop_at = 0, seed = -1, val_every = -1, warmup = -1;
   double minutes = 0, lr = 0, weight_decay = -1, clip = -1, checkpoint_minutes = 0;
-  double poisson = 0, val_sigma = -1, cache_mb = 0;
+  double poisson = 0, lr_sigma = 0, val_sigma = -1, cache_mb = 0;
   GOptionEntry entries[] = {
     { "task", 0, 0, G_OPTION_ARG_STRING, &task, N_("denoise or upscale"), N_("TASK") },
     { "scale", 0, 0, G_OPTION_ARG_INT, &scale, N_("Upscaling factor: 2, 3 or 4"), "N" },
@@ -121,6 +121,8 @@ aenet_cmd_train(int argc, char **argv)
       N_("Training noise levels, 0–255 scale (default 0-50)"), N_("MIN-MAX") },
     { "val-sigma", 0, 0, G_OPTION_ARG_DOUBLE, &val_sigma,
       N_("Noise level for validation (default 25)"), "S" },
+    { "lr-sigma", 0, 0, G_OPTION_ARG_DOUBLE, &lr_sigma,
+      N_("Upscaling: add noise up to this level (0–255) to the low-resolution input"), "S" },
     { "poisson", 0, 0, G_OPTION_ARG_DOUBLE, &poisson,
       N_("Also add signal-dependent noise up to this gain"), "G" },
     { "jpeg", 0, 0, G_OPTION_ARG_STRING, &jpeg,
@@ -221,6 +223,12 @@ aenet_cmd_train(int argc, char **argv)
   if (cache_mb > 0)
     cfg.cache_bytes = (gsize)(cache_mb * 1048576.0);
   cfg.poisson_gain = poisson;
+  if (lr_sigma < 0 || lr_sigma > 255) {
+    g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                _("--lr-sigma must be within 0–255, not %g"), lr_sigma);
+    goto usage;
+  }
+  cfg.lr_sigma = lr_sigma;
   static const char *const losses[] = { "l1", "l2", "charbonnier" };
   static const char *const schedules[] = { "cosine", "step", "constant" };
   int choice;

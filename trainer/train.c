@@ -137,11 +137,14 @@ make_sample(Trainer *t, AenetRng *rng, float *input, float *target, float *sigma
                                error))
     return FALSE;
   gsize n = (gsize)3 * p * p;
-  *sigma = 0;
-  if (s > 1)
-    return TRUE;
-  memcpy(input, target, n * sizeof(float));
-  float level = c->sigma_min + (c->sigma_max - c->sigma_min) * aenet_rng_uniform(rng);
+  /* Denoising inputs always get noise; low-resolution inputs only when
+   * asked (--lr-sigma), for upscalers of real photos. */
+  float level = 0;
+  if (s == 1) {
+    memcpy(input, target, n * sizeof(float));
+    level = c->sigma_min + (c->sigma_max - c->sigma_min) * aenet_rng_uniform(rng);
+  } else if (c->lr_sigma > 0)
+    level = c->lr_sigma * aenet_rng_uniform(rng);
   if (c->jpeg_max > 0) {
     int q = c->jpeg_min + aenet_rng_below(rng, c->jpeg_max - c->jpeg_min + 1);
     if (!aenet_degrade_jpeg(input, 3, p, p, q, error))
@@ -149,7 +152,8 @@ make_sample(Trainer *t, AenetRng *rng, float *input, float *target, float *sigma
   }
   if (c->poisson_gain > 0)
     aenet_degrade_poisson_gaussian(input, n, c->poisson_gain * aenet_rng_uniform(rng), 0, rng);
-  aenet_degrade_gaussian(input, n, level, rng);
+  if (level > 0)
+    aenet_degrade_gaussian(input, n, level, rng);
   *sigma = level / 255.0f;
   return TRUE;
 }
@@ -387,6 +391,7 @@ static const struct {
   const char *key;
   FieldType type;
   gsize offset;
+  gboolean optional; /* newer than the first checkpoints: absent means 0 */
 } setting_fields[] = {
   { "scale", FIELD_INT, G_STRUCT_OFFSET(AenetTrainConfig, scale) },
   { "patch", FIELD_INT, G_STRUCT_OFFSET(AenetTrainConfig, patch) },
@@ -404,6 +409,7 @@ static const struct {
   { "sigma_max", FIELD_FLOAT, G_STRUCT_OFFSET(AenetTrainConfig, sigma_max) },
   { "val_sigma", FIELD_FLOAT, G_STRUCT_OFFSET(AenetTrainConfig, val_sigma) },
   { "poisson_gain", FIELD_FLOAT, G_STRUCT_OFFSET(AenetTrainConfig, poisson_gain) },
+  { "lr_sigma", FIELD_FLOAT, G_STRUCT_OFFSET(AenetTrainConfig, lr_sigma), TRUE },
 };
 
 static void
@@ -516,7 +522,9 @@ settings_from_meta(AenetTrainConfig *c, GHashTable *meta, GError **error)
       }
       continue;
     }
-    if (!meta_get_number(meta, setting_fields[i].key, &v, error))
+    if (setting_fields[i].optional && !g_hash_table_contains(meta, setting_fields[i].key))
+      v = 0;
+    else if (!meta_get_number(meta, setting_fields[i].key, &v, error))
       return FALSE;
     switch (setting_fields[i].type) {
     case FIELD_INT:

@@ -57,6 +57,7 @@ typedef struct {
   float sigma_min, sigma_max; /* training noise range, 0–255 scale */
   float val_sigma;            /* validation noise level */
   float poisson_gain;         /* > 0: add signal-dependent noise too */
+  float lr_sigma;             /* upscale: noise up to this level on the input */
   int jpeg_min, jpeg_max;     /* > 0: JPEG-compress inputs at a random quality */
   gsize cache_bytes;
 } AenetTrainConfig;
