@@ -6,6 +6,7 @@
 #include "error.h"
 #include "imageio.h"
 #include "model.h"
+#include "presets.h"
 #include "safetensors.h"
 #include "testutil.h"
 #include "train.h"
@@ -265,6 +266,65 @@ test_refusals(void)
   g_free(small);
 }
 
+static void
+test_init_from_other_scale(void)
+{
+  /* A 3x upscaler started from a 2x one takes every layer but the last. */
+  char *data = make_folder(8, 40);
+  char *x2 = g_build_filename(data, "x2.safetensors", NULL);
+  char *out = g_build_filename(data, "x3.safetensors", NULL);
+  GError *error = NULL;
+  const AenetPreset *preset = aenet_preset_find("unet-x2", &error);
+  char *graph = aenet_preset_build_graph(preset);
+  AenetModel *source = aenet_model_new("upscale", graph, &error);
+  g_assert_no_error(error);
+  aenet_network_init_params(source->network, 77);
+  g_assert_true(aenet_model_save(source, x2, &error));
+
+  AenetTrainConfig cfg;
+  aenet_train_config_init(&cfg, "upscale", 3);
+  cfg.arch = g_strdup("unet-x3");
+  cfg.init_from = g_strdup(x2);
+  cfg.data_dir = g_strdup(data);
+  cfg.out = g_strdup(out);
+  cfg.patch = 8;
+  cfg.batch = 2;
+  cfg.steps = 1;
+  cfg.lr = 1e-12; /* so the one step leaves the weights as they started */
+  cfg.val_every = 0;
+  cfg.val_images = 2;
+  GPtrArray *messages = g_ptr_array_new_with_free_func(g_free);
+  run_ok(&cfg, messages);
+  gboolean said = FALSE;
+  for (guint i = 0; i < messages->len; i++)
+    said |= strstr(g_ptr_array_index(messages, i), "started from 16 of 18 tensors") != NULL;
+  g_assert_true(said);
+
+  AenetModel *x3 = aenet_model_load(out, &error);
+  g_assert_no_error(error);
+  guint same = 0, n = aenet_network_get_n_param_tensors(x3->network);
+  for (guint i = 0; i < n; i++) {
+    const AenetParamInfo *a = aenet_network_get_param_info(x3->network, i);
+    const AenetParamInfo *b = aenet_network_get_param_info(source->network, i);
+    g_assert_cmpstr(a->name, ==, b->name);
+    if (a->n_elements != b->n_elements)
+      continue;
+    g_assert_cmpfloat(test_max_abs_diff(aenet_network_get_params(x3->network) + a->offset,
+                                        aenet_network_get_params(source->network) + b->offset,
+                                        a->n_elements),
+                      <, 1e-6);
+    same++;
+  }
+  g_assert_cmpuint(same, ==, n - 2);
+  aenet_model_free(x3);
+  aenet_model_free(source);
+  aenet_train_config_clear(&cfg);
+  g_ptr_array_unref(messages);
+  g_free(graph), g_free(x2), g_free(out);
+  test_tmpdir_remove(data);
+  g_free(data);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -272,5 +332,6 @@ main(int argc, char **argv)
   g_test_add_func("/train/resume-equals-straight", test_resume_equals_straight);
   g_test_add_func("/train/learns", test_learns);
   g_test_add_func("/train/refusals", test_refusals);
+  g_test_add_func("/train/init-from-other-scale", test_init_from_other_scale);
   return g_test_run();
 }

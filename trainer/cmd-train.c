@@ -89,7 +89,7 @@ aenet_cmd_train(int argc, char **argv)
 {
   char *task = NULL, *data = NULL, *val = NULL, *from = NULL, *arch = NULL, *resume = NULL;
   char *out = NULL, *checkpoint = NULL, *name = NULL, *loss = NULL, *schedule = NULL;
-  char *sigma = NULL, *jpeg = NULL;
+  char *sigma = NULL, *jpeg = NULL, *init_from = NULL;
   int scale = 0, patch = 0, batch = 0, threads = 0, val_images = 0;
   gint64 steps = 0, stop_at = 0, seed = -1, val_every = -1, warmup = -1;
   double minutes = 0, lr = 0, weight_decay = -1, clip = -1, checkpoint_minutes = 0;
@@ -101,6 +101,8 @@ aenet_cmd_train(int argc, char **argv)
     { "val", 0, 0, G_OPTION_ARG_FILENAME, &val,
       N_("Folder of validation images (default: hold out part of --data)"), N_("DIR") },
     { "from", 0, 0, G_OPTION_ARG_FILENAME, &from, N_("Fine-tune this model"), N_("MODEL") },
+    { "init-from", 0, 0, G_OPTION_ARG_FILENAME, &init_from,
+      N_("Start the new --arch network from this model's matching layers"), N_("MODEL") },
     { "arch", 0, 0, G_OPTION_ARG_STRING, &arch, N_("Architecture for a new model"), N_("NAME") },
     { "patch", 0, 0, G_OPTION_ARG_INT, &patch,
       N_("Patch size in input pixels (default 96 for denoise, 48 for upscale)"), "PX" },
@@ -190,6 +192,7 @@ aenet_cmd_train(int argc, char **argv)
   cfg.val_dir = g_strdup(val);
   cfg.from = g_strdup(from);
   cfg.arch = g_strdup(arch);
+  cfg.init_from = g_strdup(init_from);
   cfg.resume = g_strdup(resume);
   cfg.out = g_strdup(out);
   cfg.checkpoint = g_strdup(checkpoint);
@@ -299,6 +302,6 @@ done:
   g_option_context_free(ctx);
   g_free(task), g_free(data), g_free(val), g_free(from), g_free(arch), g_free(resume);
   g_free(out), g_free(checkpoint), g_free(name), g_free(loss), g_free(schedule);
-  g_free(sigma), g_free(jpeg);
+  g_free(sigma), g_free(jpeg), g_free(init_from);
   return status;
 }

@@ -64,6 +64,7 @@ aenet_train_config_clear(AenetTrainConfig *cfg)
   g_free(cfg->data_dir);
   g_free(cfg->val_dir);
   g_free(cfg->from);
+  g_free(cfg->init_from);
   g_free(cfg->arch);
   g_free(cfg->resume);
   g_free(cfg->out);
@@ -643,6 +644,42 @@ strdup_or_null(const char *s)
   return s != NULL ? g_strdup(s) : NULL;
 }
 
+/* Starts a new network from every parameter of another model that has the
+ * same name and shape, e.g. a 3x upscaler from a 2x one: all but the last
+ * layer carry over. */
+static gboolean
+copy_matching_params(Trainer *t, const char *name_or_path, GError **error)
+{
+  char *path = aenet_model_find(name_or_path, error);
+  AenetModel *source = path != NULL ? aenet_model_load(path, error) : NULL;
+  g_free(path);
+  if (source == NULL)
+    return FALSE;
+  AenetNetwork *from = source->network, *to = t->model->network;
+  guint copied = 0, n = aenet_network_get_n_param_tensors(to);
+  for (guint i = 0; i < n; i++) {
+    const AenetParamInfo *dst = aenet_network_get_param_info(to, i);
+    for (guint j = 0; j < aenet_network_get_n_param_tensors(from); j++) {
+      const AenetParamInfo *src = aenet_network_get_param_info(from, j);
+      if (strcmp(src->name, dst->name) != 0 || src->n_dims != dst->n_dims
+          || memcmp(src->shape, dst->shape, dst->n_dims * sizeof(gint64)) != 0)
+        continue;
+      memcpy(aenet_network_get_params(to) + dst->offset,
+             aenet_network_get_params(from) + src->offset, dst->n_elements * sizeof(float));
+      copied++;
+    }
+  }
+  message(t, "started from %u of %u tensors of %s", copied, n,
+          aenet_model_get_display_name(source));
+  aenet_model_free(source);
+  if (copied == 0) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_MODEL, "%s shares no layer with architecture %s",
+                name_or_path, t->arch_name);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static gboolean
 create_model(Trainer *t, GError **error)
 {
@@ -687,6 +724,8 @@ create_model(Trainer *t, GError **error)
     aenet_network_init_params(t->model->network, c->seed);
     t->arch_name = g_strdup(preset->name);
     aenet_model_set_meta(t->model, "description", preset->description);
+    if (c->init_from != NULL && !copy_matching_params(t, c->init_from, error))
+      return FALSE;
   }
   t->net = t->model->network;
   t->n_params = aenet_network_get_n_params(t->net);
@@ -819,15 +858,7 @@ trainer_clear(Trainer *t)
   g_free(t->v);
   g_free(t->arch_name);
   g_clear_error(&t->producer_error);
-  AenetTrainConfig *c = &t->cfg;
-  g_free(c->task);
-  g_free(c->data_dir);
-  g_free(c->val_dir);
-  g_free(c->from);
-  g_free(c->arch);
-  g_free(c->out);
-  g_free(c->checkpoint);
-  g_free(c->name);
+  aenet_train_config_clear(&t->cfg);
 }
 
 gboolean
@@ -841,6 +872,7 @@ aenet_train_run(const AenetTrainConfig *cfg, const AenetTrainCallbacks *callback
   c->val_dir = strdup_or_null(cfg->val_dir);
   c->from = strdup_or_null(cfg->from);
   c->arch = strdup_or_null(cfg->arch);
+  c->init_from = strdup_or_null(cfg->init_from);
   c->resume = NULL;
   c->out = strdup_or_null(cfg->out);
   c->checkpoint = cfg->checkpoint != NULL ? g_strdup(cfg->checkpoint)

@@ -36,6 +36,7 @@ typedef struct {
   char *val_dir;    /* NULL: hold out part of data_dir */
   char *from;       /* start from this model file, or NULL */
   char *arch;       /* preset name when not from a model; NULL = default */
+  char *init_from;  /* with arch: start from this model's matching layers */
   char *resume;     /* checkpoint to resume, or NULL */
   char *out;        /* model file to write */
   char *checkpoint; /* checkpoint path; NULL = out + ".ckpt" */
