@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Trains (or resumes) one of the shipped models, from the project's root:
+#   models/train-shipped.sh denoise|x2|x3|x4 [THREADS]
+# Logs to models/checkpoints/NAME-train.log; checkpoints every 10 minutes to
+# models/checkpoints/NAME.ckpt (atomically), so it can be stopped any time
+# (Ctrl-C or SIGTERM writes one more) and resumed by running this again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:?usage: models/train-shipped.sh denoise|x2|x3|x4 [THREADS]}
+threads=${2:-1}
+aenet=${AENET:-build/trainer/aenet}
+bsds=../shared/data/train/bsds432
+t91=../shared/data/train/t91
+
+case $what in
+  denoise)
+    name=denoise
+    first=(--task denoise --arch unet-denoise --patch 64 --steps 60000 --data "$bsds") ;;
+  x2|x3|x4)
+    s=${what#x}
+    name=upscale-x$s
+    first=(--task upscale --scale "$s" --arch "unet-x$s" --patch 48 --steps 30000
+           --data "$bsds:$t91")
+    # 3x and 4x start from the 2x model's layers.
+    [ "$s" = 2 ] || first+=(--init-from models/upscale-x2.safetensors) ;;
+  *) echo "unknown model '$what' (denoise, x2, x3, x4)" >&2; exit 2 ;;
+esac
+
+ckpt=models/checkpoints/$name.ckpt
+common=(--threads "$threads" --checkpoint "$ckpt" --checkpoint-minutes 10
+        --out "models/$name.safetensors")
+if [ -f "$ckpt" ]; then
+  args=(--resume "$ckpt" "${common[@]}")
+else
+  args=("${first[@]}" --batch 16 --lr 5e-4 --val-every 2000 --val-images 16
+        --name "$name" "${common[@]}")
+fi
+echo "$(date -u '+%F %T') $aenet train ${args[*]}" >> "models/checkpoints/$name-train.log"
+exec "$aenet" train "${args[@]}" >> "models/checkpoints/$name-train.log" 2>&1
