@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "presets.h"
 #include "progress.h"
 #include "train.h"
 
@@ -152,6 +153,11 @@ aenet_cmd_train(int argc, char **argv)
       ctx, _("Trains a denoising or upscaling model on a folder of photos, or fine-tunes one.\n"
              "Ctrl-C writes a checkpoint and stops; --resume continues exactly."));
   g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
+  GString *archs = g_string_new(_("Architectures (--arch):"));
+  for (const AenetPreset *p = aenet_presets_get(); p->name != NULL; p++)
+    g_string_append_printf(archs, "\n  %-20s %s", p->name, p->description);
+  g_option_context_set_description(ctx, archs->str);
+  g_string_free(archs, TRUE);
   GError *error = NULL;
   int status = 2;
   AenetTrainConfig cfg = { 0 };
