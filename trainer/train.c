@@ -981,6 +981,10 @@ aenet_train_run(const AenetTrainConfig *cfg, const AenetTrainCallbacks *callback
   if (!save_checkpoint(&t, &batch->rng_before, error))
     goto out;
   message(&t, "step %ld: checkpoint written to %s", t.step, c->checkpoint);
+  double seconds = (g_get_monotonic_time() - start) / 1e6;
+  if (t.step > steps_at_start)
+    message(&t, "%ld steps in %.1f s: %.1f patches/s", t.step - steps_at_start, seconds,
+            (t.step - steps_at_start) * c->batch / seconds);
   if (!stopped && (c->val_every <= 0 || t.step % c->val_every != 0)
       && !validate_and_keep(&t, &st, error))
     goto out;
