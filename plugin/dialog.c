@@ -5,7 +5,11 @@
  * buffers of a plug-in talk to GIMP over a pipe and are not for threads, so
  * the main thread reads the region (with context around it) into memory
  * first; the worker only sees that copy. A settings change cancels the
- * running preview, joins the worker and starts a new one. */
+ * running preview, joins the worker and starts a new one.
+ *
+ * With AENET_DEBUG_PREVIEW set in the environment, each preview shown
+ * prints on stderr how long after the last settings change it came, and
+ * where the time went (docs/plugin.md has the measurements). */
 #include "config.h"
 
 #include <math.h>
@@ -59,6 +63,13 @@ typedef struct {
   gboolean result_ok;
   char *result_error;
   cairo_surface_t *before, *after; /* last rendered views */
+
+  /* AENET_DEBUG_PREVIEW timings, g_get_monotonic_time() µs; 0 = unset. */
+  gboolean debug;
+  gint64 t_changed; /* the last settings change (or the dialog's opening) */
+  gint64 t_started; /* the preview's region read, worker started */
+  gint64 t_worked;  /* the worker's network run started */
+  gint64 t_done;    /* the worker finished */
 } Dialog;
 
 static void
@@ -169,7 +180,9 @@ preview_worker(gpointer data)
   opt.roi_height = d->vh;
   opt.noise_level = d->noise_level;
   opt.cancel = &d->cancel;
+  d->t_worked = g_get_monotonic_time();
   d->result_ok = aenet_tiler_run(d->model->network, &io, &opt, &error);
+  d->t_done = g_get_monotonic_time();
   if (error) {
     if (!g_error_matches(error, AENET_ERROR, AENET_ERROR_CANCELLED))
       d->result_error = g_strdup(error->message);
@@ -226,21 +239,13 @@ render(const float *px, int w, int h, int n, int zoom)
   return s;
 }
 
-static gboolean
-preview_done(gpointer data)
+/* Draws the worker's result, blended with the original by the strength
+ * shown now. */
+static void
+show_result(Dialog *d)
 {
-  Dialog *d = data;
   int s = d->scale, n = d->n_channels, ow = d->rw * s;
   int zoom = 1 + gtk_combo_box_get_active(GTK_COMBO_BOX(d->zoom_combo));
-
-  g_thread_join(d->worker);
-  d->worker = NULL;
-  if (!d->result_ok) {
-    gtk_label_set_text(GTK_LABEL(d->status),
-                       d->result_error ? d->result_error : _("Preview stopped."));
-    g_clear_pointer(&d->result_error, g_free);
-    return G_SOURCE_REMOVE;
-  }
 
   /* The visible part of the result (output pixels) and of the input,
    * shown at the same size: the input pixel-repeated by the scale. */
@@ -265,6 +270,32 @@ preview_done(gpointer data)
   g_free(after);
   gtk_label_set_text(GTK_LABEL(d->status), "");
   gtk_widget_queue_draw(d->area);
+}
+
+static gboolean
+preview_done(gpointer data)
+{
+  Dialog *d = data;
+
+  g_thread_join(d->worker);
+  d->worker = NULL;
+  if (!d->result_ok) {
+    gtk_label_set_text(GTK_LABEL(d->status),
+                       d->result_error ? d->result_error : _("Preview stopped."));
+    g_clear_pointer(&d->result_error, g_free);
+    return G_SOURCE_REMOVE;
+  }
+  show_result(d);
+  if (d->debug && d->t_changed) {
+    gint64 now = g_get_monotonic_time();
+    g_printerr(
+        "aenet preview: %d×%d shown %.0f ms after the change (waiting %.0f ms, model and region "
+        "%.0f ms, network %.0f ms, drawing %.0f ms)\n",
+        d->vw * d->scale, d->vh * d->scale, (now - d->t_changed) / 1e3,
+        (d->t_started - d->t_changed) / 1e3, (d->t_worked - d->t_started) / 1e3,
+        (d->t_done - d->t_worked) / 1e3, (now - d->t_done) / 1e3);
+    d->t_changed = 0;
+  }
   return G_SOURCE_REMOVE;
 }
 
@@ -306,6 +337,8 @@ start_preview(gpointer data)
 
   d->timeout_id = 0;
   stop_worker(d);
+  d->result_ok = FALSE; /* nothing to blend again until this one is done */
+  d->t_started = g_get_monotonic_time();
   if (!ensure_model(d))
     return G_SOURCE_REMOVE;
   d->scale = aenet_network_get_scale(d->model->network);
@@ -349,6 +382,7 @@ static void
 schedule_preview(Dialog *d)
 {
   d->cancel = 1;
+  d->t_changed = g_get_monotonic_time();
   if (d->timeout_id)
     g_source_remove(d->timeout_id);
   d->timeout_id = g_timeout_add(120, start_preview, d);
@@ -363,6 +397,22 @@ on_changed(GtkWidget *w, Dialog *d)
   ModelEntry *e = current_model_entry(d);
   gtk_label_set_text(GTK_LABEL(d->model_desc), e && e->description ? e->description : "");
   schedule_preview(d);
+}
+
+/* The strength only blends the network's result with the original: blend
+ * the result shown again, without running the network. A preview still to
+ * come reads the strength when it is done. */
+static void
+on_strength_changed(GtkWidget *w, Dialog *d)
+{
+  gint64 t = g_get_monotonic_time();
+
+  if (d->worker || d->timeout_id || !d->result_ok || !d->after)
+    return;
+  show_result(d);
+  if (d->debug)
+    g_printerr("aenet preview: strength blended again in %.0f ms\n",
+               (g_get_monotonic_time() - t) / 1e3);
 }
 
 static void
@@ -495,6 +545,7 @@ aenet_dialog_run(const char *procedure, gint32 image, gint32 drawable, AenetValu
   d->dh = gimp_drawable_height(drawable);
   d->models = g_ptr_array_new_with_free_func(model_entry_free);
   d->estimate = -1;
+  d->debug = g_getenv("AENET_DEBUG_PREVIEW") != NULL;
   if (!gimp_drawable_mask_intersect(drawable, &x, &y, &w, &h))
     x = y = 0, w = d->dw, h = d->dh;
   d->cx = x + w / 2;
@@ -529,7 +580,7 @@ aenet_dialog_run(const char *procedure, gint32 image, gint32 drawable, AenetValu
   gtk_box_pack_start(GTK_BOX(left), frame, FALSE, FALSE, 0);
   GtkWidget *pbar = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 6);
   gtk_box_pack_start(GTK_BOX(left), pbar, FALSE, FALSE, 0);
-  d->before_check = gtk_check_button_new_with_mnemonic(_("Show _original"));
+  d->before_check = gtk_check_button_new_with_mnemonic(_("Show origi_nal"));
   gtk_box_pack_start(GTK_BOX(pbar), d->before_check, FALSE, FALSE, 0);
   d->zoom_combo = gtk_combo_box_text_new();
   gtk_combo_box_text_append_text(GTK_COMBO_BOX_TEXT(d->zoom_combo), _("1:1"));
@@ -595,7 +646,7 @@ aenet_dialog_run(const char *procedure, gint32 image, gint32 drawable, AenetValu
     gtk_combo_box_text_append_text(GTK_COMBO_BOX_TEXT(d->output_combo),
                                    _("Enlarge the layer in place"));
     gtk_combo_box_text_append_text(GTK_COMBO_BOX_TEXT(d->output_combo), _("New layer"));
-    add_row(grid, row++, _("_Output:"), d->output_combo);
+    add_row(grid, row++, _("Out_put:"), d->output_combo);
   }
 
   fill_models(d);
@@ -608,7 +659,7 @@ aenet_dialog_run(const char *procedure, gint32 image, gint32 drawable, AenetValu
   if (d->denoise) {
     g_signal_connect(d->auto_check, "toggled", G_CALLBACK(on_changed), d);
     g_signal_connect(d->noise_spin, "value-changed", G_CALLBACK(on_changed), d);
-    g_signal_connect(d->strength_spin, "value-changed", G_CALLBACK(on_changed), d);
+    g_signal_connect(d->strength_spin, "value-changed", G_CALLBACK(on_strength_changed), d);
   } else
     g_signal_connect(d->scale_combo, "changed", G_CALLBACK(on_scale_changed), d);
   g_signal_connect(d->area, "draw", G_CALLBACK(on_draw), d);

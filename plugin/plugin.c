@@ -19,6 +19,15 @@ static void run(const gchar *name, gint n_params, const GimpParam *param, gint *
 
 const GimpPlugInInfo PLUG_IN_INFO = { NULL, NULL, query, run };
 
+/* GEGL's tile cache in the plug-in, in bytes. GEGL sizes it from the
+ * machine's memory by default, and a plug-in's buffers are proxies of
+ * GIMP's, so a large cache only keeps tiles already read or written and
+ * makes the plug-in grow with the layer (about the layer's size again, at
+ * 48 MP and up). The tiler reads and writes one tile at a time; this is
+ * ample for that and keeps memory near the engine's budget. GEGL_CACHE_SIZE
+ * (MiB) in the environment still wins. */
+#define AENET_PLUGIN_TILE_CACHE ((guint64)32 << 20)
+
 /* As GIMP's MAIN(), after making sure OpenBLAS uses this processor's kernels. */
 int
 main(int argc, char **argv)
@@ -173,6 +182,8 @@ run(const gchar *name, gint n_params, const GimpParam *param, gint *n_return_val
   bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
   textdomain(GETTEXT_PACKAGE);
   gegl_init(NULL, NULL);
+  if (!g_getenv("GEGL_CACHE_SIZE"))
+    g_object_set(gegl_config(), "tile-cache-size", AENET_PLUGIN_TILE_CACHE, NULL);
   gimp_plugin_enable_precision();
 
   g_clear_pointer(&message, g_free);

@@ -6,21 +6,27 @@
  * its settings and plug-ins from a temporary folder; the plug-in comes from
  * the build tree). The script saves results and prints "REPORT key=value"
  * lines; the tests compare the results with the clean image, the original
- * and the aenet command's output for the same model.
+ * and the aenet command's output for the same model. A second GIMP start
+ * denoises 12 and 48 MP layers while the test watches the plug-in's
+ * process in /proc: its peak memory must stay near the engine's budget.
  *
  * Usage: test-gimp PLUGIN-EXECUTABLE AENET-EXECUTABLE */
 #include "config.h"
 
+#include <fcntl.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 
 #include "imageio.h"
 #include "model.h"
 #include "network.h"
+#include "tiler.h"
 
 enum { W = 64, H = 48 };
 
@@ -286,10 +292,10 @@ static const char script[]
       "  (report \"indexed-dirty\" (car (gimp-image-is-dirty img))))\n"
       "(report \"done\" 1)\n";
 
-/* Runs GIMP once with the script, then a last call whose error message
- * must reach the caller. */
+/* Makes GIMP's settings folder, whose plug-in path starts with the build
+ * tree's plug-in. */
 static void
-run_gimp(void)
+setup_gimp(void)
 {
   char *gimpdir = tpath("gimp"), *plugdir = tpath("plug-ins/aenet");
   char *link = g_build_filename(plugdir, "aenet", NULL);
@@ -304,10 +310,19 @@ run_gimp(void)
   char *rc = g_strdup_printf("(plug-in-path \"%s/plug-ins:${gimp_plug_in_dir}/plug-ins\")\n", tmp);
   g_assert_true(g_file_set_contents(gimprc, rc, -1, &error));
   g_assert_no_error(error);
+  g_free(rc);
+  g_free(abs_plugin);
+  g_free(gimprc);
+  g_free(link);
+  g_free(plugdir);
+  g_free(gimpdir);
+}
 
-  char **parts = g_strsplit(script, "@T@", -1);
-  char *body = g_strjoinv(tmp, parts);
-  char *models = tpath("models");
+/* The environment GIMP runs in: the test's settings and models, no display. */
+static char **
+gimp_environ(void)
+{
+  char *gimpdir = tpath("gimp"), *models = tpath("models");
   char **env = g_get_environ();
   env = g_environ_setenv(env, "HOME", tmp, TRUE);
   env = g_environ_setenv(env, "GIMP2_DIRECTORY", gimpdir, TRUE);
@@ -315,6 +330,34 @@ run_gimp(void)
   env = g_environ_setenv(env, "LANGUAGE", "C", TRUE);
   env = g_environ_setenv(env, "LC_ALL", "C.UTF-8", TRUE);
   env = g_environ_unsetenv(env, "DISPLAY");
+  env = g_environ_unsetenv(env, "GEGL_CACHE_SIZE");
+  g_free(gimpdir);
+  g_free(models);
+  return env;
+}
+
+/* Reads the "REPORT key=value" lines GIMP printed into report. */
+static void
+parse_report(const char *text)
+{
+  char **lines = g_strsplit(text, "\n", -1);
+  for (char **l = lines; *l; l++) {
+    char *r = strstr(*l, "REPORT "), *eq;
+    if (r && (eq = strchr(r, '=')))
+      g_hash_table_insert(report, g_strndup(r + 7, eq - r - 7), g_strdup(eq + 1));
+  }
+  g_strfreev(lines);
+}
+
+/* Runs GIMP once with the script, then a last call whose error message
+ * must reach the caller. */
+static void
+run_gimp(void)
+{
+  GError *error = NULL;
+  char **parts = g_strsplit(script, "@T@", -1);
+  char *body = g_strjoinv(tmp, parts);
+  char **env = gimp_environ();
   const char *argv[] = { "gimp",
                          "-i",
                          "-d",
@@ -336,28 +379,164 @@ run_gimp(void)
   if (g_test_verbose())
     g_printerr("%s%s", out, gimp_stderr);
 
-  report = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-  char **lines = g_strsplit(gimp_stderr, "\n", -1);
-  for (char **l = lines; *l; l++) {
-    char *r = strstr(*l, "REPORT "), *eq;
-    if (r && (eq = strchr(r, '=')))
-      g_hash_table_insert(report, g_strndup(r + 7, eq - r - 7), g_strdup(eq + 1));
-  }
+  parse_report(gimp_stderr);
   if (!g_hash_table_lookup(report, "done"))
     g_error("The GIMP script did not finish; GIMP printed:\n%s%s", out, gimp_stderr);
 
-  g_strfreev(lines);
   g_strfreev(env);
   g_strfreev(parts);
   g_free(out);
   g_free(body);
-  g_free(models);
-  g_free(rc);
-  g_free(abs_plugin);
-  g_free(gimprc);
-  g_free(link);
-  g_free(plugdir);
-  g_free(gimpdir);
+}
+
+/* ---- large layers: the plug-in's memory ---- */
+
+/* Layer sizes of the large-layer run; its time and peak memory are checked
+ * for each. */
+static const int large_sizes[][2] = { { 4000, 3000 }, { 8000, 6000 } };
+#define N_LARGE G_N_ELEMENTS(large_sizes)
+
+/* One run of the plug-in (one process), as seen in /proc. */
+typedef struct {
+  int pid;
+  gint64 first_seen, last_seen; /* g_get_monotonic_time(), µs */
+  gsize peak;                   /* VmHWM, bytes */
+} PluginRun;
+
+static PluginRun large_runs[8];
+static int n_large_runs;
+
+/* Looks for running plug-in processes of this GIMP (-run, not GIMP's -query
+ * at start) and records their peak resident memory (VmHWM: the kernel's high-water
+ * mark, so polling misses nothing but the last moments). */
+static void
+poll_plugin(const char *exe, GPid gimp)
+{
+  GDir *dir = g_dir_open("/proc", 0, NULL);
+  const char *name;
+
+  if (!dir)
+    return;
+  while ((name = g_dir_read_name(dir))) {
+    if (!g_ascii_isdigit(*name))
+      continue;
+    char *p = g_strdup_printf("/proc/%s/exe", name);
+    char *target = g_file_read_link(p, NULL);
+    g_free(p);
+    if (!target || strcmp(target, exe) != 0) {
+      g_free(target);
+      continue;
+    }
+    g_free(target);
+    char *cmdline = NULL, *status = NULL;
+    gsize len = 0;
+    p = g_strdup_printf("/proc/%s/cmdline", name);
+    gboolean ok = g_file_get_contents(p, &cmdline, &len, NULL);
+    g_free(p);
+    gboolean run = FALSE;
+    for (gsize i = 0; ok && i < len; i += strlen(cmdline + i) + 1)
+      run |= strcmp(cmdline + i, "-run") == 0;
+    g_free(cmdline);
+    /* The parent: the fourth field of stat, after the name in parentheses. */
+    p = g_strdup_printf("/proc/%s/stat", name);
+    if (run && g_file_get_contents(p, &status, NULL, NULL)) {
+      const char *paren = strrchr(status, ')');
+      int ppid = 0;
+      run = paren && sscanf(paren + 1, " %*c %d", &ppid) == 1 && ppid == gimp;
+      g_clear_pointer(&status, g_free);
+    }
+    g_free(p);
+    p = g_strdup_printf("/proc/%s/status", name);
+    if (run && g_file_get_contents(p, &status, NULL, NULL)) {
+      const char *hwm = strstr(status, "VmHWM:");
+      int pid = atoi(name), i;
+      for (i = 0; i < n_large_runs && large_runs[i].pid != pid; i++)
+        ;
+      if (hwm && i < (int)G_N_ELEMENTS(large_runs)) {
+        if (i == n_large_runs) {
+          large_runs[n_large_runs++] = (PluginRun){ pid, g_get_monotonic_time(), 0, 0 };
+        }
+        large_runs[i].last_seen = g_get_monotonic_time();
+        large_runs[i].peak
+            = MAX(large_runs[i].peak, (gsize)g_ascii_strtoull(hwm + 6, NULL, 10) << 10);
+      }
+    }
+    g_free(status);
+    g_free(p);
+  }
+  g_dir_close(dir);
+}
+
+/* Denoises layers of large_sizes (white with a black square, whose corner
+ * the box filter must change), one after the other, while watching the plug-in's processes. */
+static void
+run_gimp_large(void)
+{
+  GString *body = g_string_new("(define (report k v) (gimp-message (string-append \"REPORT \" k "
+                               "\"=\" (number->string v))))\n");
+  for (guint i = 0; i < N_LARGE; i++) {
+    int w = large_sizes[i][0], h = large_sizes[i][1];
+    g_string_append_printf(
+        body,
+        "(let* ((img (car (gimp-image-new %d %d RGB))) "
+        "       (l (car (gimp-layer-new img %d %d RGB-IMAGE \"bg\" 100 LAYER-MODE-NORMAL))) "
+        "       (x %d) (y %d))\n"
+        "  (gimp-image-insert-layer img l 0 0)\n"
+        "  (gimp-drawable-fill l FILL-WHITE)\n"
+        "  (gimp-image-select-rectangle img CHANNEL-OP-REPLACE x y 1000 1000)\n"
+        "  (gimp-drawable-edit-fill l FILL-FOREGROUND)\n"
+        "  (gimp-selection-none img)\n"
+        "  (let ((before (vector->list (cadr (gimp-drawable-get-pixel l x y)))))\n"
+        "    (plug-in-aenet-denoise RUN-NONINTERACTIVE img l \"test-box\" 0 1.0)\n"
+        "    (report \"large-changed-%u\" (if (equal? before "
+        "      (vector->list (cadr (gimp-drawable-get-pixel l x y)))) 0 1)))\n"
+        "  (gimp-image-delete img))\n",
+        w, h, w, h, w / 2 + 37, h / 2 + 21, i);
+  }
+  g_string_append(body, "(gimp-message \"REPORT large-done=1\")\n");
+
+  char *log = tpath("gimp-large.log");
+  char *exe = g_canonicalize_filename(plugin_exe, NULL);
+  char **env = gimp_environ();
+  const char *argv[] = { "gimp",
+                         "-i",
+                         "-d",
+                         "-f",
+                         "--batch-interpreter",
+                         "plug-in-script-fu-eval",
+                         "-b",
+                         body->str,
+                         "-b",
+                         "(gimp-quit 0)",
+                         NULL };
+  GError *error = NULL;
+  GPid pid;
+  int fd = g_open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600), status;
+
+  g_assert_cmpint(fd, >=, 0);
+  g_assert_true(g_spawn_async_with_fds(NULL, (char **)argv, env,
+                                       G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                       &pid, -1, fd, fd, &error));
+  g_assert_no_error(error);
+  close(fd);
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    poll_plugin(exe, pid);
+    g_usleep(20000);
+  }
+  g_spawn_close_pid(pid);
+
+  char *text = NULL;
+  g_assert_true(g_file_get_contents(log, &text, NULL, NULL));
+  if (g_test_verbose())
+    g_printerr("%s", text);
+  parse_report(text);
+  if (!g_hash_table_lookup(report, "large-done"))
+    g_error("The large-layer GIMP script did not finish; GIMP printed:\n%s", text);
+  g_free(text);
+  g_strfreev(env);
+  g_free(exe);
+  g_free(log);
+  g_string_free(body, TRUE);
 }
 
 static int
@@ -544,6 +723,30 @@ test_bad_calls(void)
   g_assert_nonnull(strstr(gimp_stderr, "The noise level 80 is out of range"));
 }
 
+/* The layer is processed tile by tile: the plug-in's memory stays near the
+ * engine's budget and does not grow with the layer. */
+static void
+test_large_layer_memory(void)
+{
+  const gsize budget = AENET_DEFAULT_MEMORY_BUDGET, slack = 48u << 20;
+  /* Libraries, OpenBLAS's buffers and GEGL's tile cache on top of it. */
+  const gsize bound = budget + (192u << 20);
+
+  g_assert_cmpint(n_large_runs, ==, N_LARGE);
+  for (guint i = 0; i < N_LARGE; i++) {
+    char *key = g_strdup_printf("large-changed-%u", i);
+    g_assert_cmpint(rep(key), ==, 1);
+    g_free(key);
+    g_test_message("%d x %d (%.0f MP): plug-in ran %.1f s, peak RSS %zu MiB", large_sizes[i][0],
+                   large_sizes[i][1], large_sizes[i][0] * (double)large_sizes[i][1] / 1e6,
+                   (large_runs[i].last_seen - large_runs[i].first_seen) / 1e6,
+                   large_runs[i].peak >> 20);
+    g_assert_cmpuint(large_runs[i].peak, <=, bound);
+  }
+  /* Four times the pixels, (nearly) the same memory. */
+  g_assert_cmpuint(large_runs[N_LARGE - 1].peak, <=, large_runs[0].peak + slack);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -587,7 +790,10 @@ main(int argc, char **argv)
   save_image("noisy.png", W, H, 3, TRUE, FALSE);
   save_image("gray.png", W, H, 1, TRUE, FALSE);
   save_image("alpha.png", 40, 30, 4, TRUE, TRUE);
+  report = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  setup_gimp();
   run_gimp();
+  run_gimp_large();
 
   g_test_add_func("/gimp/denoise/closer-to-clean", test_denoise_closer);
   g_test_add_func("/gimp/denoise/matches-cli", test_denoise_cli);
@@ -599,6 +805,7 @@ main(int argc, char **argv)
   g_test_add_func("/gimp/upscale/in-place", test_upscale_in_place);
   g_test_add_func("/gimp/upscale/new-layer", test_upscale_new_layer);
   g_test_add_func("/gimp/bad-calls", test_bad_calls);
+  g_test_add_func("/gimp/large-layer/memory", test_large_layer_memory);
   int status = g_test_run();
 
   if (status == 0 && !g_getenv("AENET_KEEP_TMP")) {

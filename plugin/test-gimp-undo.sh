@@ -1,0 +1,209 @@
+#!/bin/sh
+# test-gimp-undo.sh — undo in a real GIMP 2.10 window, as a user does it.
+#
+# GIMP's PDB has no undo procedure, so this runs GIMP with its window on a
+# virtual X server (Xvfb) and presses Ctrl+Z (undo) and Ctrl+Y (redo) in the
+# image window with xdotool. GIMP is driven through the Script-Fu server: the
+# test makes a noisy image, opens it in a window, exports its pixels, runs
+# the plug-in non-interactively, then after each key press exports the
+# pixels again and compares them with the earlier export byte for byte
+# (binary PPM: a fixed header and the 8-bit samples).
+#
+# Checks, with the shipped models:
+#   - denoise: one Ctrl+Z gives back the original exactly and the image is
+#     clean again (so the denoise was one undo step); Ctrl+Y redoes it;
+#   - upscale in place: one Ctrl+Z gives back the layer's and the canvas's
+#     size and the original pixels (one undo group).
+#
+# Usage: test-gimp-undo.sh PLUGIN-EXECUTABLE MODEL-FOLDER
+# Exits 0 on success, 1 on failure, 77 (skip) without gimp, Xvfb, xdotool
+# or python3. AENET_KEEP_TMP=1 keeps the test folder.
+
+set -u
+
+plugin=$1
+models=$2
+
+for p in gimp Xvfb xdotool python3; do
+  if ! command -v "$p" >/dev/null 2>&1; then
+    echo "SKIP: $p is not installed"
+    exit 77
+  fi
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/aenet-undo-XXXXXX") || exit 1
+xvfb_pid=
+gimp_pid=
+status=1
+
+# The processes whose parent is $1 (GIMP's plug-ins: a Script-Fu server
+# outlives a killed GIMP).
+children() {
+  for f in /proc/[0-9]*/stat; do
+    read -r pid comm state ppid rest <"$f" 2>/dev/null && [ "$ppid" = "$1" ] && echo "$pid"
+  done
+}
+
+cleanup() {
+  [ -n "$gimp_pid" ] && kill "$gimp_pid" $(children "$gimp_pid") 2>/dev/null
+  [ -n "$xvfb_pid" ] && kill "$xvfb_pid" 2>/dev/null
+  wait 2>/dev/null
+  if [ "$status" -eq 0 ] && [ -z "${AENET_KEEP_TMP:-}" ]; then
+    rm -rf "$tmp"
+  else
+    echo "test files kept in $tmp"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+fail() {
+  echo "FAIL: $*"
+  echo "--- GIMP printed:"
+  cat "$tmp/gimp.log"
+  exit 1
+}
+
+# A Script-Fu server client: sends one expression, prints the result; exits
+# 1 if Script-Fu reports an error, 2 if the server cannot be reached.
+cat >"$tmp/sf.py" <<'EOF'
+import socket, struct, sys
+
+try:
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=60)
+except OSError as e:
+    sys.exit(2)
+data = sys.argv[2].encode()
+s.sendall(b"G" + struct.pack(">H", len(data)) + data)
+reply = b""
+while len(reply) < 4 or len(reply) < 4 + struct.unpack(">H", reply[2:4])[0]:
+    chunk = s.recv(65536)
+    if not chunk:
+        sys.exit(2)
+    reply += chunk
+print(reply[4:].decode(errors="replace"))
+sys.exit(1 if reply[1] else 0)
+EOF
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+
+sf() {
+  python3 "$tmp/sf.py" "$port" "$1" || fail "Script-Fu: $1"
+}
+
+# Waits (up to 15 s) until the expression gives the expected answer.
+wait_for() {
+  i=0
+  while [ "$(python3 "$tmp/sf.py" "$port" "$1")" != "$2" ]; do
+    i=$((i + 1))
+    [ $i -lt 150 ] || return 1
+    sleep 0.1
+  done
+}
+
+# A virtual screen; -displayfd picks a free display number.
+Xvfb -displayfd 3 -screen 0 1280x1024x24 -nolisten tcp 3>"$tmp/display" 2>"$tmp/xvfb.log" &
+xvfb_pid=$!
+i=0
+while [ ! -s "$tmp/display" ]; do
+  i=$((i + 1))
+  [ $i -lt 100 ] || { cat "$tmp/xvfb.log"; echo "FAIL: Xvfb did not start"; exit 1; }
+  sleep 0.1
+done
+DISPLAY=:$(cat "$tmp/display")
+export DISPLAY
+
+# GIMP with a fresh settings folder whose plug-in path starts with the
+# build tree's plug-in (GIMP 2.10 wants plug-ins/<name>/<name>).
+mkdir -p "$tmp/gimp" "$tmp/plug-ins/aenet"
+ln -s "$(cd "$(dirname "$plugin")" && pwd)/$(basename "$plugin")" "$tmp/plug-ins/aenet/aenet"
+echo "(plug-in-path \"$tmp/plug-ins:\${gimp_plug_in_dir}/plug-ins\")" >"$tmp/gimp/gimprc"
+HOME=$tmp GIMP2_DIRECTORY=$tmp/gimp AENET_MODEL_PATH=$models LANGUAGE=C LC_ALL=C.UTF-8 \
+  gimp -d -f --no-splash \
+  -b "(plug-in-script-fu-server RUN-NONINTERACTIVE \"127.0.0.1\" $port \"\")" \
+  >"$tmp/gimp.log" 2>&1 &
+gimp_pid=$!
+i=0
+until python3 "$tmp/sf.py" "$port" '(gimp-version)' >/dev/null 2>&1; do
+  i=$((i + 1))
+  [ $i -lt 600 ] || fail "GIMP's Script-Fu server did not start in 60 s"
+  kill -0 "$gimp_pid" 2>/dev/null || fail "GIMP exited"
+  sleep 0.1
+done
+
+# The test image: plasma with noise, 8-bit RGB, saved and opened again so
+# that it is a file with a window and an empty undo history.
+sf "(let* ((img (car (gimp-image-new 200 150 RGB)))
+           (l (car (gimp-layer-new img 200 150 RGB-IMAGE \"bg\" 100 LAYER-MODE-NORMAL))))
+      (gimp-image-insert-layer img l 0 0)
+      (plug-in-plasma RUN-NONINTERACTIVE img l 7 2.5)
+      (plug-in-rgb-noise RUN-NONINTERACTIVE img l FALSE FALSE 0.1 0.1 0.1 0)
+      (file-png-save2 RUN-NONINTERACTIVE img l \"$tmp/undo-test.png\" \"undo-test.png\"
+                      0 9 0 0 0 0 0 0 0)
+      (gimp-image-delete img))" >/dev/null
+img=$(sf "(let ((img (car (gimp-file-load RUN-NONINTERACTIVE \"$tmp/undo-test.png\" \"x\"))))
+            (gimp-display-new img) (gimp-image-clean-all img) (gimp-displays-flush) img)")
+case $img in '' | *[!0-9]*) fail "could not open the test image: $img" ;; esac
+
+layer="(car (gimp-image-get-active-drawable $img))"
+export_ppm() {
+  sf "(file-ppm-save RUN-NONINTERACTIVE $img $layer \"$tmp/$1\" \"$1\" 1)" >/dev/null
+}
+size() {
+  sf "(list (car (gimp-image-width $img)) (car (gimp-image-height $img))
+            (car (gimp-drawable-width $layer)) (car (gimp-drawable-height $layer)))"
+}
+dirty="(car (gimp-image-is-dirty $img))"
+
+# Presses keys in the image window (single-window mode: the main window,
+# titled after the image).
+press() {
+  win=$(xdotool search --onlyvisible --name 'undo-test' | head -n 1)
+  [ -n "$win" ] || fail "no GIMP window shows the image"
+  xdotool windowfocus --sync "$win" && xdotool key --clearmodifiers "$1" ||
+    fail "xdotool could not press $1"
+}
+
+export_ppm original.ppm
+size0=$(size)
+
+# Denoise: one undo step.
+sf "(plug-in-aenet-denoise RUN-NONINTERACTIVE $img $layer \"\" -1 1.0)" >/dev/null
+sf "(gimp-displays-flush)" >/dev/null
+export_ppm denoised.ppm
+(cd "$tmp" && ! cmp -s original.ppm denoised.ppm) || fail "denoising changed nothing"
+[ "$(sf "$dirty")" = "1" ] || fail "the image is not dirty after denoising"
+
+press ctrl+z
+wait_for "$dirty" 0 || fail "one Ctrl+Z did not bring the image back to its clean state"
+export_ppm undone.ppm
+(cd "$tmp" && cmp original.ppm undone.ppm) || fail "after Ctrl+Z the pixels differ from the original"
+echo "ok 1 denoise: one Ctrl+Z restores the original exactly"
+
+press ctrl+y
+wait_for "$dirty" 1 || fail "Ctrl+Y did not redo the denoise"
+export_ppm redone.ppm
+(cd "$tmp" && cmp denoised.ppm redone.ppm) || fail "after Ctrl+Y the pixels differ from the denoised ones"
+echo "ok 2 denoise: Ctrl+Y redoes it"
+
+# Back to the original, then upscale in place: one undo group.
+press ctrl+z
+wait_for "$dirty" 0 || fail "Ctrl+Z after redo did not undo"
+sf "(plug-in-aenet-upscale RUN-NONINTERACTIVE $img $layer \"\" 2 1)" >/dev/null
+sf "(gimp-displays-flush)" >/dev/null
+[ "$(size)" = "(400 300 400 300)" ] || fail "upscaling in place gave sizes $(size)"
+press ctrl+z
+wait_for "$dirty" 0 || fail "one Ctrl+Z did not undo the whole upscale"
+[ "$(size)" = "$size0" ] || fail "after Ctrl+Z the sizes are $(size), not $size0"
+export_ppm upscale-undone.ppm
+(cd "$tmp" && cmp original.ppm upscale-undone.ppm) ||
+  fail "after undoing the upscale the pixels differ from the original"
+echo "ok 3 upscale in place: one Ctrl+Z restores the size and the pixels exactly"
+
+python3 "$tmp/sf.py" "$port" "(gimp-quit 1)" >/dev/null 2>&1
+i=0
+while kill -0 "$gimp_pid" 2>/dev/null && [ $i -lt 50 ]; do
+  i=$((i + 1))
+  sleep 0.1
+done
+status=0
+exit 0
