@@ -6,8 +6,11 @@
  * double, and the NUL character (\u0000) in strings, since strings are
  * handed out NUL-terminated and an embedded NUL would make two different
  * keys look the same. Errors give the byte offset of the problem. */
+#include "config.h"
+
 #include "json.h"
 
+#include <glib/gi18n-lib.h>
 #include <math.h>
 #include <string.h>
 
@@ -51,7 +54,9 @@ static gboolean G_GNUC_PRINTF(3, 4) fail_at(Parser *p, gsize offset, const char 
   message = g_strdup_vprintf(format, args);
   va_end(args);
   g_set_error(p->error, AENET_ERROR, AENET_ERROR_FORMAT,
-              "JSON error at byte %" G_GSIZE_FORMAT ": %s", offset, message);
+              /* TRANSLATORS: %zu is where the problem is in the JSON text, counted in bytes from
+                 its start; %s says what is wrong there. */
+              _("JSON error at byte %zu: %s"), offset, message);
   g_free(message);
   return FALSE;
 }
@@ -63,11 +68,14 @@ describe_at(Parser *p, gsize pos)
   guchar c;
 
   if (pos >= p->length)
-    return g_strdup("the end of the input");
+    /* TRANSLATORS: fills %s in the JSON messages such as “expected “:” after a key, found %s”. */
+    return g_strdup(_("the end of the input"));
   c = (guchar)p->text[pos];
   if (c >= 0x20 && c < 0x7f)
-    return g_strdup_printf("“%c”", c);
-  return g_strdup_printf("byte 0x%02x", c);
+    /* TRANSLATORS: a character of the JSON text, in quotation marks. */
+    return g_strdup_printf(_("“%c”"), c);
+  /* TRANSLATORS: a byte of the JSON text that is not a printable character, in hexadecimal. */
+  return g_strdup_printf(_("byte 0x%02x"), c);
 }
 
 static void
@@ -146,7 +154,7 @@ read_hex4(Parser *p, guint *unit)
   for (int i = 0; i < 4; i++) {
     int d = p->pos + i < p->length ? hex_digit(p->text[p->pos + i]) : -1;
     if (d < 0)
-      return fail_at(p, p->pos + i, "a \\u escape needs four hexadecimal digits");
+      return fail_at(p, p->pos + i, _("a \\u escape needs four hexadecimal digits"));
     u = (u << 4) | (guint)d;
   }
   p->pos += 4;
@@ -172,17 +180,17 @@ copy_utf8(Parser *p, GString *out)
   } else if (c >= 0xf0 && c <= 0xf4) {
     n = 4, cp = c & 0x07, min = 0x10000;
   } else {
-    return fail_at(p, p->pos, "invalid UTF-8 (byte 0x%02x)", c);
+    return fail_at(p, p->pos, _("invalid UTF-8 (byte 0x%02x)"), c);
   }
   if (left < n)
-    return fail_at(p, p->pos, "invalid UTF-8 (sequence cut short by the end of the input)");
+    return fail_at(p, p->pos, _("invalid UTF-8 (sequence cut short by the end of the input)"));
   for (gsize i = 1; i < n; i++) {
     if ((s[i] & 0xc0) != 0x80)
-      return fail_at(p, p->pos + i, "invalid UTF-8 (byte 0x%02x)", s[i]);
+      return fail_at(p, p->pos + i, _("invalid UTF-8 (byte 0x%02x)"), s[i]);
     cp = (cp << 6) | (s[i] & 0x3f);
   }
   if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-    return fail_at(p, p->pos, "invalid UTF-8 (overlong form, surrogate or out of range)");
+    return fail_at(p, p->pos, _("invalid UTF-8 (overlong form, surrogate or out of range)"));
   g_string_append_len(out, (const char *)s, (gssize)n);
   p->pos += n;
   return TRUE;
@@ -201,7 +209,7 @@ parse_string(Parser *p)
     guchar c;
 
     if (p->pos >= p->length) {
-      fail_at(p, start, "unterminated string");
+      fail_at(p, start, _("unterminated string"));
       goto error;
     }
     c = (guchar)p->text[p->pos];
@@ -209,7 +217,7 @@ parse_string(Parser *p)
       p->pos++;
       return g_string_free(out, FALSE);
     } else if (c < 0x20) {
-      fail_at(p, p->pos, "control character 0x%02x in a string (it must be escaped)", c);
+      fail_at(p, p->pos, _("control character 0x%02x in a string (it must be escaped)"), c);
       goto error;
     } else if (c >= 0x80) {
       if (!copy_utf8(p, out))
@@ -222,7 +230,7 @@ parse_string(Parser *p)
       char e;
 
       if (p->pos + 1 >= p->length) {
-        fail_at(p, start, "unterminated string");
+        fail_at(p, start, _("unterminated string"));
         goto error;
       }
       e = p->text[p->pos + 1];
@@ -259,20 +267,20 @@ parse_string(Parser *p)
         if (!read_hex4(p, &unit))
           goto error;
         if (unit >= 0xdc00 && unit <= 0xdfff) {
-          fail_at(p, esc, "lone low surrogate \\u%04x", unit);
+          fail_at(p, esc, _("lone low surrogate \\u%04x"), unit);
           goto error;
         }
         if (unit >= 0xd800 && unit <= 0xdbff) {
           /* A high surrogate must be followed by an escaped low one. */
           if (p->length - p->pos < 2 || p->text[p->pos] != '\\' || p->text[p->pos + 1] != 'u') {
-            fail_at(p, esc, "lone high surrogate \\u%04x", unit);
+            fail_at(p, esc, _("lone high surrogate \\u%04x"), unit);
             goto error;
           }
           p->pos += 2;
           if (!read_hex4(p, &low))
             goto error;
           if (low < 0xdc00 || low > 0xdfff) {
-            fail_at(p, esc, "high surrogate \\u%04x not followed by a low surrogate", unit);
+            fail_at(p, esc, _("high surrogate \\u%04x not followed by a low surrogate"), unit);
             goto error;
           }
           cp = 0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00);
@@ -280,7 +288,7 @@ parse_string(Parser *p)
           cp = unit;
         }
         if (cp == 0) {
-          fail_at(p, esc, "the NUL character (\\u0000) is not allowed in strings");
+          fail_at(p, esc, _("the NUL character (\\u0000) is not allowed in strings"));
           goto error;
         }
         g_string_append_unichar(out, cp);
@@ -288,7 +296,8 @@ parse_string(Parser *p)
       }
       default: {
         char *what = describe_at(p, esc + 1);
-        fail_at(p, esc, "invalid escape: backslash followed by %s", what);
+        /* TRANSLATORS: %s is a quoted character, “byte 0x…” or “the end of the input”. */
+        fail_at(p, esc, _("invalid escape: backslash followed by %s"), what);
         g_free(what);
         goto error;
       }
@@ -321,13 +330,13 @@ parse_number(Parser *p)
   if (pos < p->length && p->text[pos] == '-')
     pos++;
   if (!is_digit(p, pos)) {
-    fail_at(p, pos, "a number needs a digit here");
+    fail_at(p, pos, _("a number needs a digit here"));
     return NULL;
   }
   if (p->text[pos] == '0') {
     pos++;
     if (is_digit(p, pos)) {
-      fail_at(p, start, "numbers may not have leading zeros");
+      fail_at(p, start, _("numbers may not have leading zeros"));
       return NULL;
     }
   } else {
@@ -337,7 +346,7 @@ parse_number(Parser *p)
   if (pos < p->length && p->text[pos] == '.') {
     pos++;
     if (!is_digit(p, pos)) {
-      fail_at(p, pos, "a digit must follow the decimal point");
+      fail_at(p, pos, _("a digit must follow the decimal point"));
       return NULL;
     }
     while (is_digit(p, pos))
@@ -348,7 +357,7 @@ parse_number(Parser *p)
     if (pos < p->length && (p->text[pos] == '+' || p->text[pos] == '-'))
       pos++;
     if (!is_digit(p, pos)) {
-      fail_at(p, pos, "a digit must follow the exponent mark");
+      fail_at(p, pos, _("a digit must follow the exponent mark"));
       return NULL;
     }
     while (is_digit(p, pos))
@@ -367,7 +376,7 @@ parse_number(Parser *p)
   if (copy != buf)
     g_free(copy);
   if (!isfinite(x)) {
-    fail_at(p, start, "number too large");
+    fail_at(p, start, _("number too large"));
     return NULL;
   }
   p->pos = pos;
@@ -441,7 +450,7 @@ parse_array(Parser *p, int depth)
     }
     {
       char *what = describe_at(p, p->pos);
-      fail_at(p, p->pos, "expected “,” or “]” in an array, found %s", what);
+      fail_at(p, p->pos, _("expected “,” or “]” in an array, found %s"), what);
       g_free(what);
     }
     goto error;
@@ -471,7 +480,7 @@ parse_object(Parser *p, int depth)
 
     if (p->pos >= p->length || p->text[p->pos] != '"') {
       char *what = describe_at(p, p->pos);
-      fail_at(p, p->pos, "expected a quoted key in an object, found %s", what);
+      fail_at(p, p->pos, _("expected a quoted key in an object, found %s"), what);
       g_free(what);
       goto error;
     }
@@ -479,14 +488,14 @@ parse_object(Parser *p, int depth)
     if (key == NULL)
       goto error;
     if (object_lookup(v, key) != NULL) {
-      fail_at(p, key_pos, "duplicate key “%s” in an object", key);
+      fail_at(p, key_pos, _("duplicate key “%s” in an object"), key);
       g_free(key);
       goto error;
     }
     skip_space(p);
     if (p->pos >= p->length || p->text[p->pos] != ':') {
       char *what = describe_at(p, p->pos);
-      fail_at(p, p->pos, "expected “:” after a key, found %s", what);
+      fail_at(p, p->pos, _("expected “:” after a key, found %s"), what);
       g_free(what);
       g_free(key);
       goto error;
@@ -511,7 +520,7 @@ parse_object(Parser *p, int depth)
     }
     {
       char *what = describe_at(p, p->pos);
-      fail_at(p, p->pos, "expected “,” or “}” in an object, found %s", what);
+      fail_at(p, p->pos, _("expected “,” or “}” in an object, found %s"), what);
       g_free(what);
     }
     goto error;
@@ -531,7 +540,7 @@ parse_value(Parser *p, int depth)
   AenetJson *v;
 
   if (p->pos >= p->length) {
-    fail_at(p, p->pos, "unexpected end of input, a value was expected");
+    fail_at(p, p->pos, _("unexpected end of input, a value was expected"));
     return NULL;
   }
   c = p->text[p->pos];
@@ -539,7 +548,7 @@ parse_value(Parser *p, int depth)
   case '{':
   case '[':
     if (depth >= JSON_MAX_DEPTH) {
-      fail_at(p, p->pos, "nesting deeper than %d levels", JSON_MAX_DEPTH);
+      fail_at(p, p->pos, _("nesting deeper than %d levels"), JSON_MAX_DEPTH);
       return NULL;
     }
     return c == '{' ? parse_object(p, depth + 1) : parse_array(p, depth + 1);
@@ -570,7 +579,8 @@ parse_value(Parser *p, int depth)
   }
   {
     char *what = describe_at(p, p->pos);
-    fail_at(p, p->pos, "unexpected %s, a value was expected", what);
+    /* TRANSLATORS: %s is a quoted character or “byte 0x…”. */
+    fail_at(p, p->pos, _("unexpected %s, a value was expected"), what);
     g_free(what);
   }
   return NULL;
@@ -593,7 +603,8 @@ aenet_json_parse(const char *text, gsize length, GError **error)
   skip_space(&p);
   if (p.pos != p.length) {
     char *what = describe_at(&p, p.pos);
-    fail_at(&p, p.pos, "unexpected %s after the end of the document", what);
+    /* TRANSLATORS: %s is a quoted character or “byte 0x…”. */
+    fail_at(&p, p.pos, _("unexpected %s after the end of the document"), what);
     g_free(what);
     aenet_json_free(v);
     return NULL;

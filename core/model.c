@@ -4,6 +4,7 @@
 
 #include "model.h"
 
+#include <glib/gi18n-lib.h>
 #include <string.h>
 
 #include "error.h"
@@ -37,15 +38,19 @@ check_task(const char *name, const char *task, int scale, const AenetNetwork *ne
 {
   if (task == NULL || (strcmp(task, "denoise") != 0 && strcmp(task, "upscale") != 0)) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_MODEL,
-                "%s: the task must be “denoise” or “upscale”, not “%s”", name,
-                task ? task : "(missing)");
+                /* TRANSLATORS: the first %s is the model file's name or “new model”; “denoise” and
+                   “upscale” are keywords, keep them. */
+                _("%s: the task must be “denoise” or “upscale”, not “%s”"), name,
+                task ? task : _("(missing)"));
     return FALSE;
   }
   int net_scale = aenet_network_get_scale(net);
   if (net_scale != scale || (strcmp(task, "denoise") == 0) != (scale == 1)) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_MODEL,
-                "%s: a %s model with scale %d does not fit its network, which scales by %d", name,
-                task, scale, net_scale);
+                /* TRANSLATORS: the first %s is the model file's name, the second its task, the
+                   keyword “denoise” or “upscale”. */
+                _("%s: a %s model with scale %d does not fit its network, which scales by %d"),
+                name, task, scale, net_scale);
     return FALSE;
   }
   return TRUE;
@@ -58,7 +63,8 @@ aenet_model_new(const char *task, const char *graph_json, GError **error)
   if (net == NULL)
     return NULL;
   int scale = aenet_network_get_scale(net);
-  if (!check_task("new model", task, scale, net, error)) {
+  /* TRANSLATORS: stands for the file name in messages about a model being created. */
+  if (!check_task(_("new model"), task, scale, net, error)) {
     aenet_network_free(net);
     return NULL;
   }
@@ -87,19 +93,23 @@ aenet_model_load(const char *path, GError **error)
 
   if (format == NULL || graph == NULL) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_MODEL,
-                "%s: not an aenet model (its metadata has no aenet.format or aenet.graph)", base);
+                /* TRANSLATORS: %s is the model file's name; aenet.format, aenet.graph and
+                   aenet.scale (below) are metadata keys, keep them. */
+                _("%s: not an aenet model (its metadata has no aenet.format or aenet.graph)"),
+                base);
     goto out;
   }
   if (strcmp(format, "1") != 0) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_MODEL,
-                "%s: model format version “%s” is not supported (this aenet reads 1)", base,
+                _("%s: model format version “%s” is not supported (this aenet reads 1)"), base,
                 format);
     goto out;
   }
   if (!parse_scale(scale_text, &scale)) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_MODEL,
-                "%s: aenet.scale must be 1, 2, 3 or 4, not “%s”", base,
-                scale_text ? scale_text : "(missing)");
+                _("%s: aenet.scale must be 1, 2, 3 or 4, not “%s”"), base,
+                /* TRANSLATORS: shown in place of a metadata value that the model file lacks. */
+                scale_text ? scale_text : _("(missing)"));
     goto out;
   }
   net = aenet_network_new(graph, strlen(graph), error);
@@ -117,8 +127,10 @@ aenet_model_load(const char *path, GError **error)
     const AenetParamInfo *info = aenet_network_get_param_info(net, i);
     const AenetTensor *t = aenet_safetensors_find(file, info->name);
     if (t == NULL) {
-      g_set_error(error, AENET_ERROR, AENET_ERROR_MODEL, "%s: tensor “%s” is missing", base,
-                  info->name);
+      g_set_error(error, AENET_ERROR, AENET_ERROR_MODEL,
+                  /* TRANSLATORS: the first %s is the model file's name, the second a tensor name
+                     such as “nodes.3.weight”. */
+                  _("%s: tensor “%s” is missing"), base, info->name);
       goto out;
     }
     gboolean same = t->n_dims == info->n_dims;
@@ -128,9 +140,11 @@ aenet_model_load(const char *path, GError **error)
       GString *want = g_string_new(NULL);
       for (int d = 0; d < info->n_dims; d++)
         g_string_append_printf(want, "%s%" G_GINT64_FORMAT, d ? ", " : "", info->shape[d]);
-      g_set_error(error, AENET_ERROR, AENET_ERROR_MODEL,
-                  "%s: tensor “%s” has the wrong shape (the network needs [%s])", base, info->name,
-                  want->str);
+      g_set_error(
+          error, AENET_ERROR, AENET_ERROR_MODEL,
+          /* TRANSLATORS: the last %s lists the sizes the network expects, such as “64, 3, 3, 3”. */
+          _("%s: tensor “%s” has the wrong shape (the network needs [%s])"), base, info->name,
+          want->str);
       g_string_free(want, TRUE);
       goto out;
     }
@@ -144,7 +158,7 @@ aenet_model_load(const char *path, GError **error)
         known = strcmp(aenet_network_get_param_info(net, j)->name, t->name) == 0;
       if (!known) {
         g_set_error(error, AENET_ERROR, AENET_ERROR_MODEL,
-                    "%s: tensor “%s” is not a parameter of the network", base, t->name);
+                    _("%s: tensor “%s” is not a parameter of the network"), base, t->name);
         goto out;
       }
     }
@@ -285,7 +299,8 @@ aenet_model_find(const char *name_or_path, GError **error)
       || g_file_test(name_or_path, G_FILE_TEST_IS_REGULAR)) {
     if (g_file_test(name_or_path, G_FILE_TEST_IS_REGULAR))
       return g_strdup(name_or_path);
-    g_set_error(error, AENET_ERROR, AENET_ERROR_IO, "model file %s does not exist", name_or_path);
+    g_set_error(error, AENET_ERROR, AENET_ERROR_IO, _("model file %s does not exist"),
+                name_or_path);
     return NULL;
   }
   char *file = g_str_has_suffix(name_or_path, MODEL_SUFFIX)
@@ -302,8 +317,9 @@ aenet_model_find(const char *name_or_path, GError **error)
   }
   if (found == NULL) {
     char *list = g_strjoinv(", ", dirs);
-    g_set_error(error, AENET_ERROR, AENET_ERROR_IO, "no model named “%s” was found (looked in %s)",
-                name_or_path, list);
+    g_set_error(error, AENET_ERROR, AENET_ERROR_IO,
+                /* TRANSLATORS: the second %s is a comma-separated list of folders. */
+                _("no model named “%s” was found (looked in %s)"), name_or_path, list);
     g_free(list);
   }
   g_strfreev(dirs);

@@ -4,8 +4,11 @@
  * spatial size is the input's times num/den; the flat parameter array holds,
  * node after node, conv weight (cout, cin, k, k) then bias (cout), or prelu
  * alpha (c). Gradients use the same layout. */
+#include "config.h"
+
 #include "network.h"
 
+#include <glib/gi18n-lib.h>
 #include <math.h>
 #include <string.h>
 
@@ -107,7 +110,9 @@ get_int_field(const AenetJson *obj, const char *key, int def, int lo, int hi, in
   double d = aenet_json_get_type(v) == AENET_JSON_NUMBER ? aenet_json_get_number(v) : NAN;
   if (!(d >= lo && d <= hi) || d != floor(d)) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_FORMAT,
-                "network node %d: “%s” must be an integer from %d to %d", index, key, lo, hi);
+                /* TRANSLATORS: %s is the name of a field in the network description, such as “out”
+                   or “k”; keep it. */
+                _("network node %d: “%s” must be an integer from %d to %d"), index, key, lo, hi);
     return FALSE;
   }
   *out = (int)d;
@@ -124,7 +129,7 @@ check_fields(const AenetJson *obj, const char *const *allowed, int index, GError
     for (int a = 0; !ok && allowed[a] != NULL; a++)
       ok = strcmp(key, allowed[a]) == 0;
     if (!ok) {
-      g_set_error(error, AENET_ERROR, AENET_ERROR_FORMAT, "network node %d: unknown field “%s”",
+      g_set_error(error, AENET_ERROR, AENET_ERROR_FORMAT, _("network node %d: unknown field “%s”"),
                   index, key);
       return FALSE;
     }
@@ -138,8 +143,10 @@ parse_inputs(const AenetJson *obj, int index, int min_in, int max_in, Node *node
   const AenetJson *in = aenet_json_object_get(obj, "in");
   if (in == NULL) {
     if (min_in > 1 || index == 0) {
-      g_set_error(error, AENET_ERROR, AENET_ERROR_FORMAT, "network node %d (%s): “in” is required",
-                  index, op_names[node->op]);
+      g_set_error(error, AENET_ERROR, AENET_ERROR_FORMAT,
+                  /* TRANSLATORS: %s is an operation name such as “conv”; keep it, like the field
+                     names in quotes. */
+                  _("network node %d (%s): “in” is required"), index, op_names[node->op]);
       return FALSE;
     }
     node->n_in = 1;
@@ -149,7 +156,7 @@ parse_inputs(const AenetJson *obj, int index, int min_in, int max_in, Node *node
   guint n = aenet_json_get_type(in) == AENET_JSON_ARRAY ? aenet_json_get_length(in) : 0;
   if ((int)n < min_in || (int)n > max_in) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_FORMAT,
-                "network node %d (%s): “in” must list %d to %d earlier nodes", index,
+                _("network node %d (%s): “in” must list %d to %d earlier nodes"), index,
                 op_names[node->op], min_in, max_in);
     return FALSE;
   }
@@ -159,7 +166,7 @@ parse_inputs(const AenetJson *obj, int index, int min_in, int max_in, Node *node
     double d = aenet_json_get_type(v) == AENET_JSON_NUMBER ? aenet_json_get_number(v) : -1;
     if (!(d >= 0 && d < index) || d != floor(d)) {
       g_set_error(error, AENET_ERROR, AENET_ERROR_FORMAT,
-                  "network node %d: input %u is not an earlier node", index, i);
+                  _("network node %d: input %u is not an earlier node"), index, i);
       return FALSE;
     }
     node->in[i] = (int)d;
@@ -181,14 +188,14 @@ parse_node(AenetNetwork *net, const AenetJson *obj, int i, GError **error)
   const AenetJson *opv = aenet_json_object_get(obj, "op");
   if (aenet_json_get_type(obj) != AENET_JSON_OBJECT || opv == NULL
       || aenet_json_get_type(opv) != AENET_JSON_STRING)
-    FAIL("network node %d: not an object with an “op” string", i);
+    FAIL(_("network node %d: not an object with an “op” string"), i);
   const char *op = aenet_json_get_string(opv);
   int kind = -1;
   for (int k = 0; k < (int)G_N_ELEMENTS(op_names); k++)
     if (strcmp(op, op_names[k]) == 0)
       kind = k;
   if (kind < 0)
-    FAIL("network node %d: unknown operation “%s”", i, op);
+    FAIL(_("network node %d: unknown operation “%s”"), i, op);
   node->op = kind;
   node->factor = 1;
   node->k = 1;
@@ -204,17 +211,17 @@ parse_node(AenetNetwork *net, const AenetJson *obj, int i, GError **error)
     if (!check_fields(obj, node->op == OP_INPUT ? input_f : none, i, error))
       return FALSE;
     if (aenet_json_object_get(obj, "in") != NULL)
-      FAIL("network node %d (%s) takes no inputs", i, op);
+      FAIL(_("network node %d (%s) takes no inputs"), i, op);
     node->n_in = 0;
     node->num = node->den = 1;
     node->channels = 1;
     if (node->op == OP_INPUT) {
       if (net->in_channels != 0)
-        FAIL("network node %d: a network has only one input", i);
+        FAIL(_("network node %d: a network has only one input"), i);
       if (!get_int_field(obj, "channels", 3, 1, 3, i, &node->channels, error))
         return FALSE;
       if (node->channels == 2)
-        FAIL("network node %d: the input has 1 (gray) or 3 (colour) channels", i);
+        FAIL(_("network node %d: the input has 1 (gray) or 3 (colour) channels"), i);
       net->in_channels = node->channels;
     } else
       net->takes_noise_level = TRUE;
@@ -240,12 +247,12 @@ parse_node(AenetNetwork *net, const AenetJson *obj, int i, GError **error)
         || !get_int_field(obj, "stride", 1, 1, 2, i, &node->stride, error))
       return FALSE;
     if (node->channels < 0)
-      FAIL("network node %d (conv): “out” is required", i);
+      FAIL(_("network node %d (conv): “out” is required"), i);
     if (node->k == 2)
-      FAIL("network node %d: “k” must be 1 or 3", i);
+      FAIL(_("network node %d: “k” must be 1 or 3"), i);
     if (b != NULL) {
       if (aenet_json_get_type(b) != AENET_JSON_BOOL)
-        FAIL("network node %d: “bias” must be true or false", i);
+        FAIL(_("network node %d: “bias” must be true or false"), i);
       has_bias = aenet_json_get_bool(b);
     }
     node->has_bias = has_bias;
@@ -265,7 +272,7 @@ parse_node(AenetNetwork *net, const AenetJson *obj, int i, GError **error)
     if (s != NULL) {
       double d = aenet_json_get_type(s) == AENET_JSON_NUMBER ? aenet_json_get_number(s) : NAN;
       if (!(d >= 0.0 && d < 1.0))
-        FAIL("network node %d: “slope” must be a number in [0, 1)", i);
+        FAIL(_("network node %d: “slope” must be a number in [0, 1)"), i);
       node->slope = d;
     }
     break;
@@ -277,10 +284,12 @@ parse_node(AenetNetwork *net, const AenetJson *obj, int i, GError **error)
     for (int j = 1; j < node->n_in; j++) {
       const Node *b = &net->nodes[node->in[j]];
       if (b->num * a->den != a->num * b->den)
-        FAIL("network node %d (%s): inputs %d and %d differ in size", i, op, node->in[0],
+        /* TRANSLATORS: %s is an operation name, “add” or “concat”; the two last %d are node
+           numbers. */
+        FAIL(_("network node %d (%s): inputs %d and %d differ in size"), i, op, node->in[0],
              node->in[j]);
       if (node->op == OP_ADD && b->channels != a->channels)
-        FAIL("network node %d (add): inputs %d and %d differ in channels (%d and %d)", i,
+        FAIL(_("network node %d (add): inputs %d and %d differ in channels (%d and %d)"), i,
              node->in[0], node->in[j], a->channels, b->channels);
       if (node->op == OP_CONCAT)
         node->channels += b->channels;
@@ -294,7 +303,7 @@ parse_node(AenetNetwork *net, const AenetJson *obj, int i, GError **error)
       return FALSE;
     if (node->op == OP_SHUFFLE) {
       if (a->channels % (node->factor * node->factor) != 0)
-        FAIL("network node %d (shuffle): %d channels are not a multiple of %d", i, a->channels,
+        FAIL(_("network node %d (shuffle): %d channels are not a multiple of %d"), i, a->channels,
              node->factor * node->factor);
       node->channels = a->channels / (node->factor * node->factor);
       node->num *= node->factor;
@@ -351,8 +360,8 @@ plan_network(AenetNetwork *net, GError **error)
     else if (n->op == OP_BICUBIC) {
       if (a->needs_grad) {
         g_free(reach);
-        FAIL("network node %d: bicubic can only resize inputs that have no parameters "
-             "before them",
+        FAIL(_("network node %d: bicubic can only resize inputs that have no parameters "
+               "before them"),
              i);
       }
       own = 3 * in_pixel; /* MATLAB's cubic taps reach 3 pixels at most */
@@ -365,15 +374,16 @@ plan_network(AenetNetwork *net, GError **error)
 
   const Node *out = &net->nodes[net->n_nodes - 1];
   if (net->in_channels == 0)
-    FAIL("the network has no input node");
+    FAIL(_("the network has no input node"));
   if (out->den != 1 || out->num < 1 || out->num > 4)
-    FAIL("the network's output must be 1 to 4 times the input's size, not %d/%d", out->num,
+    /* TRANSLATORS: %d/%d is a fraction, the output's size divided by the input's. */
+    FAIL(_("the network's output must be 1 to 4 times the input's size, not %d/%d"), out->num,
          out->den);
   if (out->channels != net->in_channels)
-    FAIL("the network's output has %d channels, its input %d", out->channels, net->in_channels);
+    FAIL(_("the network's output has %d channels, its input %d"), out->channels, net->in_channels);
   for (int i = 0; i < net->n_nodes - 1; i++)
     if (net->nodes[i].last_use == i && net->nodes[i].op != OP_INPUT)
-      FAIL("network node %d is never used", i);
+      FAIL(_("network node %d is never used"), i);
   return TRUE;
 }
 
@@ -414,13 +424,13 @@ aenet_network_new(const char *json, gsize length, GError **error)
 {
   AenetJson *doc = aenet_json_parse(json, length, error);
   if (doc == NULL) {
-    g_prefix_error(error, "network description: ");
+    g_prefix_error(error, _("network description: "));
     return NULL;
   }
   guint n = aenet_json_get_type(doc) == AENET_JSON_ARRAY ? aenet_json_get_length(doc) : 0;
   if (n == 0 || n > MAX_NODES) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_FORMAT,
-                "network description: expected a list of 1 to %d nodes", MAX_NODES);
+                _("network description: expected a list of 1 to %d nodes"), MAX_NODES);
     aenet_json_free(doc);
     return NULL;
   }
@@ -437,8 +447,8 @@ aenet_network_new(const char *json, gsize length, GError **error)
   }
   net->params = g_try_new0(float, MAX(net->n_params, 1));
   if (net->params == NULL) {
-    g_set_error(error, AENET_ERROR, AENET_ERROR_NOMEM, "the network is too large (%zu parameters)",
-                net->n_params);
+    g_set_error(error, AENET_ERROR, AENET_ERROR_NOMEM,
+                _("the network is too large (%zu parameters)"), net->n_params);
     aenet_network_free(net);
     return NULL;
   }
@@ -740,8 +750,8 @@ aenet_workspace_new(const AenetNetwork *net, int h, int w, gboolean training, GE
   int a = net->alignment;
   if (h <= 0 || w <= 0 || h % a != 0 || w % a != 0) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
-                "the network needs an input whose sides are positive multiples of %d, "
-                "not %d × %d",
+                _("the network needs an input whose sides are positive multiples of %d, "
+                  "not %d × %d"),
                 a, w, h);
     return NULL;
   }
@@ -755,7 +765,7 @@ aenet_workspace_new(const AenetNetwork *net, int h, int w, gboolean training, GE
   ws->memory = g_aligned_alloc0(p.total, sizeof(float), 64);
   if (ws->memory == NULL) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_NOMEM,
-                "not enough memory for a %d × %d tile (%zu MiB)", w, h,
+                _("not enough memory for a %d × %d tile (%zu MiB)"), w, h,
                 p.total * sizeof(float) >> 20);
     plan_clear(&p);
     g_free(ws);

@@ -3,8 +3,11 @@
  *
  * Layout: the image is planar (c, h, w), row-major. A patch is the vector
  * of its c·P·P samples, channel-major then row-major (r = c·P·P ≤ 147). */
+#include "config.h"
+
 #include "noise-estimate.h"
 
+#include <glib/gi18n-lib.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -417,13 +420,14 @@ aenet_noise_estimate(const float *image, int channels, int height, int width, GE
 {
   if (channels < 1 || channels > 3) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
-                "noise can be estimated on gray or RGB images only, not on %d channels", channels);
+                _("noise can be estimated on gray or RGB images only, not on %d channels"),
+                channels);
     return -1.0;
   }
   if (height < MIN_SIDE || width < MIN_SIDE) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
-                "the image (%d×%d pixels) is too small to estimate its noise level; "
-                "it needs at least %d×%d pixels",
+                _("the image (%d×%d pixels) is too small to estimate its noise level; "
+                  "it needs at least %d×%d pixels"),
                 width, height, MIN_SIDE, MIN_SIDE);
     return -1.0;
   }
@@ -451,8 +455,8 @@ aenet_noise_estimate(const float *image, int channels, int height, int width, GE
     e.shift[k] = s / plane;
     if (!isfinite(s)) {
       g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
-                  "the image has pixel values that are not finite numbers; "
-                  "its noise level cannot be estimated");
+                  _("the image has pixel values that are not finite numbers; "
+                    "its noise level cannot be estimated"));
       return -1.0;
     }
   }

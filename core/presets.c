@@ -5,10 +5,13 @@
  * pixel shuffle come back up, and skip connections add the encoder's
  * features to the decoder's. The network predicts a residual: denoisers add
  * it to the noisy input, upscalers to a bicubic enlargement. */
+#include "config.h"
+
 #include "presets.h"
 
 #include "error.h"
 
+#include <glib/gi18n-lib.h>
 #include <string.h>
 
 /* Appends nodes to a graph description and returns their indices. */
@@ -113,7 +116,7 @@ aenet_preset_find(const char *name, GError **error)
     }
     g_string_append_printf(names, "%s%s", names->len ? ", " : "", p->name);
   }
-  g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID, "unknown architecture “%s” (known: %s)",
+  g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID, _("unknown architecture “%s” (known: %s)"),
               name, names->str);
   g_string_free(names, TRUE);
   return NULL;
@@ -125,8 +128,8 @@ aenet_preset_find_default(const char *task, int scale, GError **error)
   for (const AenetPreset *p = presets; p->name != NULL; p++)
     if (strcmp(p->task, task) == 0 && (strcmp(task, "denoise") == 0 || p->scale == scale))
       return p;
-  g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID, "no architecture for task “%s” at scale %d",
-              task, scale);
+  g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
+              _("no architecture for task “%s” at scale %d"), task, scale);
   return NULL;
 }
 

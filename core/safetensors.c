@@ -12,9 +12,13 @@
  * Writing: F32 only, __metadata__ first with sorted keys, data contiguous in
  * the given order, header padded with spaces so the data starts at a
  * multiple of 8 bytes, the file replaced atomically. */
+#include "config.h"
+
 #include "safetensors.h"
 
 #include <float.h>
+#include <glib/gi18n-lib.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,12 +125,12 @@ static gboolean
 read_metadata(const AenetJson *meta, GHashTable *table, const char *file, GError **error)
 {
   if (aenet_json_get_type(meta) != AENET_JSON_OBJECT)
-    return fail(error, file, "“__metadata__” is not an object of strings");
+    return fail(error, file, _("“__metadata__” is not an object of strings"));
   for (guint i = 0; i < aenet_json_get_length(meta); i++) {
     const char *key;
     const AenetJson *v = aenet_json_object_get_member(meta, i, &key);
     if (aenet_json_get_type(v) != AENET_JSON_STRING)
-      return fail(error, file, "metadata value of “%s” is not a string", key);
+      return fail(error, file, _("metadata value of “%s” is not a string"), key);
     g_hash_table_insert(table, g_strdup(key), g_strdup(aenet_json_get_string(v)));
   }
   return TRUE;
@@ -144,19 +148,19 @@ read_entry(const char *tname, const AenetJson *info, guint64 data_size, Entry *e
   memset(e, 0, sizeof *e);
   e->name = tname;
   if (tname[0] == '\0')
-    return fail(error, file, "a tensor has an empty name");
+    return fail(error, file, _("a tensor has an empty name"));
   if (aenet_json_get_type(info) != AENET_JSON_OBJECT)
-    return fail(error, file, "tensor “%s”: the entry is not an object", tname);
+    return fail(error, file, _("tensor “%s”: the entry is not an object"), tname);
   for (guint i = 0; i < aenet_json_get_length(info); i++) {
     const char *key;
     aenet_json_object_get_member(info, i, &key);
     if (strcmp(key, "dtype") != 0 && strcmp(key, "shape") != 0 && strcmp(key, "data_offsets") != 0)
-      return fail(error, file, "tensor “%s”: unknown key “%s” in the entry", tname, key);
+      return fail(error, file, _("tensor “%s”: unknown key “%s” in the entry"), tname, key);
   }
 
   dtype = aenet_json_object_get(info, "dtype");
   if (dtype == NULL || aenet_json_get_type(dtype) != AENET_JSON_STRING)
-    return fail(error, file, "tensor “%s”: missing or non-string “dtype”", tname);
+    return fail(error, file, _("tensor “%s”: missing or non-string “dtype”"), tname);
   dname = aenet_json_get_string(dtype);
   e->dtype_index = G_N_ELEMENTS(dtypes);
   for (guint i = 0; i < G_N_ELEMENTS(dtypes); i++)
@@ -164,53 +168,53 @@ read_entry(const char *tname, const AenetJson *info, guint64 data_size, Entry *e
       e->dtype_index = i;
   if (e->dtype_index == G_N_ELEMENTS(dtypes))
     return fail(error, file,
-                "tensor “%s”: unsupported dtype “%s” (only F32, F16, BF16 and F64 are read)", tname,
-                dname);
+                _("tensor “%s”: unsupported dtype “%s” (only F32, F16, BF16 and F64 are read)"),
+                tname, dname);
 
   shape = aenet_json_object_get(info, "shape");
   if (shape == NULL || aenet_json_get_type(shape) != AENET_JSON_ARRAY)
-    return fail(error, file, "tensor “%s”: missing “shape” array", tname);
+    return fail(error, file, _("tensor “%s”: missing “shape” array"), tname);
   if (aenet_json_get_length(shape) > AENET_SAFETENSORS_MAX_DIMS)
-    return fail(error, file, "tensor “%s”: shape has %u dimensions, at most %d are supported",
+    return fail(error, file, _("tensor “%s”: shape has %u dimensions, at most %d are supported"),
                 tname, aenet_json_get_length(shape), AENET_SAFETENSORS_MAX_DIMS);
   e->n_dims = (int)aenet_json_get_length(shape);
   for (int d = 0; d < e->n_dims; d++) {
     guint64 dim;
     if (!json_get_index(aenet_json_array_get(shape, d), MAX_JSON_INTEGER, &dim))
-      return fail(error, file, "tensor “%s”: shape dimension %d is not a non-negative integer",
+      return fail(error, file, _("tensor “%s”: shape dimension %d is not a non-negative integer"),
                   tname, d);
     e->shape[d] = (gint64)dim;
     if (!g_uint64_checked_mul(&n, n, dim))
-      return fail(error, file, "tensor “%s”: shape is too large (its size overflows)", tname);
+      return fail(error, file, _("tensor “%s”: shape is too large (its size overflows)"), tname);
   }
   if (!g_uint64_checked_mul(&nbytes, n, dtypes[e->dtype_index].size) || n > G_MAXSIZE / 4)
-    return fail(error, file, "tensor “%s”: shape is too large (its size overflows)", tname);
+    return fail(error, file, _("tensor “%s”: shape is too large (its size overflows)"), tname);
   e->n_elements = (gsize)n;
 
   offsets = aenet_json_object_get(info, "data_offsets");
   if (offsets == NULL || aenet_json_get_type(offsets) != AENET_JSON_ARRAY
       || aenet_json_get_length(offsets) != 2)
-    return fail(error, file, "tensor “%s”: “data_offsets” is missing or not a pair [begin, end]",
+    return fail(error, file, _("tensor “%s”: “data_offsets” is missing or not a pair [begin, end]"),
                 tname);
   if (!json_get_index(aenet_json_array_get(offsets, 0), MAX_JSON_INTEGER, &begin)
       || !json_get_index(aenet_json_array_get(offsets, 1), MAX_JSON_INTEGER, &end))
-    return fail(error, file, "tensor “%s”: data_offsets are not whole numbers from 0 to 2^53",
+    return fail(error, file, _("tensor “%s”: data_offsets are not whole numbers from 0 to 2^53"),
                 tname);
   if (end < begin)
-    return fail(error, file,
-                "tensor “%s”: data_offsets [%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT
-                "] end before they begin",
-                tname, begin, end);
+    return fail(
+        error, file,
+        /* TRANSLATORS: data_offsets, dtype and shape are keys of the file's header; keep them. */
+        _("tensor “%s”: data_offsets [%" PRIu64 ", %" PRIu64 "] end before they begin"), tname,
+        begin, end);
   if (end > data_size)
     return fail(error, file,
-                "tensor “%s”: data_offsets [%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT
-                "] run past the end of the data (%" G_GUINT64_FORMAT " bytes)",
+                _("tensor “%s”: data_offsets [%" PRIu64 ", %" PRIu64
+                  "] run past the end of the data (%" PRIu64 " bytes)"),
                 tname, begin, end, data_size);
   if (end - begin != nbytes)
     return fail(error, file,
-                "tensor “%s”: data_offsets [%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT
-                "] span %" G_GUINT64_FORMAT
-                " bytes but the shape and dtype %s need %" G_GUINT64_FORMAT " (size mismatch)",
+                _("tensor “%s”: data_offsets [%" PRIu64 ", %" PRIu64 "] span %" PRIu64
+                  " bytes but the shape and dtype %s need %" PRIu64 " (size mismatch)"),
                 tname, begin, end, end - begin, dtypes[e->dtype_index].name, nbytes);
   e->begin = begin;
   e->end = end;
@@ -292,17 +296,15 @@ convert_entry(const Entry *e, const guint8 *src, float *dst, const char *file, G
       v.u = GUINT64_FROM_LE(v.u);
       x = v.d;
       if (isfinite(x) && fabs(x) > FLT_MAX)
-        return fail(error, file,
-                    "tensor “%s”: element %" G_GSIZE_FORMAT " (%g) is too large for a float",
+        return fail(error, file, _("tensor “%s”: element %zu (%g) is too large for a float"),
                     e->name, i, x);
       break;
     }
     }
     if (isnan(x))
-      return fail(error, file, "tensor “%s”: element %" G_GSIZE_FORMAT " is NaN", e->name, i);
+      return fail(error, file, _("tensor “%s”: element %zu is NaN"), e->name, i);
     if (isinf(x))
-      return fail(error, file, "tensor “%s”: element %" G_GSIZE_FORMAT " is infinite (Inf)",
-                  e->name, i);
+      return fail(error, file, _("tensor “%s”: element %zu is infinite (Inf)"), e->name, i);
     dst[i] = (float)x;
   }
   return TRUE;
@@ -326,8 +328,8 @@ aenet_safetensors_load_from_data(const guint8 *data, gsize length, const char *n
 
   if (length < 8) {
     fail(error, name,
-         "the file is too short (%" G_GSIZE_FORMAT " bytes): truncated or not a "
-         "safetensors file",
+         _("the file is too short (%zu bytes): truncated or not a "
+           "safetensors file"),
          length);
     return NULL;
   }
@@ -335,15 +337,15 @@ aenet_safetensors_load_from_data(const guint8 *data, gsize length, const char *n
   header_len = GUINT64_FROM_LE(header_len);
   if (header_len > length - 8) {
     fail(error, name,
-         "the header length (%" G_GUINT64_FORMAT " bytes) is larger than the rest of the file "
-         "(%" G_GSIZE_FORMAT " bytes): truncated or not a safetensors file",
+         _("the header length (%" PRIu64 " bytes) is larger than the rest of the file "
+           "(%zu bytes): truncated or not a safetensors file"),
          header_len, length - 8);
     return NULL;
   }
   if (header_len > HEADER_MAX_BYTES) {
     fail(error, name,
-         "the header length (%" G_GUINT64_FORMAT " bytes) is larger than the "
-         "limit of %u bytes",
+         _("the header length (%" PRIu64 " bytes) is larger than the "
+           "limit of %u bytes"),
          header_len, HEADER_MAX_BYTES);
     return NULL;
   }
@@ -354,12 +356,12 @@ aenet_safetensors_load_from_data(const guint8 *data, gsize length, const char *n
    * allows as whitespace anyway. */
   header = aenet_json_parse((const char *)data + 8, (gsize)header_len, &json_error);
   if (header == NULL) {
-    fail(error, name, "the header is not valid JSON: %s", json_error->message);
+    fail(error, name, _("the header is not valid JSON: %s"), json_error->message);
     g_error_free(json_error);
     return NULL;
   }
   if (aenet_json_get_type(header) != AENET_JSON_OBJECT) {
-    fail(error, name, "the header is not a JSON object");
+    fail(error, name, _("the header is not a JSON object"));
     goto error;
   }
 
@@ -398,8 +400,8 @@ aenet_safetensors_load_from_data(const guint8 *data, gsize length, const char *n
       const Entry *a = sorted[i - 1], *b = sorted[i];
       if (b->begin < a->end) {
         fail(error, name,
-             "tensors “%s” [%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT
-             "] and “%s” [%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT "] overlap in the data",
+             _("tensors “%s” [%" PRIu64 ", %" PRIu64 "] and “%s” [%" PRIu64 ", %" PRIu64
+               "] overlap in the data"),
              a->name, a->begin, a->end, b->name, b->begin, b->end);
         goto error;
       }
@@ -468,7 +470,8 @@ static gboolean G_GNUC_PRINTF(3, 4)
   va_start(args, format);
   message = g_strdup_vprintf(format, args);
   va_end(args);
-  g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID, "Cannot write %s: %s", path, message);
+  /* TRANSLATORS: the first %s is a file name, the second says what is wrong. */
+  g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID, _("Cannot write %s: %s"), path, message);
   g_free(message);
   return FALSE;
 }
@@ -486,33 +489,33 @@ check_tensors(const char *path, const AenetTensor *const *tensors, guint n_tenso
 
     if (t == NULL || t->name == NULL || t->name[0] == '\0'
         || strcmp(t->name, "__metadata__") == 0) {
-      invalid(error, path, "tensor %u has no name or a reserved one", i);
+      /* TRANSLATORS: %u is the position of the tensor in the list to save, from 0. */
+      invalid(error, path, _("tensor %u has no name or a reserved one"), i);
       goto out;
     }
     if (!g_hash_table_add(names, t->name)) {
-      invalid(error, path, "two tensors are named “%s”", t->name);
+      invalid(error, path, _("two tensors are named “%s”"), t->name);
       goto out;
     }
     if (t->n_dims < 0 || t->n_dims > AENET_SAFETENSORS_MAX_DIMS) {
-      invalid(error, path, "tensor “%s” has %d dimensions", t->name, t->n_dims);
+      invalid(error, path, _("tensor “%s” has %d dimensions"), t->name, t->n_dims);
       goto out;
     }
     for (int d = 0; d < t->n_dims; d++)
       if (t->shape[d] < 0 || !g_uint64_checked_mul(&n, n, (guint64)t->shape[d]))
         n = G_MAXUINT64;
     if (n != t->n_elements) {
-      invalid(error, path, "tensor “%s”: its shape does not match its %" G_GSIZE_FORMAT " elements",
-              t->name, t->n_elements);
+      invalid(error, path, _("tensor “%s”: its shape does not match its %zu elements"), t->name,
+              t->n_elements);
       goto out;
     }
     if (n > 0 && t->data == NULL) {
-      invalid(error, path, "tensor “%s” has no data", t->name);
+      invalid(error, path, _("tensor “%s” has no data"), t->name);
       goto out;
     }
     for (gsize k = 0; k < t->n_elements; k++)
       if (!isfinite(t->data[k])) {
-        invalid(error, path, "tensor “%s”: element %" G_GSIZE_FORMAT " is NaN or infinite", t->name,
-                k);
+        invalid(error, path, _("tensor “%s”: element %zu is NaN or infinite"), t->name, k);
         goto out;
       }
   }

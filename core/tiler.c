@@ -10,8 +10,11 @@
  *
  * Per-thread buffers (input region as read, the network's planar input,
  * the output tile, alpha for upscaling) are sized once per run. */
+#include "config.h"
+
 #include "tiler.h"
 
+#include <glib/gi18n-lib.h>
 #include <string.h>
 
 #include "error.h"
@@ -103,8 +106,8 @@ resolve_roi(const AenetImageIO *io, const AenetTilerOptions *opt, int roi[4], GE
 {
   if (io->width <= 0 || io->height <= 0 || io->n_channels < 1 || io->n_channels > 4) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
-                "the image is empty or has an unsupported layout (%d × %d, %d channels)", io->width,
-                io->height, io->n_channels);
+                _("the image is empty or has an unsupported layout (%d × %d, %d channels)"),
+                io->width, io->height, io->n_channels);
     return FALSE;
   }
   if (opt->roi_width == 0) {
@@ -120,7 +123,9 @@ resolve_roi(const AenetImageIO *io, const AenetTilerOptions *opt, int roi[4], GE
   if (roi[0] < 0 || roi[1] < 0 || roi[2] <= 0 || roi[3] <= 0 || roi[0] + roi[2] > io->width
       || roi[1] + roi[3] > io->height) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
-                "the area to process (%d, %d, %d × %d) is empty or outside the %d × %d image",
+                /* TRANSLATORS: the area is given as (x, y, width × height), the image as width ×
+                   height, in pixels. */
+                _("the area to process (%d, %d, %d × %d) is empty or outside the %d × %d image"),
                 roi[0], roi[1], roi[2], roi[3], io->width, io->height);
     return FALSE;
   }
@@ -161,8 +166,8 @@ choose_tile(const AenetNetwork *net, const AenetImageIO *io, const AenetTilerOpt
   gsize budget = opt->memory_budget ? opt->memory_budget : AENET_DEFAULT_MEMORY_BUDGET;
   if (aenet_tiler_memory_for_tile(net, io->n_channels, g.align, threads) > budget) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_NOMEM,
-                "a memory budget of %zu MiB is too small for this model with %d threads "
-                "(it needs at least %zu MiB)",
+                _("a memory budget of %zu MiB is too small for this model with %d threads "
+                  "(it needs at least %zu MiB)"),
                 budget >> 20, threads,
                 (aenet_tiler_memory_for_tile(net, io->n_channels, g.align, threads) >> 20) + 1);
     return 0;
@@ -377,7 +382,7 @@ worker_init(Worker *w, Run *run, GError **error)
     return FALSE;
   w->region = g_try_new(float, thread_buffer_floats(g, run->tile_w, run->tile_h));
   if (w->region == NULL) {
-    g_set_error(error, AENET_ERROR, AENET_ERROR_NOMEM, "not enough memory for the tiles");
+    g_set_error(error, AENET_ERROR, AENET_ERROR_NOMEM, _("not enough memory for the tiles"));
     return FALSE;
   }
   w->input = w->region + region * g->nc;
@@ -467,7 +472,8 @@ aenet_tiler_run(const AenetNetwork *net, const AenetImageIO *io, const AenetTile
     return FALSE;
   }
   if (run.tiles_done < run.n_tiles) {
-    g_set_error(error, AENET_ERROR, AENET_ERROR_CANCELLED, "cancelled");
+    /* TRANSLATORS: the user stopped the work. */
+    g_set_error(error, AENET_ERROR, AENET_ERROR_CANCELLED, _("cancelled"));
     return FALSE;
   }
   return TRUE;
@@ -512,7 +518,7 @@ aenet_tiler_run_planar(const AenetNetwork *net, const float *in, int c, int h, i
 {
   if (c != 1 && c != 3) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
-                "an image in memory needs 1 or 3 channels, not %d", c);
+                _("an image in memory needs 1 or 3 channels, not %d"), c);
     return FALSE;
   }
   PlanarIO p = { in, out, c, h, w, aenet_network_get_scale(net) };
