@@ -420,9 +420,7 @@ aenet_tiler_run(const AenetNetwork *net, const AenetImageIO *io, const AenetTile
   if (tile == 0)
     return FALSE;
   grid_from_roi(run.roi, run.g.align, run.grid);
-  run.tile_w = run.tile_h = tile;
-  if (opt->tile == 0)
-    even_tiles(run.grid, tile, run.g.align, &run.tile_w, &run.tile_h);
+  even_tiles(run.grid, tile, run.g.align, &run.tile_w, &run.tile_h);
   run.tiles_x = (run.grid[2] + run.tile_w - 1) / run.tile_w;
   run.n_tiles = run.tiles_x * ((run.grid[3] + run.tile_h - 1) / run.tile_h);
   int n_threads = MIN(resolve_threads(opt), run.n_tiles);

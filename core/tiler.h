@@ -41,7 +41,7 @@ typedef struct {
   /* Input area to process (x, y, width, height); width 0 = whole image.
    * Pixels around it are read as context where the image has them. */
   int roi_x, roi_y, roi_width, roi_height;
-  int tile;            /* tile edge in input pixels; 0 = largest within budget */
+  int tile;            /* largest tile edge in input pixels; 0 = largest within the budget */
   gsize memory_budget; /* bytes for all threads' working memory; 0 = default */
   int n_threads;       /* 0 = number of cores */
   float noise_level;   /* sigma on the [0, 1] scale, for networks that take it */

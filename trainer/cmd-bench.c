@@ -371,6 +371,8 @@ aenet_cmd_bench(int argc, char **argv)
   int tile = aenet_tiler_choose_tile(net, &io, &topt, &error);
   if (tile <= 0)
     goto out;
+  /* Both runs split the image the same way, so they do the same work. */
+  topt.tile = tile;
 
   int configs[2] = { 1, n_threads };
   int n_configs = n_threads > 1 ? 2 : 1;
