@@ -92,27 +92,33 @@ out:
   return sigma;
 }
 
-/* ---- denoise ---- */
-
+/* Reading the source buffer is the same for both filters; a struct that
+ * starts with a BufferIO can be handed to buffer_read. */
 typedef struct {
   GeglBuffer *src; /* the drawable */
-  GeglBuffer *dst; /* its shadow */
+  GeglBuffer *dst; /* denoise: its shadow; upscale: the enlarged layer */
   const Babl *format;
-  int n_channels;
-  double strength;    /* weight of the result against the original */
-  float *scratch;     /* the original of one written rectangle */
-  gsize scratch_size; /* in floats */
-} DenoiseIO;
+} BufferIO;
 
 static gboolean
-denoise_read(void *user, int x, int y, int w, int h, float *dst, GError **error)
+buffer_read(void *user, int x, int y, int w, int h, float *dst, GError **error)
 {
-  DenoiseIO *io = user;
+  BufferIO *io = user;
 
   gegl_buffer_get(io->src, GEGL_RECTANGLE(x, y, w, h), 1.0, io->format, dst, GEGL_AUTO_ROWSTRIDE,
                   GEGL_ABYSS_NONE);
   return TRUE;
 }
+
+/* ---- denoise ---- */
+
+typedef struct {
+  BufferIO buf; /* first, for buffer_read */
+  int n_channels;
+  double strength;    /* weight of the result against the original */
+  float *scratch;     /* the original of one written rectangle */
+  gsize scratch_size; /* in floats */
+} DenoiseIO;
 
 static gboolean
 denoise_write(void *user, int x, int y, int w, int h, const float *src, GError **error)
@@ -121,7 +127,8 @@ denoise_write(void *user, int x, int y, int w, int h, const float *src, GError *
   gsize n = (gsize)w * h * io->n_channels;
 
   if (io->strength >= 1.0) {
-    gegl_buffer_set(io->dst, GEGL_RECTANGLE(x, y, w, h), 0, io->format, src, GEGL_AUTO_ROWSTRIDE);
+    gegl_buffer_set(io->buf.dst, GEGL_RECTANGLE(x, y, w, h), 0, io->buf.format, src,
+                    GEGL_AUTO_ROWSTRIDE);
     return TRUE;
   }
   if (n > io->scratch_size) {
@@ -134,12 +141,12 @@ denoise_write(void *user, int x, int y, int w, int h, const float *src, GError *
       return FALSE;
     }
   }
-  gegl_buffer_get(io->src, GEGL_RECTANGLE(x, y, w, h), 1.0, io->format, io->scratch,
+  gegl_buffer_get(io->buf.src, GEGL_RECTANGLE(x, y, w, h), 1.0, io->buf.format, io->scratch,
                   GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
   float s = (float)io->strength;
   for (gsize i = 0; i < n; i++)
     io->scratch[i] += s * (src[i] - io->scratch[i]);
-  gegl_buffer_set(io->dst, GEGL_RECTANGLE(x, y, w, h), 0, io->format, io->scratch,
+  gegl_buffer_set(io->buf.dst, GEGL_RECTANGLE(x, y, w, h), 0, io->buf.format, io->scratch,
                   GEGL_AUTO_ROWSTRIDE);
   return TRUE;
 }
@@ -167,17 +174,16 @@ aenet_plugin_denoise(gint32 drawable, const AenetModel *model, double noise_leve
   }
 
   const Babl *format = aenet_plugin_float_format(drawable, &n_channels);
-  DenoiseIO dio = { gimp_drawable_get_buffer(drawable),
-                    gimp_drawable_get_shadow_buffer(drawable),
-                    format,
-                    n_channels,
-                    CLAMP(strength, 0.0, 1.0),
-                    NULL,
-                    0 };
+  DenoiseIO dio
+      = { { gimp_drawable_get_buffer(drawable), gimp_drawable_get_shadow_buffer(drawable), format },
+          n_channels,
+          CLAMP(strength, 0.0, 1.0),
+          NULL,
+          0 };
   AenetImageIO io = { gimp_drawable_width(drawable),
                       gimp_drawable_height(drawable),
                       n_channels,
-                      denoise_read,
+                      buffer_read,
                       denoise_write,
                       &dio };
   AenetTilerOptions opt;
@@ -194,7 +200,7 @@ aenet_plugin_denoise(gint32 drawable, const AenetModel *model, double noise_leve
   if (aenet_network_takes_noise_level(model->network)) {
     if (noise_level < 0) {
       gimp_progress_set_text(_("Estimating the noise level"));
-      noise_level = aenet_plugin_estimate_noise(dio.src, format, n_channels,
+      noise_level = aenet_plugin_estimate_noise(dio.buf.src, format, n_channels,
                                                 GEGL_RECTANGLE(x, y, w, h), error);
       if (noise_level < 0)
         goto out;
@@ -205,7 +211,7 @@ aenet_plugin_denoise(gint32 drawable, const AenetModel *model, double noise_leve
 
   if (!aenet_tiler_run(model->network, &io, &opt, error))
     goto out;
-  gegl_buffer_flush(dio.dst);
+  gegl_buffer_flush(dio.buf.dst);
   /* The merge applies the selection (with its feathering) and is one undo step. */
   gimp_drawable_merge_shadow(drawable, TRUE);
   gimp_drawable_update(drawable, x, y, w, h);
@@ -213,33 +219,18 @@ aenet_plugin_denoise(gint32 drawable, const AenetModel *model, double noise_leve
   ok = TRUE;
 
 out:
-  g_object_unref(dio.src);
-  g_object_unref(dio.dst);
+  g_object_unref(dio.buf.src);
+  g_object_unref(dio.buf.dst);
   g_free(dio.scratch);
   return ok;
 }
 
 /* ---- upscale ---- */
 
-typedef struct {
-  GeglBuffer *src, *dst;
-  const Babl *format;
-} UpscaleIO;
-
-static gboolean
-upscale_read(void *user, int x, int y, int w, int h, float *dst, GError **error)
-{
-  UpscaleIO *io = user;
-
-  gegl_buffer_get(io->src, GEGL_RECTANGLE(x, y, w, h), 1.0, io->format, dst, GEGL_AUTO_ROWSTRIDE,
-                  GEGL_ABYSS_NONE);
-  return TRUE;
-}
-
 static gboolean
 upscale_write(void *user, int x, int y, int w, int h, const float *src, GError **error)
 {
-  UpscaleIO *io = user;
+  BufferIO *io = user;
 
   gegl_buffer_set(io->dst, GEGL_RECTANGLE(x, y, w, h), 0, io->format, src, GEGL_AUTO_ROWSTRIDE);
   return TRUE;
@@ -303,8 +294,8 @@ aenet_plugin_upscale(gint32 image, gint32 drawable, const AenetModel *model, Aen
   /* The result goes into a layer that is not in any image yet, so that
    * stopping half-way leaves the image as it was. */
   const Babl *format = aenet_plugin_float_format(drawable, &n_channels);
-  UpscaleIO uio = { gimp_drawable_get_buffer(drawable), gimp_drawable_get_buffer(layer), format };
-  AenetImageIO io = { w, h, n_channels, upscale_read, upscale_write, &uio };
+  BufferIO uio = { gimp_drawable_get_buffer(drawable), gimp_drawable_get_buffer(layer), format };
+  AenetImageIO io = { w, h, n_channels, buffer_read, upscale_write, &uio };
   AenetTilerOptions opt;
 
   aenet_tiler_options_init(&opt);
