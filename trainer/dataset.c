@@ -1,6 +1,9 @@
 /* dataset.c — training images found in a folder, decoded once. */
+#include "config.h"
+
 #include "dataset.h"
 
+#include <glib/gi18n-lib.h>
 #include <string.h>
 
 #include "degrade.h"
@@ -98,7 +101,7 @@ load_entry(const char *path, int scale, AenetImage **hr_out, AenetImage **lr_out
         = rgb && lr && scratch ? aenet_image_new(w / scale, h / scale, 3, 8, error) : NULL;
     if (lr_image == NULL) {
       if (rgb == NULL || lr == NULL || scratch == NULL)
-        g_set_error(error, AENET_ERROR, AENET_ERROR_NOMEM, "%s is too large", path);
+        g_set_error(error, AENET_ERROR, AENET_ERROR_NOMEM, _("%s is too large"), path);
       g_free(rgb), g_free(lr), g_free(scratch);
       aenet_image_free(hr);
       return FALSE;
@@ -129,7 +132,7 @@ aenet_dataset_open(const char *dir, int scale, int min_side, guint min_images, g
   GPtrArray *files = g_ptr_array_new_with_free_func(g_free);
   for (char **d = dirs; *d != NULL; d++) {
     if (!g_file_test(*d, G_FILE_TEST_IS_DIR)) {
-      g_set_error(error, AENET_ERROR, AENET_ERROR_IO, "%s is not a folder", *d);
+      g_set_error(error, AENET_ERROR, AENET_ERROR_IO, _("%s is not a folder"), *d);
       g_strfreev(dirs);
       g_ptr_array_unref(files);
       return NULL;
@@ -148,14 +151,14 @@ aenet_dataset_open(const char *dir, int scale, int min_side, guint min_images, g
     GError *local = NULL;
     if (!load_entry(path, scale, &e.hr, &e.lr, &e.width, &e.height, &local)) {
       if (warnings != NULL)
-        g_ptr_array_add(warnings, g_strdup_printf("skipping %s: %s", path, local->message));
+        g_ptr_array_add(warnings, g_strdup_printf(_("skipping %s: %s"), path, local->message));
       g_error_free(local);
       continue;
     }
     if (e.width < min_side || e.height < min_side) {
       too_small++;
       if (warnings != NULL)
-        g_ptr_array_add(warnings, g_strdup_printf("skipping %s: %d × %d is smaller than %d × %d",
+        g_ptr_array_add(warnings, g_strdup_printf(_("skipping %s: %d × %d is smaller than %d × %d"),
                                                   path, e.width, e.height, min_side, min_side));
       aenet_image_free(e.hr);
       aenet_image_free(e.lr);
@@ -176,12 +179,12 @@ aenet_dataset_open(const char *dir, int scale, int min_side, guint min_images, g
   g_ptr_array_unref(files);
   if (ds->entries->len < min_images) {
     if (found == 0)
-      g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID, "%s has no PNG, JPEG or TIFF images",
+      g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID, _("%s has no PNG, JPEG or TIFF images"),
                   dir);
     else
       g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
-                  "%s has %u usable images (%u found, %u smaller than %d × %d pixels); "
-                  "at least %u are needed",
+                  _("%s has %u usable images (%u found, %u smaller than %d × %d pixels); "
+                    "at least %u are needed"),
                   dir, ds->entries->len, found, too_small, min_side, min_side, min_images);
     aenet_dataset_free(ds);
     return NULL;

@@ -1,8 +1,11 @@
 /* degrade.c — training and evaluation degradations (see degrade.h).
  *
  * Layout: images are planar (c, h, w) floats, row-major. */
+#include "config.h"
+
 #include "degrade.h"
 
+#include <glib/gi18n-lib.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdlib.h>
@@ -120,7 +123,7 @@ jpeg_round_trip_bytes(guint8 *pixels, int c, int h, int w, int quality, GError *
       jpeg_destroy_decompress(&dinfo);
     free(buffer);
     g_set_error(error, AENET_ERROR, AENET_ERROR_FORMAT,
-                "JPEG compression of a %d×%d image failed: %s", w, h, jerr.message);
+                _("JPEG compression of a %d×%d image failed: %s"), w, h, jerr.message);
     return FALSE;
   }
 
@@ -154,7 +157,7 @@ jpeg_round_trip_bytes(guint8 *pixels, int c, int h, int w, int quality, GError *
   jpeg_start_decompress(&dinfo);
   if ((int)dinfo.output_width != w || (int)dinfo.output_height != h
       || dinfo.output_components != c) {
-    g_strlcpy(jerr.message, "the decoded image has a different size", sizeof jerr.message);
+    g_strlcpy(jerr.message, _("the decoded image has a different size"), sizeof jerr.message);
     longjmp(jerr.jump, 1);
   }
   while (dinfo.output_scanline < dinfo.output_height) {
@@ -173,17 +176,17 @@ aenet_degrade_jpeg(float *image, int c, int h, int w, int quality, GError **erro
 {
   if (c != 1 && c != 3) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
-                "JPEG degradation needs a gray or RGB image, not %d channels", c);
+                _("JPEG degradation needs a gray or RGB image, not %d channels"), c);
     return FALSE;
   }
   if (h <= 0 || w <= 0 || h > JPEG_MAX_DIMENSION || w > JPEG_MAX_DIMENSION) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
-                "JPEG degradation cannot handle a %d×%d image", w, h);
+                _("JPEG degradation cannot handle a %d×%d image"), w, h);
     return FALSE;
   }
   if (quality < 1 || quality > 100) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
-                "JPEG quality must be between 1 and 100, not %d", quality);
+                _("JPEG quality must be between 1 and 100, not %d"), quality);
     return FALSE;
   }
 
@@ -191,7 +194,7 @@ aenet_degrade_jpeg(float *image, int c, int h, int w, int quality, GError **erro
   guint8 *pixels = g_try_malloc(plane * c); /* (h, w, c) interleaved */
   if (!pixels) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_NOMEM,
-                "not enough memory for JPEG degradation of a %d×%d image", w, h);
+                _("not enough memory for JPEG degradation of a %d×%d image"), w, h);
     return FALSE;
   }
   for (int k = 0; k < c; k++)

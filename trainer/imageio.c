@@ -8,6 +8,8 @@
  * libpng and libjpeg report fatal errors through callbacks that longjmp
  * back here. To keep setjmp safe, all state that changes after setjmp
  * lives in a heap-allocated struct whose pointer itself never changes. */
+#include "config.h"
+
 #include "imageio.h"
 
 #include "error.h"
@@ -21,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <jpeglib.h>
 #include <jerror.h>
@@ -35,17 +38,25 @@
 
 static const char exif_marker_id[6] = { 'E', 'x', 'i', 'f', 0, 0 };
 
-/* "Cannot <verb> “path”: <detail>" */
+typedef enum { FILE_OPEN, FILE_READ, FILE_WRITE } FileAction;
+
+/* "Cannot <open|read|write> “path”: <detail>" */
 G_GNUC_PRINTF(5, 6)
 static void
-file_error(GError **error, int code, const char *verb, const char *path, const char *fmt, ...)
+file_error(GError **error, int code, FileAction action, const char *path, const char *fmt, ...)
 {
   va_list ap;
   va_start(ap, fmt);
   char *detail = g_strdup_vprintf(fmt, ap);
   va_end(ap);
   char *name = g_filename_display_name(path);
-  g_set_error(error, AENET_ERROR, code, "Cannot %s “%s”: %s", verb, name, detail);
+  /* Whole sentences, so that translators need not assemble them. */
+  if (action == FILE_OPEN)
+    g_set_error(error, AENET_ERROR, code, _("Cannot open “%s”: %s"), name, detail);
+  else if (action == FILE_READ)
+    g_set_error(error, AENET_ERROR, code, _("Cannot read “%s”: %s"), name, detail);
+  else
+    g_set_error(error, AENET_ERROR, code, _("Cannot write “%s”: %s"), name, detail);
   g_free(name);
   g_free(detail);
 }
@@ -57,14 +68,14 @@ aenet_image_new(int width, int height, int n_channels, int bit_depth, GError **e
 {
   if (n_channels < 1 || n_channels > 4 || (bit_depth != 8 && bit_depth != 16)) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
-                "Unsupported image layout: %d channels at %d bits (1 to 4 channels of 8 or "
-                "16 bits are supported)",
+                _("Unsupported image layout: %d channels at %d bits (1 to 4 channels of 8 or "
+                  "16 bits are supported)"),
                 n_channels, bit_depth);
     return NULL;
   }
   if (width < 1 || height < 1 || width > MAX_SIDE || height > MAX_SIDE) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_NOMEM,
-                "Image size %d × %d is not supported (each side must be 1 to %d pixels)", width,
+                _("Image size %d × %d is not supported (each side must be 1 to %d pixels)"), width,
                 height, MAX_SIDE);
     return NULL;
   }
@@ -72,15 +83,15 @@ aenet_image_new(int width, int height, int n_channels, int bit_depth, GError **e
   guint64 bytes = (guint64)stride * (guint64)height;
   if (bytes > MAX_PIXEL_BYTES) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_NOMEM,
-                "Image of %d × %d pixels is too large (%.1f GB of pixel data, the limit is "
-                "2 GB)",
+                _("Image of %d × %d pixels is too large (%.1f GB of pixel data, the limit is "
+                  "2 GB)"),
                 width, height, (double)bytes / 1e9);
     return NULL;
   }
   guint8 *data = g_try_malloc0((gsize)bytes);
   if (data == NULL) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_NOMEM,
-                "Image of %d × %d pixels is too large: out of memory for %.1f MB", width, height,
+                _("Image of %d × %d pixels is too large: out of memory for %.1f MB"), width, height,
                 (double)bytes / 1e6);
     return NULL;
   }
@@ -139,8 +150,8 @@ png_read_cb(png_structp png, png_bytep data, png_size_t length)
 {
   FILE *fp = png_get_io_ptr(png);
   if (fread(data, 1, length, fp) != length)
-    png_error(png, feof(fp) ? "the file ends too early (truncated or incomplete)"
-                            : "a read error occurred");
+    png_error(png, feof(fp) ? _("the file ends too early (truncated or incomplete)")
+                            : _("a read error occurred"));
 }
 
 static AenetImage *
@@ -153,11 +164,11 @@ png_load(const char *path, FILE *fp, GError **error)
   if (s->png != NULL)
     s->info = png_create_info_struct(s->png);
   if (s->png == NULL || s->info == NULL) {
-    file_error(error, AENET_ERROR_NOMEM, "read", path, "out of memory");
+    file_error(error, AENET_ERROR_NOMEM, FILE_READ, path, _("out of memory"));
     goto out;
   }
   if (setjmp(s->jmp)) {
-    file_error(error, AENET_ERROR_FORMAT, "read", path, "broken PNG file: %s", s->message);
+    file_error(error, AENET_ERROR_FORMAT, FILE_READ, path, _("broken PNG file: %s"), s->message);
     aenet_image_free(s->image);
     s->image = NULL;
     goto out;
@@ -186,15 +197,15 @@ png_load(const char *path, FILE *fp, GError **error)
   GError *local = NULL;
   s->image = aenet_image_new(width, height, channels, depth, &local);
   if (s->image == NULL) {
-    file_error(error, local->code, "read", path, "%s", local->message);
+    file_error(error, local->code, FILE_READ, path, "%s", local->message);
     g_error_free(local);
     goto out;
   }
   if (png_get_rowbytes(s->png, s->info) != s->image->stride)
-    png_error(s->png, "unexpected row size");
+    png_error(s->png, _("unexpected row size"));
   s->rows = g_try_new(png_bytep, height);
   if (s->rows == NULL)
-    png_error(s->png, "out of memory");
+    png_error(s->png, _("out of memory"));
   for (int y = 0; y < height; y++)
     s->rows[y] = s->image->data + (gsize)y * s->image->stride;
   png_read_image(s->png, s->rows);
@@ -250,11 +261,11 @@ png_save(const AenetImage *image, const char *path, FILE *fp, GError **error)
   if (s->png != NULL)
     s->info = png_create_info_struct(s->png);
   if (s->png == NULL || s->info == NULL) {
-    file_error(error, AENET_ERROR_NOMEM, "write", path, "out of memory");
+    file_error(error, AENET_ERROR_NOMEM, FILE_WRITE, path, _("out of memory"));
     goto out;
   }
   if (setjmp(s->jmp)) {
-    file_error(error, AENET_ERROR_IO, "write", path, "%s", s->message);
+    file_error(error, AENET_ERROR_IO, FILE_WRITE, path, "%s", s->message);
     goto out;
   }
   png_set_write_fn(s->png, fp, png_write_cb, png_flush_cb);
@@ -357,7 +368,8 @@ jpeg_load(const char *path, FILE *fp, GError **error)
   jpeg_error_init(&s->err);
   s->d.err = &s->err.pub;
   if (setjmp(s->err.jmp)) {
-    file_error(error, AENET_ERROR_FORMAT, "read", path, "broken JPEG file: %s", s->err.message);
+    file_error(error, AENET_ERROR_FORMAT, FILE_READ, path, _("broken JPEG file: %s"),
+               s->err.message);
     aenet_image_free(s->image);
     s->image = NULL;
     goto out;
@@ -370,7 +382,7 @@ jpeg_load(const char *path, FILE *fp, GError **error)
   jpeg_read_header(&s->d, TRUE);
 
   if (s->d.jpeg_color_space == JCS_CMYK || s->d.jpeg_color_space == JCS_YCCK) {
-    file_error(error, AENET_ERROR_FORMAT, "read", path, "CMYK JPEG is not supported");
+    file_error(error, AENET_ERROR_FORMAT, FILE_READ, path, _("CMYK JPEG is not supported"));
     goto out;
   }
   if (s->d.num_components == 1)
@@ -378,8 +390,8 @@ jpeg_load(const char *path, FILE *fp, GError **error)
   else if (s->d.num_components == 3)
     s->d.out_color_space = JCS_RGB;
   else {
-    file_error(error, AENET_ERROR_FORMAT, "read", path,
-               "JPEG with %d colour components is not supported", s->d.num_components);
+    file_error(error, AENET_ERROR_FORMAT, FILE_READ, path,
+               _("JPEG with %d colour components is not supported"), s->d.num_components);
     goto out;
   }
 
@@ -388,15 +400,15 @@ jpeg_load(const char *path, FILE *fp, GError **error)
   s->image
       = aenet_image_new(s->d.output_width, s->d.output_height, s->d.output_components, 8, &local);
   if (s->image == NULL) {
-    file_error(error, local->code, "read", path, "%s", local->message);
+    file_error(error, local->code, FILE_READ, path, "%s", local->message);
     g_error_free(local);
     goto out;
   }
   while (s->d.output_scanline < s->d.output_height) {
     JSAMPROW row = s->image->data + (gsize)s->d.output_scanline * s->image->stride;
     if (jpeg_read_scanlines(&s->d, &row, 1) != 1) {
-      file_error(error, AENET_ERROR_FORMAT, "read", path,
-                 "broken JPEG file: the image data ends too early");
+      file_error(error, AENET_ERROR_FORMAT, FILE_READ, path,
+                 _("broken JPEG file: the image data ends too early"));
       aenet_image_free(s->image);
       s->image = NULL;
       goto out;
@@ -444,13 +456,13 @@ jpeg_save(const AenetImage *image, const char *path, FILE *fp, GError **error)
 
   s->row = g_try_malloc((gsize)image->width * color);
   if (s->row == NULL) {
-    file_error(error, AENET_ERROR_NOMEM, "write", path, "out of memory");
+    file_error(error, AENET_ERROR_NOMEM, FILE_WRITE, path, _("out of memory"));
     goto out;
   }
   jpeg_error_init(&s->err);
   s->c.err = &s->err.pub;
   if (setjmp(s->err.jmp)) {
-    file_error(error, AENET_ERROR_IO, "write", path, "%s", s->err.message);
+    file_error(error, AENET_ERROR_IO, FILE_WRITE, path, "%s", s->err.message);
     goto out;
   }
   jpeg_create_compress(&s->c);
@@ -542,7 +554,7 @@ tiff_handlers_install(void)
 static const char *
 tiff_last_error(void)
 {
-  return tiff_message[0] != '\0' ? tiff_message : "the file is damaged";
+  return tiff_message[0] != '\0' ? tiff_message : _("the file is damaged");
 }
 
 /* Copies a decoded block (bh rows of row_bytes, block_spp samples per pixel,
@@ -637,7 +649,8 @@ tiff_load(const char *path, GError **error)
   tiff_handlers_install();
   TIFF *tif = TIFFOpen(path, "r");
   if (tif == NULL) {
-    file_error(error, AENET_ERROR_FORMAT, "read", path, "broken TIFF file: %s", tiff_last_error());
+    file_error(error, AENET_ERROR_FORMAT, FILE_READ, path, _("broken TIFF file: %s"),
+               tiff_last_error());
     return NULL;
   }
   AenetImage *image = NULL;
@@ -647,8 +660,8 @@ tiff_load(const char *path, GError **error)
   uint16_t photometric, compression = COMPRESSION_NONE;
   if (!TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &width)
       || !TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &height)) {
-    file_error(error, AENET_ERROR_FORMAT, "read", path,
-               "broken TIFF file: the image size is missing");
+    file_error(error, AENET_ERROR_FORMAT, FILE_READ, path,
+               _("broken TIFF file: the image size is missing"));
     goto out;
   }
   TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLESPERPIXEL, &spp);
@@ -665,24 +678,28 @@ tiff_load(const char *path, GError **error)
   }
   if (photometric != PHOTOMETRIC_MINISBLACK && photometric != PHOTOMETRIC_MINISWHITE
       && photometric != PHOTOMETRIC_RGB) {
-    file_error(error, AENET_ERROR_FORMAT, "read", path,
-               "this kind of TIFF (photometric interpretation %u: palette, CMYK, Lab …) is "
-               "not supported; only gray and RGB are",
+    file_error(error, AENET_ERROR_FORMAT, FILE_READ, path,
+               _("this kind of TIFF (photometric interpretation %u: palette, CMYK, Lab …) is "
+                 "not supported; only gray and RGB are"),
                photometric);
     goto out;
   }
   if ((bps != 8 && bps != 16) || format != SAMPLEFORMAT_UINT) {
-    file_error(error, AENET_ERROR_FORMAT, "read", path,
-               "TIFF with %u-bit%s samples is not supported; only 8 and 16-bit integers "
-               "are",
-               bps, format == SAMPLEFORMAT_IEEEFP ? " floating-point" : "");
+    file_error(error, AENET_ERROR_FORMAT, FILE_READ, path,
+               format == SAMPLEFORMAT_IEEEFP
+                   ? _("TIFF with %u-bit floating-point samples is not supported; only 8 and "
+                       "16-bit integers are")
+                   : _("TIFF with %u-bit samples is not supported; only 8 and 16-bit integers "
+                       "are"),
+               bps);
     goto out;
   }
   int color = photometric == PHOTOMETRIC_RGB ? 3 : 1;
   if (spp < color) {
-    file_error(error, AENET_ERROR_FORMAT, "read", path,
-               "broken TIFF file: %u samples per pixel for a %s image", spp,
-               color == 3 ? "RGB" : "gray");
+    file_error(error, AENET_ERROR_FORMAT, FILE_READ, path,
+               color == 3 ? _("broken TIFF file: %u samples per pixel for a RGB image")
+                          : _("broken TIFF file: %u samples per pixel for a gray image"),
+               spp);
     goto out;
   }
   int has_alpha = spp > color;
@@ -692,15 +709,15 @@ tiff_load(const char *path, GError **error)
   if (has_alpha && TIFFGetField(tif, TIFFTAG_EXTRASAMPLES, &n_extra, &extra_types) && n_extra > 0)
     associated = extra_types[0] == EXTRASAMPLE_ASSOCALPHA;
   if (width > MAX_SIDE || height > MAX_SIDE) {
-    file_error(error, AENET_ERROR_NOMEM, "read", path,
-               "the image is too large (%u × %u pixels; at most %d per side)", width, height,
+    file_error(error, AENET_ERROR_NOMEM, FILE_READ, path,
+               _("the image is too large (%u × %u pixels; at most %d per side)"), width, height,
                MAX_SIDE);
     goto out;
   }
   GError *local = NULL;
   image = aenet_image_new(width, height, color + has_alpha, bps, &local);
   if (image == NULL) {
-    file_error(error, local->code, "read", path, "%s", local->message);
+    file_error(error, local->code, FILE_READ, path, "%s", local->message);
     g_error_free(local);
     goto out;
   }
@@ -711,8 +728,8 @@ tiff_load(const char *path, GError **error)
   gboolean tiled = TIFFIsTiled(tif);
   tmsize_t block_size = tiled ? TIFFTileSize(tif) : TIFFStripSize(tif);
   if (block_size <= 0 || (block = g_try_malloc(block_size)) == NULL) {
-    file_error(error, AENET_ERROR_FORMAT, "read", path, "broken TIFF file: %s",
-               block_size <= 0 ? tiff_last_error() : "out of memory for a strip");
+    file_error(error, AENET_ERROR_FORMAT, FILE_READ, path, _("broken TIFF file: %s"),
+               block_size <= 0 ? tiff_last_error() : _("out of memory for a strip"));
     goto fail;
   }
   if (tiled) {
@@ -721,8 +738,8 @@ tiff_load(const char *path, GError **error)
     TIFFGetField(tif, TIFFTAG_TILELENGTH, &th);
     gsize row_bytes = (gsize)tw * block_spp * bytes;
     if (tw == 0 || th == 0 || (guint64)row_bytes * th > (guint64)block_size) {
-      file_error(error, AENET_ERROR_FORMAT, "read", path, "broken TIFF file: bad tile size %u × %u",
-                 tw, th);
+      file_error(error, AENET_ERROR_FORMAT, FILE_READ, path,
+                 _("broken TIFF file: bad tile size %u × %u"), tw, th);
       goto fail;
     }
     for (int p = 0; p < n_planes; p++)
@@ -730,7 +747,7 @@ tiff_load(const char *path, GError **error)
         for (uint32_t x = 0; x < width; x += tw) {
           uint32_t tile = TIFFComputeTile(tif, x, y, 0, p);
           if (TIFFReadEncodedTile(tif, tile, block, block_size) < 0) {
-            file_error(error, AENET_ERROR_FORMAT, "read", path, "broken TIFF file: %s",
+            file_error(error, AENET_ERROR_FORMAT, FILE_READ, path, _("broken TIFF file: %s"),
                        tiff_last_error());
             goto fail;
           }
@@ -749,8 +766,8 @@ tiff_load(const char *path, GError **error)
         uint32_t strip = TIFFComputeStrip(tif, y, p);
         tmsize_t n = TIFFReadEncodedStrip(tif, strip, block, block_size);
         if (n < 0 || (guint64)n < (guint64)row_bytes * rows) {
-          file_error(error, AENET_ERROR_FORMAT, "read", path, "broken TIFF file: %s",
-                     n < 0 ? tiff_last_error() : "a strip of pixels is too short");
+          file_error(error, AENET_ERROR_FORMAT, FILE_READ, path, _("broken TIFF file: %s"),
+                     n < 0 ? tiff_last_error() : _("a strip of pixels is too short"));
           goto fail;
         }
         tiff_scatter(image, block, 0, y, width, rows, row_bytes, block_spp, p * block_spp);
@@ -784,7 +801,7 @@ tiff_save(const AenetImage *image, const char *path, int fd, GError **error)
   TIFF *tif = TIFFFdOpen(fd, path, "w");
   if (tif == NULL) {
     close(fd);
-    file_error(error, AENET_ERROR_IO, "write", path, "%s", tiff_last_error());
+    file_error(error, AENET_ERROR_IO, FILE_WRITE, path, "%s", tiff_last_error());
     return FALSE;
   }
   gboolean ok = FALSE;
@@ -792,7 +809,7 @@ tiff_save(const AenetImage *image, const char *path, int fd, GError **error)
   gsize row_bytes = image->stride;
   guint8 *row = g_try_malloc(row_bytes);
   if (row == NULL) {
-    file_error(error, AENET_ERROR_NOMEM, "write", path, "out of memory");
+    file_error(error, AENET_ERROR_NOMEM, FILE_WRITE, path, _("out of memory"));
     goto out;
   }
   uint16_t compression = TIFFIsCODECConfigured(COMPRESSION_ADOBE_DEFLATE)
@@ -822,12 +839,12 @@ tiff_save(const AenetImage *image, const char *path, int fd, GError **error)
     /* A copy: the predictor may rewrite the buffer it is given. */
     memcpy(row, image->data + (gsize)y * image->stride, row_bytes);
     if (TIFFWriteScanline(tif, row, y, 0) < 0) {
-      file_error(error, AENET_ERROR_IO, "write", path, "%s", tiff_last_error());
+      file_error(error, AENET_ERROR_IO, FILE_WRITE, path, "%s", tiff_last_error());
       goto out;
     }
   }
   if (!TIFFFlush(tif)) {
-    file_error(error, AENET_ERROR_IO, "write", path, "%s", tiff_last_error());
+    file_error(error, AENET_ERROR_IO, FILE_WRITE, path, "%s", tiff_last_error());
     goto out;
   }
   ok = TRUE;
@@ -860,8 +877,8 @@ aenet_file_type_from_name(const char *path, AenetFileType *type, GError **error)
   g_free(base);
   char *name = g_filename_display_name(path);
   g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
-              "Cannot tell the image type of “%s” from its name: use .png, .jpg, .jpeg, .tif or "
-              ".tiff",
+              _("Cannot tell the image type of “%s” from its name: use .png, .jpg, .jpeg, .tif "
+                "or .tiff"),
               name);
   g_free(name);
   return FALSE;
@@ -874,7 +891,7 @@ aenet_image_load(const char *path, GError **error)
   FILE *fp = g_fopen(path, "rb");
   if (fp == NULL) {
     int saved = errno;
-    file_error(error, AENET_ERROR_IO, "open", path, "%s", g_strerror(saved));
+    file_error(error, AENET_ERROR_IO, FILE_OPEN, path, "%s", g_strerror(saved));
     return NULL;
   }
   guint8 sig[8] = { 0 };
@@ -882,12 +899,12 @@ aenet_image_load(const char *path, GError **error)
   if (ferror(fp)) {
     int saved = errno;
     fclose(fp);
-    file_error(error, AENET_ERROR_IO, "read", path, "%s", g_strerror(saved));
+    file_error(error, AENET_ERROR_IO, FILE_READ, path, "%s", g_strerror(saved));
     return NULL;
   }
   if (n == 0) {
     fclose(fp);
-    file_error(error, AENET_ERROR_FORMAT, "read", path, "the file is empty");
+    file_error(error, AENET_ERROR_FORMAT, FILE_READ, path, _("the file is empty"));
     return NULL;
   }
   static const guint8 png_sig[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
@@ -908,7 +925,7 @@ aenet_image_load(const char *path, GError **error)
     image = tiff_load(path, error);
   } else {
     fclose(fp);
-    file_error(error, AENET_ERROR_FORMAT, "read", path, "not a PNG, JPEG or TIFF file");
+    file_error(error, AENET_ERROR_FORMAT, FILE_READ, path, _("not a PNG, JPEG or TIFF file"));
   }
   return image;
 }
@@ -927,7 +944,7 @@ aenet_image_save(const AenetImage *image, const char *path, GError **error)
   int fd = g_mkstemp_full(tmp, O_RDWR, 0666);
   if (fd < 0) {
     int saved = errno;
-    file_error(error, AENET_ERROR_IO, "write", path, "%s", g_strerror(saved));
+    file_error(error, AENET_ERROR_IO, FILE_WRITE, path, "%s", g_strerror(saved));
     g_free(tmp);
     return FALSE;
   }
@@ -939,7 +956,7 @@ aenet_image_save(const AenetImage *image, const char *path, GError **error)
     if (fp == NULL) {
       int saved = errno;
       close(fd);
-      file_error(error, AENET_ERROR_IO, "write", path, "%s", g_strerror(saved));
+      file_error(error, AENET_ERROR_IO, FILE_WRITE, path, "%s", g_strerror(saved));
       ok = FALSE;
     } else {
       if (type == AENET_FILE_PNG)
@@ -949,14 +966,14 @@ aenet_image_save(const AenetImage *image, const char *path, GError **error)
       /* fclose flushes: a full disk shows up here. */
       if (fclose(fp) != 0 && ok) {
         int saved = errno;
-        file_error(error, AENET_ERROR_IO, "write", path, "%s", g_strerror(saved));
+        file_error(error, AENET_ERROR_IO, FILE_WRITE, path, "%s", g_strerror(saved));
         ok = FALSE;
       }
     }
   }
   if (ok && g_rename(tmp, path) != 0) {
     int saved = errno;
-    file_error(error, AENET_ERROR_IO, "write", path, "%s", g_strerror(saved));
+    file_error(error, AENET_ERROR_IO, FILE_WRITE, path, "%s", g_strerror(saved));
     ok = FALSE;
   }
   if (!ok)

@@ -14,6 +14,7 @@
 
 #include "train.h"
 
+#include <glib/gi18n-lib.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -502,7 +503,7 @@ meta_get_number(GHashTable *meta, const char *key, double *out, GError **error)
   *out = s != NULL ? g_ascii_strtod(s, &end) : 0;
   if (s == NULL || end == s || *end != '\0' || !isfinite(*out)) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_FORMAT,
-                "the checkpoint's “%s” is missing or not a number", key);
+                _("the checkpoint's “%s” is missing or not a number"), key);
     return FALSE;
   }
   return TRUE;
@@ -518,7 +519,7 @@ settings_from_meta(AenetTrainConfig *c, GHashTable *meta, GError **error)
       const char *s = g_hash_table_lookup(meta, setting_fields[i].key);
       if (s == NULL || !g_ascii_string_to_unsigned(s, 10, 0, G_MAXUINT64, (guint64 *)field, NULL)) {
         g_set_error(error, AENET_ERROR, AENET_ERROR_FORMAT,
-                    "the checkpoint's “%s” is missing or not a number", setting_fields[i].key);
+                    _("the checkpoint's “%s” is missing or not a number"), setting_fields[i].key);
         return FALSE;
       }
       continue;
@@ -575,7 +576,7 @@ load_checkpoint(Trainer *t, const char *path, GError **error)
                 && graph != NULL && task != NULL && rng_text != NULL && loss >= 0 && schedule >= 0;
   if (!ok)
     g_set_error(error, AENET_ERROR, AENET_ERROR_FORMAT,
-                "not an aenet training checkpoint (or from another version)");
+                _("not an aenet training checkpoint (or from another version)"));
   ok = ok && settings_from_meta(c, meta, error) && meta_get_number(meta, "step", &step, error)
        && meta_get_number(meta, "total_steps", &total, error)
        && meta_get_number(meta, "best_val", &best, error);
@@ -585,7 +586,7 @@ load_checkpoint(Trainer *t, const char *path, GError **error)
                 "x %" G_GINT64_MODIFIER "x",
                 &t->data_rng.s[0], &t->data_rng.s[1], &t->data_rng.s[2], &t->data_rng.s[3])
              != 4) {
-    g_set_error(error, AENET_ERROR, AENET_ERROR_FORMAT, "the checkpoint's data_rng is corrupt");
+    g_set_error(error, AENET_ERROR, AENET_ERROR_FORMAT, _("the checkpoint's data_rng is corrupt"));
     ok = FALSE;
   }
   if (ok) {
@@ -601,7 +602,7 @@ load_checkpoint(Trainer *t, const char *path, GError **error)
     if (tp == NULL || tm == NULL || tv == NULL || tp->n_elements != t->n_params
         || tm->n_elements != t->n_params || tv->n_elements != t->n_params) {
       g_set_error(error, AENET_ERROR, AENET_ERROR_FORMAT,
-                  "the checkpoint's tensors do not match its network");
+                  _("the checkpoint's tensors do not match its network"));
       ok = FALSE;
     } else {
       memcpy(aenet_network_get_params(t->net), tp->data, t->n_params * sizeof(float));
@@ -669,11 +670,11 @@ copy_matching_params(Trainer *t, const char *name_or_path, GError **error)
       copied++;
     }
   }
-  message(t, "started from %u of %u tensors of %s", copied, n,
+  message(t, _("started from %u of %u tensors of %s"), copied, n,
           aenet_model_get_display_name(source));
   aenet_model_free(source);
   if (copied == 0) {
-    g_set_error(error, AENET_ERROR, AENET_ERROR_MODEL, "%s shares no layer with architecture %s",
+    g_set_error(error, AENET_ERROR, AENET_ERROR_MODEL, _("%s shares no layer with architecture %s"),
                 name_or_path, t->arch_name);
     return FALSE;
   }
@@ -693,7 +694,7 @@ create_model(Trainer *t, GError **error)
       return FALSE;
     if (g_strcmp0(t->model->task, c->task) != 0 || t->model->scale != c->scale) {
       g_set_error(error, AENET_ERROR, AENET_ERROR_MODEL,
-                  "%s is a %s model (scale %d), not %s at scale %d", c->from, t->model->task,
+                  _("%s is a %s model (scale %d), not %s at scale %d"), c->from, t->model->task,
                   t->model->scale, c->task, c->scale);
       return FALSE;
     }
@@ -712,7 +713,7 @@ create_model(Trainer *t, GError **error)
       return FALSE;
     if (g_strcmp0(preset->task, c->task) != 0 || preset->scale != c->scale) {
       g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
-                  "architecture %s is for %s at scale %d, not %s at scale %d", preset->name,
+                  _("architecture %s is for %s at scale %d, not %s at scale %d"), preset->name,
                   preset->task, preset->scale, c->task, c->scale);
       return FALSE;
     }
@@ -743,12 +744,12 @@ open_data(Trainer *t, GError **error)
   int align = aenet_network_get_alignment(t->net);
   if (c->patch <= 0 || c->patch % align != 0) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
-                "the patch size must be a positive multiple of %d for this network, not %d", align,
-                c->patch);
+                _("the patch size must be a positive multiple of %d for this network, not %d"),
+                align, c->patch);
     return FALSE;
   }
   if (c->data_dir == NULL) {
-    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID, "no training folder given (--data)");
+    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID, _("no training folder given (--data)"));
     return FALSE;
   }
   GPtrArray *warnings = g_ptr_array_new_with_free_func(g_free);
@@ -786,7 +787,7 @@ open_data(Trainer *t, GError **error)
       else
         t->train_index[t->n_train++] = i;
   }
-  message(t, "%u training images, %u for validation", t->n_train, t->n_val);
+  message(t, _("%u training images, %u for validation"), t->n_train, t->n_val);
   return TRUE;
 }
 
@@ -834,7 +835,7 @@ validate_and_keep(Trainer *t, AenetTrainStatus *st, GError **error)
     t->best_val = MAX(psnr, t->best_val);
     if (!save_model(t, psnr, base, error))
       return FALSE;
-    message(t, "step %ld: best so far, saved %s", t->step, t->cfg.out);
+    message(t, _("step %ld: best so far, saved %s"), t->step, t->cfg.out);
   }
   st->best_val_psnr = t->best_val;
   if (t->cb != NULL && t->cb->progress != NULL)
@@ -884,7 +885,7 @@ aenet_train_run(const AenetTrainConfig *cfg, const AenetTrainCallbacks *callback
   StepWorker *workers = NULL;
 
   if (c->out == NULL) {
-    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID, "no output model given (--out)");
+    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID, _("no output model given (--out)"));
     goto out;
   }
   if (cfg->resume != NULL ? !load_checkpoint(&t, cfg->resume, error) : !create_model(&t, error))
@@ -892,12 +893,12 @@ aenet_train_run(const AenetTrainConfig *cfg, const AenetTrainCallbacks *callback
   if (cfg->resume == NULL)
     t.total_steps = c->steps;
   if (c->batch < 1 || c->batch > 4096) {
-    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID, "the batch size must be 1 to 4096");
+    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID, _("the batch size must be 1 to 4096"));
     goto out;
   }
   if (t.total_steps <= 0 && c->minutes <= 0) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
-                "say how long to train: --steps N or --minutes M");
+                _("say how long to train: --steps N or --minutes M"));
     goto out;
   }
   if (!open_data(&t, error))
@@ -917,8 +918,8 @@ aenet_train_run(const AenetTrainConfig *cfg, const AenetTrainCallbacks *callback
     workers[i].grads = i == 0 ? t.grads : g_new(float, t.n_params);
     workers[i].dout = g_new(float, (gsize)3 * hp * hp);
   }
-  message(&t, "%s: %zu parameters, %.0f multiply-adds per pixel, %d threads, step %ld", t.arch_name,
-          t.n_params, aenet_network_get_macs_per_pixel(t.net), t.n_threads, t.step);
+  message(&t, _("%s: %zu parameters, %.0f multiply-adds per pixel, %d threads, step %ld"),
+          t.arch_name, t.n_params, aenet_network_get_macs_per_pixel(t.net), t.n_threads, t.step);
 
   batches_start(&t);
   Batch *batch = batch_next(&t, error);
@@ -980,10 +981,10 @@ aenet_train_run(const AenetTrainConfig *cfg, const AenetTrainCallbacks *callback
   }
   if (!save_checkpoint(&t, &batch->rng_before, error))
     goto out;
-  message(&t, "step %ld: checkpoint written to %s", t.step, c->checkpoint);
+  message(&t, _("step %ld: checkpoint written to %s"), t.step, c->checkpoint);
   double seconds = (g_get_monotonic_time() - start) / 1e6;
   if (t.step > steps_at_start)
-    message(&t, "%ld steps in %.1f s: %.1f patches/s", t.step - steps_at_start, seconds,
+    message(&t, _("%ld steps in %.1f s: %.1f patches/s"), t.step - steps_at_start, seconds,
             (t.step - steps_at_start) * c->batch / seconds);
   if (!stopped && (c->val_every <= 0 || t.step % c->val_every != 0)
       && !validate_and_keep(&t, &st, error))
