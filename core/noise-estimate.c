@@ -24,6 +24,8 @@
 #define BLOCK 512
 #define MIN_SIDE 32
 #define MAX_R (3 * PATCH * PATCH)
+/* Bins of the histogram of samples' distances to the clip, over [0, 0.5]. */
+#define HIST_BINS 1024
 
 /* Reduces the symmetric n×n matrix a (row-major, destroyed) to a
  * tridiagonal one with the same eigenvalues by Householder reflections:
@@ -158,14 +160,14 @@ variance_from_eigenvalues(const double *eig, int n)
 typedef struct {
   const float *image; /* (c, h, w) */
   int c, h, w;
-  int step, gy, gx; /* patch grid: gy × gx positions step pixels apart */
-  int r;            /* patch dimension c·P·P */
-  double shift[3];  /* channel means, subtracted against cancellation */
-  double *block;    /* (BLOCK, r) gathered patches */
-  double *cov;      /* (r, r) */
-  double *mean;     /* (r) */
-  double *eig;      /* (r) */
-  float *dist;      /* (gy·gx, c) patch means' distances to the clip */
+  int step, gy, gx;       /* patch grid: gy × gx positions step pixels apart */
+  int r;                  /* patch dimension c·P·P */
+  double shift[3];        /* channel means, subtracted against cancellation */
+  double *block;          /* (BLOCK, r) gathered patches */
+  double *cov;            /* (r, r) */
+  double *mean;           /* (r) */
+  double *eig;            /* (r) */
+  double hist[HIST_BINS]; /* the used samples' distances to the clip */
 } Estimator;
 
 /* Whether the patch at (y, x) stays clear of clipping: the 3×3 local
@@ -193,37 +195,59 @@ patch_is_clear(const Estimator *e, int y, int x, float margin)
   return TRUE;
 }
 
+/* Adds to e->hist the distance to the clip (to the nearer of 0 and 1) of
+ * every sample of the patch at (y, x), each measured on its 3×3 local
+ * mean (clamped at the image border): a rough clean value. The patch's
+ * own mean would miss its texture, and with it the samples that sit
+ * closer to the clip than the mean and lose more of their noise. */
+static void
+histogram_add_patch(Estimator *e, int y, int x)
+{
+  for (int k = 0; k < e->c; k++) {
+    const float *plane = e->image + (gsize)k * e->h * e->w;
+    for (int i = 0; i < PATCH; i++)
+      for (int j = 0; j < PATCH; j++) {
+        float s = 0.0f;
+        int n = 0;
+        for (int yy = MAX(y + i - 1, 0); yy <= MIN(y + i + 1, e->h - 1); yy++)
+          for (int xx = MAX(x + j - 1, 0); xx <= MIN(x + j + 1, e->w - 1); xx++) {
+            s += plane[(gsize)yy * e->w + xx];
+            n++;
+          }
+        s /= n;
+        float d = MAX(MIN(s, 1.0f - s), 0.0f);
+        e->hist[MIN((int)(d * (2 * HIST_BINS)), HIST_BINS - 1)] += 1.0;
+      }
+  }
+}
+
 /* The noise variance from the patches on the grid, leaving out those
- * near clipping when margin > 0. Returns -1 when fewer than min_count
- * patches remain. */
+ * near clipping when margin > 0, and histogramming the used samples'
+ * distances to the clip into e->hist when histogram is set. Returns -1
+ * when fewer than min_count patches remain. */
 static double
-estimate_variance(Estimator *e, float margin, gint64 min_count, float *dist, gint64 *n_used)
+estimate_variance(Estimator *e, float margin, gint64 min_count, gboolean histogram)
 {
   const int r = e->r;
   gint64 count = 0;
   int nb = 0;
   memset(e->cov, 0, sizeof(double) * r * r);
   memset(e->mean, 0, sizeof(double) * r);
+  memset(e->hist, 0, sizeof e->hist);
   for (int iy = 0; iy < e->gy; iy++)
     for (int ix = 0; ix < e->gx; ix++) {
       int y = iy * e->step, x = ix * e->step;
       if (margin > 0.0f && !patch_is_clear(e, y, x, margin))
         continue;
       double *dst = e->block + (gsize)nb * r;
-      for (int k = 0; k < e->c; k++) {
-        double s = 0.0;
+      for (int k = 0; k < e->c; k++)
         for (int i = 0; i < PATCH; i++) {
           const float *row = e->image + ((gsize)k * e->h + y + i) * e->w + x;
-          for (int j = 0; j < PATCH; j++) {
-            s += row[j];
+          for (int j = 0; j < PATCH; j++)
             *dst++ = row[j] - e->shift[k];
-          }
         }
-        if (dist != NULL) {
-          s /= PATCH * PATCH;
-          dist[(count + nb) * e->c + k] = (float)MIN(s, 1.0 - s);
-        }
-      }
+      if (histogram)
+        histogram_add_patch(e, y, x);
       if (++nb == BLOCK || (iy == e->gy - 1 && ix == e->gx - 1)) {
         cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, r, nb, 1.0, e->block, r, 1.0, e->cov, r);
         for (int b = 0; b < nb; b++)
@@ -241,8 +265,6 @@ estimate_variance(Estimator *e, float margin, gint64 min_count, float *dist, gin
         e->mean[d] += e->block[(gsize)b * r + d];
     count += nb;
   }
-  if (n_used != NULL)
-    *n_used = count;
   if (count < min_count || count == 0)
     return -1.0;
 
@@ -273,18 +295,23 @@ clipped_variance(double a)
   return MAX(m2 - m1 * m1, 1e-6);
 }
 
-/* The noise variance v_true for which the clipped patches (their channel
- * means' distances dist[n], to the nearer of 0 and 1) would show the
+/* The noise variance v_true for which samples at the distances to the
+ * clip in hist (bin b: distance (b + 1/2) / (2 HIST_BINS)) would show the
  * observed variance v_obs: a fixed point of v = v_obs / mean attenuation. */
 static double
-unclip_variance(double v_obs, const float *dist, gint64 n)
+unclip_variance(double v_obs, const double *hist)
 {
-  double v = v_obs;
+  double v = v_obs, n = 0.0;
+  for (int b = 0; b < HIST_BINS; b++)
+    n += hist[b];
+  if (n <= 0.0)
+    return v_obs;
   for (int it = 0; it < 30 && v > 0.0; it++) {
     double sd = sqrt(v), att = 0.0;
-    for (gint64 i = 0; i < n; i++)
-      att += clipped_variance(dist[i] / sd);
-    double next = v_obs / (att / (double)n);
+    for (int b = 0; b < HIST_BINS; b++)
+      if (hist[b] > 0.0)
+        att += hist[b] * clipped_variance((b + 0.5) / (2.0 * HIST_BINS) / sd);
+    double next = v_obs / (att / n);
     if (fabs(next - v) <= 1e-6 * v) {
       v = next;
       break;
@@ -466,28 +493,33 @@ aenet_noise_estimate(const float *image, int channels, int height, int width, GE
   e.mean = g_new(double, e.r);
   e.eig = g_new(double, e.r);
 
-  e.dist = g_new(float, (gsize)e.gy *e.gx *channels);
-
-  double variance = estimate_variance(&e, 0.0f, 1, NULL, NULL);
+  double variance = estimate_variance(&e, 0.0f, 1, FALSE);
   /* Clipping flattens the noise near black and white, which pulls the
    * first estimate down. When the image has clipped samples (a noisy
    * 8-bit file), estimate again from the patches whose local means stay
    * a standard deviation away from 0 and 1, and undo what clipping still
-   * takes from them with the censored-normal variance at each patch's
-   * distance from the clip. The estimate moves the margin, so repeat. */
+   * takes from them with the censored-normal variance at each sample's
+   * distance from the clip. A dark or bright image at strong noise may
+   * have too few such patches: then half, or a quarter of, a standard
+   * deviation away, where the correction is larger. The estimate moves
+   * the margin, so repeat; when that swings between two patch selections
+   * instead of settling, take the mean of the last two estimates. */
   if (clipped > plane * channels / 1000 && variance > 0.0) {
-    for (int round = 0; round < 4; round++) {
-      float margin = (float)sqrt(variance);
-      gint64 used = 0;
-      double v2 = estimate_variance(&e, margin, 8 * (gint64)e.r, e.dist, &used);
+    double previous = -1.0;
+    gboolean settled = FALSE;
+    for (int round = 0; round < 4 && !settled; round++) {
+      double v2 = -1.0;
+      for (double f = 1.0; f >= 0.25 && v2 <= 0.0; f *= 0.5)
+        v2 = estimate_variance(&e, (float)(f * sqrt(variance)), 8 * (gint64)e.r, TRUE);
       if (v2 <= 0.0)
         break;
-      double v3 = unclip_variance(v2, e.dist, used * channels);
-      gboolean done = fabs(v3 - variance) <= 1e-3 * variance;
+      double v3 = unclip_variance(v2, e.hist);
+      settled = fabs(v3 - variance) <= 1e-3 * variance;
+      previous = variance;
       variance = v3;
-      if (done)
-        break;
     }
+    if (!settled && previous > 0.0)
+      variance = 0.5 * (variance + previous);
   }
 
   /* Correlated noise: compare with the flattest patches. White noise
@@ -537,6 +569,5 @@ aenet_noise_estimate(const float *image, int channels, int height, int width, GE
   g_free(e.cov);
   g_free(e.mean);
   g_free(e.eig);
-  g_free(e.dist);
   return 255.0 * sqrt(variance);
 }
