@@ -172,6 +172,40 @@ test_errors(void)
   g_free(im);
 }
 
+#ifdef HAVE_IMAGEIO
+/* The estimate for the photo at dir/name with noise of sigma added (and,
+ * when eight_bit, saved as 8 bits); < 0 when the file is not there. */
+static double
+estimate_noisy_photo(const char *dir, const char *name, double sigma, guint64 seed,
+                     gboolean eight_bit)
+{
+  char *path = g_build_filename(dir, name, NULL);
+  if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+    g_free(path);
+    return -1;
+  }
+  GError *error = NULL;
+  AenetImage *image = aenet_image_load(path, &error);
+  g_assert_no_error(error);
+  int c = image->n_channels, h = image->height, w = image->width;
+  gsize plane = (gsize)h * w;
+  float *inter = g_new(float, plane *c), *im = g_new(float, plane *c);
+  aenet_image_get_rect(image, 0, 0, w, h, inter);
+  for (int k = 0; k < c; k++)
+    for (gsize p = 0; p < plane; p++)
+      im[k * plane + p] = inter[p * c + k];
+  add_noise(im, plane * c, sigma, seed, eight_bit);
+  double est = aenet_noise_estimate(im, c, h, w, &error);
+  g_assert_no_error(error);
+  g_test_message("%s%s sigma %.0f: estimated %.3f", name, eight_bit ? " 8-bit" : "", sigma, est);
+  g_free(inter);
+  g_free(im);
+  aenet_image_free(image);
+  g_free(path);
+  return est;
+}
+#endif
+
 static void
 test_cbsd68(void)
 {
@@ -190,31 +224,11 @@ test_cbsd68(void)
     double mae = 0;
     int count = 0;
     for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
-      char *path = g_build_filename(dir, names[i], NULL);
-      if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
-        g_free(path);
+      double est = estimate_noisy_photo(dir, names[i], sigmas[s], 1000 * s + i, FALSE);
+      if (est < 0)
         continue;
-      }
-      GError *error = NULL;
-      AenetImage *image = aenet_image_load(path, &error);
-      g_assert_no_error(error);
-      int c = image->n_channels, h = image->height, w = image->width;
-      gsize plane = (gsize)h * w;
-      float *inter = g_new(float, plane *c), *im = g_new(float, plane *c);
-      aenet_image_get_rect(image, 0, 0, w, h, inter);
-      for (int k = 0; k < c; k++)
-        for (gsize p = 0; p < plane; p++)
-          im[k * plane + p] = inter[p * c + k];
-      add_noise(im, plane * c, sigmas[s], 1000 * s + i, FALSE);
-      double est = aenet_noise_estimate(im, c, h, w, &error);
-      g_assert_no_error(error);
-      g_test_message("%s sigma %.0f: estimated %.3f", names[i], sigmas[s], est);
       mae += fabs(est - sigmas[s]);
       count++;
-      g_free(inter);
-      g_free(im);
-      aenet_image_free(image);
-      g_free(path);
     }
     if (count > 0) {
       mae /= count;
@@ -250,32 +264,12 @@ test_cbsd68_8bit_clipped(void)
   double mae = 0;
   int count = 0;
   for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
-    char *path = g_build_filename(dir, names[i], NULL);
-    if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
-      g_free(path);
+    double est = estimate_noisy_photo(dir, names[i], sigma, 2000 + i, TRUE);
+    if (est < 0)
       continue;
-    }
-    GError *error = NULL;
-    AenetImage *image = aenet_image_load(path, &error);
-    g_assert_no_error(error);
-    int c = image->n_channels, h = image->height, w = image->width;
-    gsize plane = (gsize)h * w;
-    float *inter = g_new(float, plane *c), *im = g_new(float, plane *c);
-    aenet_image_get_rect(image, 0, 0, w, h, inter);
-    for (int k = 0; k < c; k++)
-      for (gsize p = 0; p < plane; p++)
-        im[k * plane + p] = inter[p * c + k];
-    add_noise(im, plane * c, sigma, 2000 + i, TRUE);
-    double est = aenet_noise_estimate(im, c, h, w, &error);
-    g_assert_no_error(error);
-    g_test_message("%s 8-bit sigma %.0f: estimated %.3f", names[i], sigma, est);
     g_assert_cmpfloat(fabs(est - sigma), <=, 5.0 * TOLERANCE);
     mae += fabs(est - sigma);
     count++;
-    g_free(inter);
-    g_free(im);
-    aenet_image_free(image);
-    g_free(path);
   }
   g_free(dir);
   if (count == 0) {
