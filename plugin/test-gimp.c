@@ -349,6 +349,31 @@ parse_report(const char *text)
   g_strfreev(lines);
 }
 
+#define GIMP_ARGV_MAX 13
+
+/* Fills ARGV with the command line that runs GIMP headless on SCRIPT, then on
+ * LAST_CALL if given: a separate -b, so its error cannot abort SCRIPT. */
+static void
+gimp_batch_argv(const char *argv[GIMP_ARGV_MAX], const char *script, const char *last_call)
+{
+  int n = 0;
+  argv[n++] = "gimp";
+  argv[n++] = "-i";
+  argv[n++] = "-d";
+  argv[n++] = "-f";
+  argv[n++] = "--batch-interpreter";
+  argv[n++] = "plug-in-script-fu-eval";
+  argv[n++] = "-b";
+  argv[n++] = script;
+  if (last_call) {
+    argv[n++] = "-b";
+    argv[n++] = last_call;
+  }
+  argv[n++] = "-b";
+  argv[n++] = "(gimp-quit 0)";
+  argv[n] = NULL;
+}
+
 /* Runs GIMP once with the script, then a last call whose error message
  * must reach the caller. */
 static void
@@ -358,19 +383,9 @@ run_gimp(void)
   char **parts = g_strsplit(script, "@T@", -1);
   char *body = g_strjoinv(tmp, parts);
   char **env = gimp_environ();
-  const char *argv[] = { "gimp",
-                         "-i",
-                         "-d",
-                         "-f",
-                         "--batch-interpreter",
-                         "plug-in-script-fu-eval",
-                         "-b",
-                         body,
-                         "-b",
-                         "(plug-in-aenet-denoise RUN-NONINTERACTIVE 1 2 \"test-box\" 80 1.0)",
-                         "-b",
-                         "(gimp-quit 0)",
-                         NULL };
+  const char *argv[GIMP_ARGV_MAX];
+  gimp_batch_argv(argv, body,
+                  "(plug-in-aenet-denoise RUN-NONINTERACTIVE 1 2 \"test-box\" 80 1.0)");
   int status;
   char *out = NULL;
   g_assert_true(g_spawn_sync(NULL, (char **)argv, env, G_SPAWN_SEARCH_PATH, NULL, NULL, &out,
@@ -498,17 +513,8 @@ run_gimp_large(void)
   char *log = tpath("gimp-large.log");
   char *exe = g_canonicalize_filename(plugin_exe, NULL);
   char **env = gimp_environ();
-  const char *argv[] = { "gimp",
-                         "-i",
-                         "-d",
-                         "-f",
-                         "--batch-interpreter",
-                         "plug-in-script-fu-eval",
-                         "-b",
-                         body->str,
-                         "-b",
-                         "(gimp-quit 0)",
-                         NULL };
+  const char *argv[GIMP_ARGV_MAX];
+  gimp_batch_argv(argv, body->str, NULL);
   GError *error = NULL;
   GPid pid;
   int fd = g_open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600), status;
