@@ -55,19 +55,24 @@ up_add(Graph *g, int in, int out, int skip)
 }
 
 /* Denoiser: input and noise-level map, unshuffled to half resolution, then
- * three levels (1/2, 1/4, 1/8) of width w, 2w, 4w. */
+ * three levels: 1/2 of width w1 with 2 + extra convolutions on each side,
+ * 1/4 and 1/8 of width 2w and 4w. */
 static void
-build_unet_denoise(Graph *g, int w)
+build_unet_denoise(Graph *g, int w1, int w, int extra)
 {
   int img = graph_add(g, "\"op\": \"input\", \"channels\": 3");
   int sigma = graph_add(g, "\"op\": \"noise_level\"");
   int cat = graph_add(g, "\"op\": \"concat\", \"in\": [%d, %d]", img, sigma);
   int half = graph_add(g, "\"op\": \"unshuffle\", \"in\": [%d], \"factor\": 2", cat);
-  int l1 = conv_relu(g, conv_relu(g, half, w, 1), w, 1);
+  int l1 = conv_relu(g, conv_relu(g, half, w1, 1), w1, 1);
+  for (int i = 0; i < extra; i++)
+    l1 = conv_relu(g, l1, w1, 1);
   int l2 = conv_relu(g, conv_relu(g, l1, 2 * w, 2), 2 * w, 1);
   int l3 = conv_relu(g, conv_relu(g, conv_relu(g, l2, 4 * w, 2), 4 * w, 1), 4 * w, 1);
   int u2 = conv_relu(g, up_add(g, l3, 2 * w, l2), 2 * w, 1);
-  int u1 = conv_relu(g, up_add(g, u2, w, l1), w, 1);
+  int u1 = conv_relu(g, up_add(g, u2, w1, l1), w1, 1);
+  for (int i = 0; i < extra; i++)
+    u1 = conv_relu(g, u1, w1, 1);
   int res = conv(g, u1, 3 * 4, 3, 1);
   int full = graph_add(g, "\"op\": \"shuffle\", \"in\": [%d], \"factor\": 2", res);
   graph_add(g, "\"op\": \"add\", \"in\": [%d, %d]", full, img);
@@ -91,6 +96,9 @@ build_unet_upscale(Graph *g, int w, int scale)
 static const AenetPreset presets[] = {
   { "unet-denoise", "denoise", 1,
     "colour denoiser for noise levels 0–50, U-Net at 1/2, 1/4, 1/8 resolution, width 48" },
+  { "unet-denoise-deep", "denoise", 1,
+    "unet-denoise with one more convolution on each side at 1/2 resolution" },
+  { "unet-denoise-wide", "denoise", 1, "unet-denoise with width 64 at 1/2 resolution" },
   { "unet-denoise-small", "denoise", 1,
     "a faster, smaller colour denoiser (width 32) for tests and quick fine-tuning" },
   { "unet-x2", "upscale", 2, "2× upscaler, U-Net at low resolution, width 64" },
@@ -138,9 +146,13 @@ aenet_preset_build_graph(const AenetPreset *preset)
 {
   Graph g = { g_string_new(NULL), 0 };
   if (strcmp(preset->name, "unet-denoise") == 0)
-    build_unet_denoise(&g, 48);
+    build_unet_denoise(&g, 48, 48, 0);
+  else if (strcmp(preset->name, "unet-denoise-deep") == 0)
+    build_unet_denoise(&g, 48, 48, 1);
+  else if (strcmp(preset->name, "unet-denoise-wide") == 0)
+    build_unet_denoise(&g, 64, 48, 0);
   else if (strcmp(preset->name, "unet-denoise-small") == 0)
-    build_unet_denoise(&g, 32);
+    build_unet_denoise(&g, 32, 32, 0);
   else
     build_unet_upscale(&g, 64, preset->scale);
   g_string_append(g.json, "\n]");
