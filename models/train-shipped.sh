@@ -18,8 +18,8 @@ case $what in
     first=(--task denoise --arch unet-denoise --patch 64 --steps 60000 --data "$bsds") ;;
   denoise-ft)
     # Second phase: the finished denoiser again, on 128×128 patches with an
-    # L2 loss and a lower peak rate. Writes its best to checkpoints/ so the
-    # shipped file changes only when the test sets say it is better.
+    # L2 loss and a lower peak rate. Writes its best to checkpoints/; copy it
+    # over models/denoise.safetensors when `aenet eval` says it is better.
     name=denoise-ft
     out=models/checkpoints/denoise-ft.safetensors
     first=(--task denoise --from models/denoise.safetensors --patch 128 --batch 8 --loss l2
