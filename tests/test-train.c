@@ -325,6 +325,134 @@ test_init_from_other_scale(void)
   g_free(data);
 }
 
+/* Saves a randomly initialised preset model to dir/file. */
+static AenetModel *
+save_random_preset(const char *name, const char *task, const char *path)
+{
+  GError *error = NULL;
+  char *graph = aenet_preset_build_graph(aenet_preset_find(name, &error));
+  AenetModel *m = aenet_model_new(task, graph, &error);
+  g_assert_no_error(error);
+  g_free(graph);
+  aenet_network_init_params(m->network, 77);
+  /* Non-zero biases, so a wrongly placed bias would show. */
+  for (guint i = 0; i < aenet_network_get_n_param_tensors(m->network); i++) {
+    const AenetParamInfo *p = aenet_network_get_param_info(m->network, i);
+    if (p->n_dims == 1)
+      for (gsize j = 0; j < p->n_elements; j++)
+        aenet_network_get_params(m->network)[p->offset + j] = 0.01f * (j % 7);
+  }
+  g_assert_true(aenet_model_save(m, path, &error));
+  g_assert_no_error(error);
+  return m;
+}
+
+static float *
+run_forward(const AenetNetwork *net, const float *input, int size, gsize *n_out)
+{
+  GError *error = NULL;
+  AenetWorkspace *ws = aenet_workspace_new(net, size, size, FALSE, &error);
+  g_assert_no_error(error);
+  aenet_network_forward(net, ws, input, 20 / 255.0f);
+  *n_out = (gsize)3 * size * size;
+  float *out = g_memdup2(aenet_workspace_get_output(ws), *n_out * sizeof(float));
+  aenet_workspace_free(ws);
+  return out;
+}
+
+static void
+test_widen_from(void)
+{
+  /* unet-denoise-small widened into unet-denoise (every width grows) gives
+   * the same output before training; another layout is refused. */
+  char *data = make_folder(8, 40);
+  char *small = g_build_filename(data, "small.safetensors", NULL);
+  char *x2 = g_build_filename(data, "x2.safetensors", NULL);
+  char *out = g_build_filename(data, "wide.safetensors", NULL);
+  AenetModel *source = save_random_preset("unet-denoise-small", "denoise", small);
+  aenet_model_free(save_random_preset("unet-x2", "upscale", x2));
+
+  AenetTrainConfig cfg;
+  base_config(&cfg, data, out);
+  g_free(cfg.arch);
+  cfg.arch = g_strdup("unet-denoise");
+  cfg.init_from = g_strdup(small);
+  cfg.widen = TRUE;
+  cfg.steps = 1;
+  cfg.lr = 1e-12; /* so the one step leaves the weights as they started */
+  GPtrArray *messages = g_ptr_array_new_with_free_func(g_free);
+  run_ok(&cfg, messages);
+
+  GError *error = NULL;
+  AenetModel *wide = aenet_model_load(out, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(aenet_network_get_n_params(wide->network), >,
+                   2 * aenet_network_get_n_params(source->network));
+  int size = 32;
+  float *input = g_new(float, 3 * size * size);
+  AenetRng rng;
+  aenet_rng_init(&rng, 3);
+  test_fill_uniform(input, 3 * size * size, &rng, 0, 1);
+  gsize n;
+  float *expected = run_forward(source->network, input, size, &n);
+  float *got = run_forward(wide->network, input, size, &n);
+  g_assert_cmpfloat(test_max_abs_diff(expected, got, n), <, 1e-4);
+  aenet_train_config_clear(&cfg);
+
+  base_config(&cfg, data, out);
+  cfg.init_from = g_strdup(x2);
+  cfg.widen = TRUE;
+  cfg.steps = 1;
+  expect_failure(&cfg, "not a narrower version");
+  aenet_train_config_clear(&cfg);
+
+  g_free(input), g_free(expected), g_free(got);
+  aenet_model_free(wide);
+  aenet_model_free(source);
+  g_ptr_array_unref(messages);
+  g_free(small), g_free(x2), g_free(out);
+  test_tmpdir_remove(data);
+  g_free(data);
+}
+
+static void
+record_loss(void *user, const AenetTrainStatus *st)
+{
+  if (!st->validated)
+    *(double *)user = st->loss;
+}
+
+static void
+test_balance_sigma(void)
+{
+  /* The same step at σ 15 reports a loss 30 / (15 + 5) = 1.5 times larger
+   * when balanced, and 30 / 55 times at σ 50. */
+  char *data = make_folder(8, 40);
+  char *out = g_build_filename(data, "m.safetensors", NULL);
+  const float levels[] = { 15, 50 }, ratios[] = { 1.5f, 30.0f / 55 };
+  for (int l = 0; l < 2; l++) {
+    double loss[2];
+    for (int balance = 0; balance < 2; balance++) {
+      AenetTrainConfig cfg;
+      base_config(&cfg, data, out);
+      cfg.steps = 1;
+      cfg.sigma_min = cfg.sigma_max = levels[l];
+      cfg.balance_sigma = balance;
+      AenetTrainCallbacks cb = { record_loss, NULL, &loss[balance], NULL };
+      GError *error = NULL;
+      loss[balance] = -1;
+      g_assert_true(aenet_train_run(&cfg, &cb, &error));
+      g_assert_no_error(error);
+      g_assert_cmpfloat(loss[balance], >, 0);
+      aenet_train_config_clear(&cfg);
+    }
+    g_assert_cmpfloat_with_epsilon(loss[1] / loss[0], ratios[l], 1e-4);
+  }
+  g_free(out);
+  test_tmpdir_remove(data);
+  g_free(data);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -333,5 +461,7 @@ main(int argc, char **argv)
   g_test_add_func("/train/learns", test_learns);
   g_test_add_func("/train/refusals", test_refusals);
   g_test_add_func("/train/init-from-other-scale", test_init_from_other_scale);
+  g_test_add_func("/train/widen-from", test_widen_from);
+  g_test_add_func("/train/balance-sigma", test_balance_sigma);
   return g_test_run();
 }

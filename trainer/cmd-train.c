@@ -90,7 +90,8 @@ aenet_cmd_train(int argc, char **argv)
 {
   char *task = NULL, *data = NULL, *val = NULL, *from = NULL, *arch = NULL, *resume = NULL;
   char *out = NULL, *checkpoint = NULL, *name = NULL, *loss = NULL, *schedule = NULL;
-  char *sigma = NULL, *jpeg = NULL, *init_from = NULL;
+  char *sigma = NULL, *jpeg = NULL, *init_from = NULL, *widen_from = NULL;
+  gboolean balance_sigma = FALSE;
   int scale = 0, patch = 0, batch = 0, threads = 0, val_images = 0;
   gint64 steps = 0, stop_at = 0, seed = -1, val_every = -1, warmup = -1;
   double minutes = 0, lr = 0, weight_decay = -1, clip = -1, checkpoint_minutes = 0;
@@ -104,6 +105,10 @@ aenet_cmd_train(int argc, char **argv)
     { "from", 0, 0, G_OPTION_ARG_FILENAME, &from, N_("Fine-tune this model"), N_("MODEL") },
     { "init-from", 0, 0, G_OPTION_ARG_FILENAME, &init_from,
       N_("Start the new --arch network from this model's matching layers"), N_("MODEL") },
+    { "widen-from", 0, 0, G_OPTION_ARG_FILENAME, &widen_from,
+      N_("Start the new --arch network from a narrower model of the same layout, with the "
+         "same output"),
+      N_("MODEL") },
     { "arch", 0, 0, G_OPTION_ARG_STRING, &arch, N_("Architecture for a new model"), N_("NAME") },
     { "patch", 0, 0, G_OPTION_ARG_INT, &patch,
       N_("Patch size in input pixels (default 96 for denoise, 48 for upscale)"), "PX" },
@@ -122,6 +127,8 @@ aenet_cmd_train(int argc, char **argv)
     { "loss", 0, 0, G_OPTION_ARG_STRING, &loss, N_("l1, l2 or charbonnier (default)"), N_("NAME") },
     { "sigma", 0, 0, G_OPTION_ARG_STRING, &sigma,
       N_("Training noise levels, 0–255 scale (default 0-50)"), N_("MIN-MAX") },
+    { "balance-sigma", 0, 0, G_OPTION_ARG_NONE, &balance_sigma,
+      N_("Denoising: weigh the loss so that light noise counts as much as heavy noise"), NULL },
     { "val-sigma", 0, 0, G_OPTION_ARG_DOUBLE, &val_sigma,
       N_("Noise level for validation (default 25)"), "S" },
     { "lr-sigma", 0, 0, G_OPTION_ARG_DOUBLE, &lr_sigma,
@@ -193,12 +200,25 @@ aenet_cmd_train(int argc, char **argv)
     goto usage;
   }
 
+  if (init_from != NULL && widen_from != NULL) {
+    g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                _("give either --init-from or --widen-from, not both"));
+    goto usage;
+  }
+  if (balance_sigma && g_strcmp0(task, "upscale") == 0) {
+    g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                _("--balance-sigma is for denoising"));
+    goto usage;
+  }
+
   aenet_train_config_init(&cfg, task != NULL ? task : "denoise", scale ? scale : 2);
   cfg.data_dir = g_strdup(data);
   cfg.val_dir = g_strdup(val);
   cfg.from = g_strdup(from);
   cfg.arch = g_strdup(arch);
-  cfg.init_from = g_strdup(init_from);
+  cfg.init_from = g_strdup(widen_from != NULL ? widen_from : init_from);
+  cfg.widen = widen_from != NULL;
+  cfg.balance_sigma = balance_sigma;
   cfg.resume = g_strdup(resume);
   cfg.out = g_strdup(out);
   cfg.checkpoint = g_strdup(checkpoint);
@@ -308,6 +328,6 @@ done:
   g_option_context_free(ctx);
   g_free(task), g_free(data), g_free(val), g_free(from), g_free(arch), g_free(resume);
   g_free(out), g_free(checkpoint), g_free(name), g_free(loss), g_free(schedule);
-  g_free(sigma), g_free(jpeg), g_free(init_from);
+  g_free(sigma), g_free(jpeg), g_free(init_from), g_free(widen_from);
   return status;
 }

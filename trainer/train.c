@@ -254,20 +254,26 @@ step_worker_main(gpointer data)
     aenet_network_forward(t->net, w->ws, w->batch->input + i * in_n, w->batch->sigma[i]);
     const float *out = aenet_workspace_get_output(w->ws);
     const float *target = w->batch->target + i * out_n;
+    double loss = 0;
     switch (t->cfg.loss) {
     case AENET_LOSS_L1:
-      w->loss += aenet_loss_l1(w->dout, out, target, out_n);
+      loss = aenet_loss_l1(w->dout, out, target, out_n);
       break;
     case AENET_LOSS_L2:
-      w->loss += aenet_loss_l2(w->dout, out, target, out_n);
+      loss = aenet_loss_l2(w->dout, out, target, out_n);
       break;
     case AENET_LOSS_CHARBONNIER:
-      w->loss += aenet_loss_charbonnier(w->dout, out, target, 1e-3f, out_n);
+      loss = aenet_loss_charbonnier(w->dout, out, target, 1e-3f, out_n);
       break;
     }
-    float inv = 1.0f / t->cfg.batch; /* the loss is the batch mean */
+    /* The error grows with σ, so an unweighted loss spends the network on
+     * heavy noise; this weight makes each noise level count about equally
+     * in dB (1 at σ 25). */
+    float weight = t->cfg.balance_sigma ? 30.0f / (w->batch->sigma[i] * 255.0f + 5.0f) : 1.0f;
+    w->loss += weight * loss;
+    float scale = weight / t->cfg.batch; /* the loss is the batch mean */
     for (gsize j = 0; j < out_n; j++)
-      w->dout[j] *= inv;
+      w->dout[j] *= scale;
     aenet_network_backward(t->net, w->ws, w->grads, w->dout);
   }
   return NULL;
@@ -412,6 +418,7 @@ static const struct {
   { "val_sigma", FIELD_FLOAT, G_STRUCT_OFFSET(AenetTrainConfig, val_sigma) },
   { "poisson_gain", FIELD_FLOAT, G_STRUCT_OFFSET(AenetTrainConfig, poisson_gain) },
   { "lr_sigma", FIELD_FLOAT, G_STRUCT_OFFSET(AenetTrainConfig, lr_sigma), TRUE },
+  { "balance_sigma", FIELD_INT, G_STRUCT_OFFSET(AenetTrainConfig, balance_sigma), TRUE },
 };
 
 static void
@@ -648,6 +655,41 @@ strdup_or_null(const char *s)
 /* Starts a new network from every parameter of another model that has the
  * same name and shape, e.g. a 3x upscaler from a 2x one: all but the last
  * layer carry over. */
+/* Whether src fits in the top-left corner of dst (same kernel size). */
+static gboolean
+fits_within(const AenetParamInfo *src, const AenetParamInfo *dst)
+{
+  if (src->n_dims != dst->n_dims)
+    return FALSE;
+  for (int d = 0; d < dst->n_dims; d++)
+    if (src->shape[d] > dst->shape[d] || (d >= 2 && src->shape[d] != dst->shape[d]))
+      return FALSE;
+  return TRUE;
+}
+
+/* Copies src into the first output and input channels of dst. The extra
+ * inputs of the copied outputs are zeroed, so the new channels (random, as
+ * initialised) change nothing until training uses them: the wider network
+ * starts with exactly the narrower one's output. Channel-major pixel
+ * shuffles keep channel c's four sub-pixels at rows 4c..4c+3, so growing
+ * them this way also keeps the mapping. */
+static void
+widen_tensor(float *dst, const AenetParamInfo *di, const float *src, const AenetParamInfo *si)
+{
+  gint64 rows = si->shape[0], dst_cols = 1, src_cols = 1, kernel = 1;
+  if (di->n_dims >= 2) {
+    kernel = di->n_elements / (di->shape[0] * di->shape[1]);
+    dst_cols = di->shape[1] * kernel;
+    src_cols = si->shape[1] * kernel;
+  }
+  for (gint64 r = 0; r < rows; r++) {
+    memcpy(dst + r * dst_cols, src + r * src_cols, src_cols * sizeof(float));
+    memset(dst + r * dst_cols + src_cols, 0, (dst_cols - src_cols) * sizeof(float));
+  }
+}
+
+/* --init-from: copies the layers whose names and shapes match. With --widen-from
+ * the source is a narrower network of the same layout and every layer must fit. */
 static gboolean
 copy_matching_params(Trainer *t, const char *name_or_path, GError **error)
 {
@@ -660,15 +702,36 @@ copy_matching_params(Trainer *t, const char *name_or_path, GError **error)
   guint copied = 0, n = aenet_network_get_n_param_tensors(to);
   for (guint i = 0; i < n; i++) {
     const AenetParamInfo *dst = aenet_network_get_param_info(to, i);
-    for (guint j = 0; j < aenet_network_get_n_param_tensors(from); j++) {
-      const AenetParamInfo *src = aenet_network_get_param_info(from, j);
-      if (strcmp(src->name, dst->name) != 0 || src->n_dims != dst->n_dims
-          || memcmp(src->shape, dst->shape, dst->n_dims * sizeof(gint64)) != 0)
-        continue;
-      memcpy(aenet_network_get_params(to) + dst->offset,
-             aenet_network_get_params(from) + src->offset, dst->n_elements * sizeof(float));
+    const AenetParamInfo *src = NULL;
+    for (guint j = 0; j < aenet_network_get_n_param_tensors(from) && src == NULL; j++) {
+      const AenetParamInfo *p = aenet_network_get_param_info(from, j);
+      if (strcmp(p->name, dst->name) == 0)
+        src = p;
+    }
+    float *d = aenet_network_get_params(to) + dst->offset;
+    const float *s = src != NULL ? aenet_network_get_params(from) + src->offset : NULL;
+    if (t->cfg.widen) {
+      if (src == NULL || !fits_within(src, dst)) {
+        g_set_error(error, AENET_ERROR, AENET_ERROR_MODEL,
+                    _("%s is not a narrower version of architecture %s (layer %s)"),
+                    name_or_path, t->arch_name, dst->name);
+        aenet_model_free(source);
+        return FALSE;
+      }
+      widen_tensor(d, dst, s, src);
+      copied++;
+    } else if (src != NULL && src->n_dims == dst->n_dims
+               && memcmp(src->shape, dst->shape, dst->n_dims * sizeof(gint64)) == 0) {
+      memcpy(d, s, dst->n_elements * sizeof(float));
       copied++;
     }
+  }
+  if (t->cfg.widen && n != aenet_network_get_n_param_tensors(from)) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_MODEL,
+                _("%s is not a narrower version of architecture %s (%u layers, not %u)"),
+                name_or_path, t->arch_name, aenet_network_get_n_param_tensors(from), n);
+    aenet_model_free(source);
+    return FALSE;
   }
   message(t, _("started from %u of %u tensors of %s"), copied, n,
           aenet_model_get_display_name(source));

@@ -37,6 +37,7 @@ typedef struct {
   char *from;       /* start from this model file, or NULL */
   char *arch;       /* preset name when not from a model; NULL = default */
   char *init_from;  /* with arch: start from this model's matching layers */
+  gboolean widen;   /* init_from is a narrower model of the same layout */
   char *resume;     /* checkpoint to resume, or NULL */
   char *out;        /* model file to write */
   char *checkpoint; /* checkpoint path; NULL = out + ".ckpt" */
@@ -59,6 +60,7 @@ typedef struct {
   float val_sigma;            /* validation noise level */
   float poisson_gain;         /* > 0: add signal-dependent noise too */
   float lr_sigma;             /* upscale: noise up to this level on the input */
+  int balance_sigma;          /* denoise: weigh each patch's loss by 30 / (σ + 5) */
   int jpeg_min, jpeg_max;     /* > 0: JPEG-compress inputs at a random quality */
   gsize cache_bytes;
 } AenetTrainConfig;
