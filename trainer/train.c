@@ -652,9 +652,6 @@ strdup_or_null(const char *s)
   return s != NULL ? g_strdup(s) : NULL;
 }
 
-/* Starts a new network from every parameter of another model that has the
- * same name and shape, e.g. a 3x upscaler from a 2x one: all but the last
- * layer carry over. */
 /* Whether src fits in the top-left corner of dst (same kernel size). */
 static gboolean
 fits_within(const AenetParamInfo *src, const AenetParamInfo *dst)
@@ -676,20 +673,16 @@ fits_within(const AenetParamInfo *src, const AenetParamInfo *dst)
 static void
 widen_tensor(float *dst, const AenetParamInfo *di, const float *src, const AenetParamInfo *si)
 {
-  gint64 rows = si->shape[0], dst_cols = 1, src_cols = 1, kernel = 1;
-  if (di->n_dims >= 2) {
-    kernel = di->n_elements / (di->shape[0] * di->shape[1]);
-    dst_cols = di->shape[1] * kernel;
-    src_cols = si->shape[1] * kernel;
-  }
-  for (gint64 r = 0; r < rows; r++) {
+  gint64 dst_cols = di->n_elements / di->shape[0], src_cols = si->n_elements / si->shape[0];
+  for (gint64 r = 0; r < si->shape[0]; r++) {
     memcpy(dst + r * dst_cols, src + r * src_cols, src_cols * sizeof(float));
     memset(dst + r * dst_cols + src_cols, 0, (dst_cols - src_cols) * sizeof(float));
   }
 }
 
-/* --init-from: copies the layers whose names and shapes match. With --widen-from
- * the source is a narrower network of the same layout and every layer must fit. */
+/* --init-from: copies every layer with the same name and shape, e.g. a 3x
+ * upscaler from a 2x one: all but the last layer carry over. --widen-from:
+ * the source is a narrower network of the same layout; every layer must fit. */
 static gboolean
 copy_matching_params(Trainer *t, const char *name_or_path, GError **error)
 {
