@@ -266,6 +266,28 @@ test_refusals(void)
   g_free(small);
 }
 
+/* A randomly initialised preset model, also saved to path. */
+static AenetModel *
+save_random_preset(const char *name, const char *task, const char *path)
+{
+  GError *error = NULL;
+  char *graph = aenet_preset_build_graph(aenet_preset_find(name, &error));
+  AenetModel *m = aenet_model_new(task, graph, &error);
+  g_assert_no_error(error);
+  g_free(graph);
+  aenet_network_init_params(m->network, 77);
+  /* Non-zero biases, so a wrongly placed bias would show. */
+  for (guint i = 0; i < aenet_network_get_n_param_tensors(m->network); i++) {
+    const AenetParamInfo *p = aenet_network_get_param_info(m->network, i);
+    if (p->n_dims == 1)
+      for (gsize j = 0; j < p->n_elements; j++)
+        aenet_network_get_params(m->network)[p->offset + j] = 0.01f * (j % 7);
+  }
+  g_assert_true(aenet_model_save(m, path, &error));
+  g_assert_no_error(error);
+  return m;
+}
+
 static void
 test_init_from_other_scale(void)
 {
@@ -273,13 +295,7 @@ test_init_from_other_scale(void)
   char *data = make_folder(8, 40);
   char *x2 = g_build_filename(data, "x2.safetensors", NULL);
   char *out = g_build_filename(data, "x3.safetensors", NULL);
-  GError *error = NULL;
-  const AenetPreset *preset = aenet_preset_find("unet-x2", &error);
-  char *graph = aenet_preset_build_graph(preset);
-  AenetModel *source = aenet_model_new("upscale", graph, &error);
-  g_assert_no_error(error);
-  aenet_network_init_params(source->network, 77);
-  g_assert_true(aenet_model_save(source, x2, &error));
+  AenetModel *source = save_random_preset("unet-x2", "upscale", x2);
 
   AenetTrainConfig cfg;
   aenet_train_config_init(&cfg, "upscale", 3);
@@ -300,6 +316,7 @@ test_init_from_other_scale(void)
     said |= strstr(g_ptr_array_index(messages, i), "started from 16 of 18 tensors") != NULL;
   g_assert_true(said);
 
+  GError *error = NULL;
   AenetModel *x3 = aenet_model_load(out, &error);
   g_assert_no_error(error);
   guint same = 0, n = aenet_network_get_n_param_tensors(x3->network);
@@ -320,31 +337,9 @@ test_init_from_other_scale(void)
   aenet_model_free(source);
   aenet_train_config_clear(&cfg);
   g_ptr_array_unref(messages);
-  g_free(graph), g_free(x2), g_free(out);
+  g_free(x2), g_free(out);
   test_tmpdir_remove(data);
   g_free(data);
-}
-
-/* Saves a randomly initialised preset model to dir/file. */
-static AenetModel *
-save_random_preset(const char *name, const char *task, const char *path)
-{
-  GError *error = NULL;
-  char *graph = aenet_preset_build_graph(aenet_preset_find(name, &error));
-  AenetModel *m = aenet_model_new(task, graph, &error);
-  g_assert_no_error(error);
-  g_free(graph);
-  aenet_network_init_params(m->network, 77);
-  /* Non-zero biases, so a wrongly placed bias would show. */
-  for (guint i = 0; i < aenet_network_get_n_param_tensors(m->network); i++) {
-    const AenetParamInfo *p = aenet_network_get_param_info(m->network, i);
-    if (p->n_dims == 1)
-      for (gsize j = 0; j < p->n_elements; j++)
-        aenet_network_get_params(m->network)[p->offset + j] = 0.01f * (j % 7);
-  }
-  g_assert_true(aenet_model_save(m, path, &error));
-  g_assert_no_error(error);
-  return m;
 }
 
 static float *

@@ -693,10 +693,18 @@ copy_matching_params(Trainer *t, const char *name_or_path, GError **error)
     return FALSE;
   AenetNetwork *from = source->network, *to = t->model->network;
   guint copied = 0, n = aenet_network_get_n_param_tensors(to);
-  for (guint i = 0; i < n; i++) {
+  guint n_from = aenet_network_get_n_param_tensors(from);
+  gboolean ok = TRUE;
+  if (t->cfg.widen && n != n_from) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_MODEL,
+                _("%s is not a narrower version of architecture %s (%u layers, not %u)"),
+                name_or_path, t->arch_name, n_from, n);
+    ok = FALSE;
+  }
+  for (guint i = 0; i < n && ok; i++) {
     const AenetParamInfo *dst = aenet_network_get_param_info(to, i);
     const AenetParamInfo *src = NULL;
-    for (guint j = 0; j < aenet_network_get_n_param_tensors(from) && src == NULL; j++) {
+    for (guint j = 0; j < n_from && src == NULL; j++) {
       const AenetParamInfo *p = aenet_network_get_param_info(from, j);
       if (strcmp(p->name, dst->name) == 0)
         src = p;
@@ -708,8 +716,8 @@ copy_matching_params(Trainer *t, const char *name_or_path, GError **error)
         g_set_error(error, AENET_ERROR, AENET_ERROR_MODEL,
                     _("%s is not a narrower version of architecture %s (layer %s)"),
                     name_or_path, t->arch_name, dst->name);
-        aenet_model_free(source);
-        return FALSE;
+        ok = FALSE;
+        break;
       }
       widen_tensor(d, dst, s, src);
       copied++;
@@ -719,10 +727,7 @@ copy_matching_params(Trainer *t, const char *name_or_path, GError **error)
       copied++;
     }
   }
-  if (t->cfg.widen && n != aenet_network_get_n_param_tensors(from)) {
-    g_set_error(error, AENET_ERROR, AENET_ERROR_MODEL,
-                _("%s is not a narrower version of architecture %s (%u layers, not %u)"),
-                name_or_path, t->arch_name, aenet_network_get_n_param_tensors(from), n);
+  if (!ok) {
     aenet_model_free(source);
     return FALSE;
   }
