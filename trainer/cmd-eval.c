@@ -2,7 +2,8 @@
  * measured the way the papers measure it (see metrics.h).
  *
  *   denoise: clean image + N(0, (sigma/255)^2) (fixed seed per image and
- *            sigma, not clipped) → model → PSNR/SSIM of the 8-bit output
+ *            sigma, not clipped; with --clip clipped and rounded to 8 bits
+ *            as a saved file is) → model → PSNR/SSIM of the 8-bit output
  *            against the clean image; the baseline is the noisy input.
  *   upscale: *_HR.* images (or every image) cropped to a multiple of the
  *            scale; the LR image is the matching *_LR.* file or the bicubic
@@ -277,8 +278,8 @@ print_means(const char *key_label, const int *conditions, int n_conditions, GArr
 /* ---- the two tasks ---- */
 
 static gboolean
-eval_denoise_image(const AenetModel *model, const EvalImage *im, int sigma, int n_threads,
-                   EvalResult *r, GError **error)
+eval_denoise_image(const AenetModel *model, const EvalImage *im, int sigma, gboolean clip,
+                   int n_threads, EvalResult *r, GError **error)
 {
   gsize n = (gsize)im->c * im->h * im->w;
   float *noisy = g_new(float, n);  /* (c, h, w) */
@@ -287,6 +288,8 @@ eval_denoise_image(const AenetModel *model, const EvalImage *im, int sigma, int 
   AenetRng rng;
   aenet_rng_init(&rng, seed_for(im->name, sigma));
   aenet_degrade_gaussian(noisy, n, (float)sigma, &rng);
+  if (clip)
+    aenet_degrade_quantize(noisy, n, 255);
   gboolean ok
       = run_model(model, noisy, output, im->c, im->h, im->w, sigma / 255.0f, n_threads, error);
   if (ok) {
@@ -400,13 +403,15 @@ aenet_cmd_eval(int argc, char **argv)
 {
   char *model_name = NULL, *data_dir = NULL, *sigma_text = NULL;
   int scale = 0, n_threads = 0, limit = 0;
-  gboolean json = FALSE;
+  gboolean json = FALSE, clip = FALSE;
   int status = EXIT_RUNTIME;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_STRING, &model_name, N_("Model name or file"), N_("MODEL") },
     { "data", 0, 0, G_OPTION_ARG_FILENAME, &data_dir, N_("Folder of test images"), N_("DIR") },
     { "sigma", 0, 0, G_OPTION_ARG_STRING, &sigma_text,
       N_("Noise levels to test, 0–75 on the 0–255 scale (default 15,25,50)"), N_("LIST") },
+    { "clip", 0, 0, G_OPTION_ARG_NONE, &clip,
+      N_("Clip and round the noisy images to 8 bits, as a saved file is"), NULL },
     { "scale", 0, 0, G_OPTION_ARG_INT, &scale, N_("Upscaling factor (must match the model)"),
       N_("N") },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print the results as JSON"), NULL },
@@ -546,7 +551,7 @@ aenet_cmd_eval(int argc, char **argv)
     char *lr_path = paired ? find_lr_path(data_dir, im->name, names) : NULL;
     for (int k = 0; k < n_conditions; k++) {
       EvalResult r = { 0 };
-      gboolean ok = denoise ? eval_denoise_image(model, im, conditions[k], n_threads, &r, &error)
+      gboolean ok = denoise ? eval_denoise_image(model, im, conditions[k], clip, n_threads, &r, &error)
                             : eval_upscale_image(model, im, lr_path, n_threads, &r, &error);
       if (!ok) {
         g_printerr(_("aenet eval: warning: skipping %s: %s\n"), im->name, error->message);

@@ -91,7 +91,7 @@ aenet_cmd_train(int argc, char **argv)
   char *task = NULL, *data = NULL, *val = NULL, *from = NULL, *arch = NULL, *resume = NULL;
   char *out = NULL, *checkpoint = NULL, *name = NULL, *loss = NULL, *schedule = NULL;
   char *sigma = NULL, *jpeg = NULL, *init_from = NULL, *widen_from = NULL;
-  gboolean balance_sigma = FALSE;
+  gboolean balance_sigma = FALSE, photo = FALSE;
   int scale = 0, patch = 0, batch = 0, threads = 0, val_images = 0;
   gint64 steps = 0, stop_at = 0, seed = -1, val_every = -1, warmup = -1;
   double minutes = 0, lr = 0, weight_decay = -1, clip = -1, checkpoint_minutes = 0;
@@ -129,6 +129,10 @@ aenet_cmd_train(int argc, char **argv)
       N_("Training noise levels, 0–255 scale (default 0-50)"), N_("MIN-MAX") },
     { "balance-sigma", 0, 0, G_OPTION_ARG_NONE, &balance_sigma,
       N_("Denoising: weigh the loss so that light noise counts as much as heavy noise"), NULL },
+    { "photo", 0, 0, G_OPTION_ARG_NONE, &photo,
+      N_("Denoising: camera noise, Gaussian noise and JPEG as in real photographs, for blind "
+         "models (--arch unet-photo)"),
+      NULL },
     { "val-sigma", 0, 0, G_OPTION_ARG_DOUBLE, &val_sigma,
       N_("Noise level for validation (default 25)"), "S" },
     { "lr-sigma", 0, 0, G_OPTION_ARG_DOUBLE, &lr_sigma,
@@ -210,6 +214,11 @@ aenet_cmd_train(int argc, char **argv)
                 _("--balance-sigma is for denoising"));
     goto usage;
   }
+  if (photo && (g_strcmp0(task, "upscale") == 0 || balance_sigma)) {
+    g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                _("--photo is for denoising, without --balance-sigma"));
+    goto usage;
+  }
 
   aenet_train_config_init(&cfg, task != NULL ? task : "denoise", scale ? scale : 2);
   cfg.data_dir = g_strdup(data);
@@ -219,6 +228,7 @@ aenet_cmd_train(int argc, char **argv)
   cfg.init_from = g_strdup(widen_from != NULL ? widen_from : init_from);
   cfg.widen = widen_from != NULL;
   cfg.balance_sigma = balance_sigma;
+  cfg.photo = photo;
   cfg.resume = g_strdup(resume);
   cfg.out = g_strdup(out);
   cfg.checkpoint = g_strdup(checkpoint);

@@ -11,5 +11,6 @@ int aenet_cmd_bench(int argc, char **argv);   /* cmd-bench.c */
 int aenet_cmd_install(int argc, char **argv); /* cmd-info.c */
 int aenet_cmd_train(int argc, char **argv);   /* cmd-train.c */
 int aenet_cmd_eval(int argc, char **argv);    /* cmd-eval.c */
+int aenet_cmd_compare(int argc, char **argv); /* cmd-compare.c */
 
 #endif
