@@ -125,8 +125,35 @@ message(Trainer *t, const char *fmt, ...)
   g_free(text);
 }
 
-/* One training pair. Every input ends as a saved file does: clipped and
- * rounded to 8 bits (after noise; JPEG already is). */
+gboolean
+aenet_train_degrade(const AenetTrainConfig *c, float *input, int size, float *scratch,
+                    AenetRng *rng, float *noise_level, GError **error)
+{
+  gsize n = (gsize)3 * size * size;
+  *noise_level = 0;
+  if (c->scale == 1 && c->photo)
+    return aenet_degrade_photo(input, scratch, size, size, rng, error);
+  /* Denoising inputs always get noise; low-resolution inputs only when
+   * asked (--lr-sigma), for upscalers of real photos. */
+  float level = 0;
+  if (c->scale == 1)
+    level = c->sigma_min + (c->sigma_max - c->sigma_min) * aenet_rng_uniform(rng);
+  else if (c->lr_sigma > 0)
+    level = c->lr_sigma * aenet_rng_uniform(rng);
+  if (c->jpeg_max > 0) {
+    int q = c->jpeg_min + aenet_rng_below(rng, c->jpeg_max - c->jpeg_min + 1);
+    if (!aenet_degrade_jpeg(input, 3, size, size, q, error))
+      return FALSE;
+  }
+  if (c->poisson_gain > 0)
+    aenet_degrade_poisson_gaussian(input, n, c->poisson_gain * aenet_rng_uniform(rng), 0, rng);
+  if (level > 0)
+    aenet_degrade_gaussian(input, n, level, rng);
+  aenet_degrade_quantize(input, n, 255);
+  *noise_level = level / 255.0f;
+  return TRUE;
+}
+
 static gboolean
 make_sample(Trainer *t, AenetRng *rng, float *input, float *target, float *sigma, GError **error)
 {
@@ -141,32 +168,9 @@ make_sample(Trainer *t, AenetRng *rng, float *input, float *target, float *sigma
   if (!aenet_dataset_get_patch(t->train_ds, image, x, y, p, transform, target, s > 1 ? input : NULL,
                                error))
     return FALSE;
-  gsize n = (gsize)3 * p * p;
-  *sigma = 0;
-  if (s == 1 && c->photo) {
-    memcpy(input, target, n * sizeof(float));
-    return aenet_degrade_photo(input, t->degrade_scratch, p, p, rng, error);
-  }
-  /* Denoising inputs always get noise; low-resolution inputs only when
-   * asked (--lr-sigma), for upscalers of real photos. */
-  float level = 0;
-  if (s == 1) {
-    memcpy(input, target, n * sizeof(float));
-    level = c->sigma_min + (c->sigma_max - c->sigma_min) * aenet_rng_uniform(rng);
-  } else if (c->lr_sigma > 0)
-    level = c->lr_sigma * aenet_rng_uniform(rng);
-  if (c->jpeg_max > 0) {
-    int q = c->jpeg_min + aenet_rng_below(rng, c->jpeg_max - c->jpeg_min + 1);
-    if (!aenet_degrade_jpeg(input, 3, p, p, q, error))
-      return FALSE;
-  }
-  if (c->poisson_gain > 0)
-    aenet_degrade_poisson_gaussian(input, n, c->poisson_gain * aenet_rng_uniform(rng), 0, rng);
-  if (level > 0)
-    aenet_degrade_gaussian(input, n, level, rng);
-  aenet_degrade_quantize(input, n, 255);
-  *sigma = level / 255.0f;
-  return TRUE;
+  if (s == 1)
+    memcpy(input, target, (gsize)3 * p * p * sizeof(float));
+  return aenet_train_degrade(c, input, p, t->degrade_scratch, rng, sigma, error);
 }
 
 static gpointer

@@ -15,6 +15,8 @@
 
 #include <glib.h>
 
+#include "rng.h"
+
 G_BEGIN_DECLS
 
 typedef enum {
@@ -89,6 +91,16 @@ typedef struct {
 /* Defaults for a task (patch size, batch, learning rate, …). */
 void aenet_train_config_init(AenetTrainConfig *cfg, const char *task, int scale);
 void aenet_train_config_clear(AenetTrainConfig *cfg);
+
+/* Degrades one training input in place as the settings say, exactly as a
+ * run does: input is (3, size, size), a copy of the clean patch for
+ * denoising or the low-resolution patch for upscaling; it ends clipped and
+ * rounded to 8 bits, as a saved file. scratch holds
+ * aenet_degrade_camera_scratch_size(size, size) floats. *noise_level gets
+ * the level fed to the network (σ/255; 0 when there is none). FALSE with
+ * error on a JPEG failure. */
+gboolean aenet_train_degrade(const AenetTrainConfig *cfg, float *input, int size, float *scratch,
+                             AenetRng *rng, float *noise_level, GError **error);
 
 /* Trains until cfg->steps or the time budget or the stop flag. Returns
  * FALSE with error on failure; a stop is not a failure. */
