@@ -398,7 +398,7 @@ test_photo(void)
   int n_exact = 0, n_noisy = 0;
   for (int k = 0; k < 200; k++) {
     memcpy(image, clean, n * sizeof(float));
-    g_assert_true(aenet_degrade_photo(image, scratch, h, w, &rng, &error));
+    g_assert_true(aenet_degrade_photo(image, scratch, h, w, &aenet_photo_mix_denoise, &rng, &error));
     g_assert_no_error(error);
     double err = 0;
     for (gsize i = 0; i < n; i++) {

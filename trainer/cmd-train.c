@@ -130,8 +130,8 @@ aenet_cmd_train(int argc, char **argv)
     { "balance-sigma", 0, 0, G_OPTION_ARG_NONE, &balance_sigma,
       N_("Denoising: weigh the loss so that light noise counts as much as heavy noise"), NULL },
     { "photo", 0, 0, G_OPTION_ARG_NONE, &photo,
-      N_("Denoising: camera noise, Gaussian noise and JPEG as in real photographs, for blind "
-         "models (--arch unet-photo)"),
+      N_("Camera noise, Gaussian noise and JPEG on the input as in real photographs (for "
+         "denoising, a blind model: --arch unet-photo)"),
       NULL },
     { "val-sigma", 0, 0, G_OPTION_ARG_DOUBLE, &val_sigma,
       N_("Noise level for validation (default 25)"), "S" },
@@ -214,9 +214,10 @@ aenet_cmd_train(int argc, char **argv)
                 _("--balance-sigma is for denoising"));
     goto usage;
   }
-  if (photo && (g_strcmp0(task, "upscale") == 0 || balance_sigma)) {
+  if (photo && (balance_sigma || sigma != NULL || jpeg != NULL || poisson > 0 || lr_sigma > 0)) {
     g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                _("--photo is for denoising, without --balance-sigma"));
+                _("--photo chooses the noise and JPEG itself: give it without --sigma, --jpeg, "
+                  "--poisson, --lr-sigma and --balance-sigma"));
     goto usage;
   }
 

@@ -433,19 +433,25 @@ aenet_degrade_camera(float *image, float *scratch, int h, int w, const AenetCame
 
 /* ---- What photographs go through --------------------------------------- */
 
+const AenetPhotoMix aenet_photo_mix_denoise = { 0.08f, 0.20f, 50.0f, 0.6f, 30, 95 };
+const AenetPhotoMix aenet_photo_mix_upscale = { 0.40f, 0.10f, 15.0f, 0.5f, 40, 95 };
+
 gboolean
-aenet_degrade_photo(float *image, float *scratch, int h, int w, AenetRng *rng, GError **error)
+aenet_degrade_photo(float *image, float *scratch, int h, int w, const AenetPhotoMix *mix,
+                    AenetRng *rng, GError **error)
 {
   gsize n = (gsize)3 * h * w;
   double kind = aenet_rng_uniform(rng);
-  if (kind >= 0.28) {
+  if (kind >= mix->p_clean + mix->p_gaussian) {
     AenetCamera cam;
     aenet_camera_random(&cam, rng);
     aenet_degrade_camera(image, scratch, h, w, &cam, rng);
-  } else if (kind >= 0.08)
-    aenet_degrade_gaussian(image, n, 50.0f * (float)aenet_rng_uniform(rng), rng);
+  } else if (kind >= mix->p_clean)
+    aenet_degrade_gaussian(image, n, mix->sigma_max * (float)aenet_rng_uniform(rng), rng);
   aenet_degrade_quantize(image, n, 255);
-  if (aenet_rng_uniform(rng) < 0.6)
-    return aenet_degrade_jpeg(image, 3, h, w, 30 + (int)aenet_rng_below(rng, 66), error);
+  if (aenet_rng_uniform(rng) < mix->p_jpeg) {
+    int quality = mix->jpeg_min + (int)aenet_rng_below(rng, mix->jpeg_max - mix->jpeg_min + 1);
+    return aenet_degrade_jpeg(image, 3, h, w, quality, error);
+  }
   return TRUE;
 }

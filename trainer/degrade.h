@@ -90,14 +90,29 @@ void aenet_degrade_camera(float *image, float *scratch, int h, int w, const Aene
 
 /* ---- What photographs go through ----------------------------------------
  *
- * The mix a blind photo denoiser trains on, ending as every real file ends:
- * clipped, 8-bit, and often JPEG. Per sample: no noise (8 %), white Gaussian
- * noise of sigma 0–50 (20 %), or a random camera (72 %); then JPEG at a
- * quality from 30 to 95 (60 %) or none. image is (3, h, w); scratch holds
- * aenet_degrade_camera_scratch_size(h, w) floats. FALSE with error only on
- * a JPEG failure. */
-gboolean aenet_degrade_photo(float *image, float *scratch, int h, int w, AenetRng *rng,
-                             GError **error);
+ * The mix a model for real photographs trains on, ending as every real file
+ * ends: clipped, 8-bit, and often JPEG. Per sample: no noise, white Gaussian
+ * noise, or a random camera; then JPEG at a random quality or none. */
+typedef struct {
+  float p_clean;          /* probability of no noise */
+  float p_gaussian;       /* of white Gaussian noise, sigma uniform in 0..sigma_max */
+  float sigma_max;        /* (the rest: a random camera) */
+  float p_jpeg;           /* probability of JPEG, quality uniform in jpeg_min..jpeg_max */
+  int jpeg_min, jpeg_max;
+} AenetPhotoMix;
+
+/* For blind photo denoisers: 8 % clean, 20 % Gaussian up to 50, 72 %
+ * camera; 60 % JPEG at 30–95. */
+extern const AenetPhotoMix aenet_photo_mix_denoise;
+/* For upscalers' low-resolution inputs, which must keep their quality on
+ * clean images too: 40 % clean, 10 % Gaussian up to 15, 50 % camera; 50 %
+ * JPEG at 40–95. */
+extern const AenetPhotoMix aenet_photo_mix_upscale;
+
+/* image is (3, h, w); scratch holds aenet_degrade_camera_scratch_size(h, w)
+ * floats. FALSE with error only on a JPEG failure. */
+gboolean aenet_degrade_photo(float *image, float *scratch, int h, int w, const AenetPhotoMix *mix,
+                             AenetRng *rng, GError **error);
 
 G_END_DECLS
 

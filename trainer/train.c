@@ -131,8 +131,10 @@ aenet_train_degrade(const AenetTrainConfig *c, float *input, int size, float *sc
 {
   gsize n = (gsize)3 * size * size;
   *noise_level = 0;
-  if (c->scale == 1 && c->photo)
-    return aenet_degrade_photo(input, scratch, size, size, rng, error);
+  if (c->photo)
+    return aenet_degrade_photo(input, scratch, size, size,
+                               c->scale == 1 ? &aenet_photo_mix_denoise : &aenet_photo_mix_upscale,
+                               rng, error);
   /* Denoising inputs always get noise; low-resolution inputs only when
    * asked (--lr-sigma), for upscalers of real photos. */
   float level = 0;
@@ -377,7 +379,7 @@ validate(Trainer *t, double *psnr, double *baseline, GError **error)
       lr = g_memdup2(hr, n * sizeof(float));
       if (c->photo) {
         float *scratch = g_new(float, aenet_degrade_camera_scratch_size(h, w));
-        ok = aenet_degrade_photo(lr, scratch, h, w, &rng, error);
+        ok = aenet_degrade_photo(lr, scratch, h, w, &aenet_photo_mix_denoise, &rng, error);
         g_free(scratch);
         if (!ok) {
           g_free(hr), g_free(lr), g_free(out);

@@ -63,7 +63,7 @@ typedef struct {
   float poisson_gain;         /* > 0: add signal-dependent noise too */
   float lr_sigma;             /* upscale: noise up to this level on the input */
   int balance_sigma;          /* denoise: weigh each patch's loss by 30 / (σ + 5) */
-  int photo;                  /* denoise: photographs' degradations (aenet_degrade_photo) */
+  int photo;                  /* photographs' degradations on the input (aenet_degrade_photo) */
   int jpeg_min, jpeg_max;     /* > 0: JPEG-compress inputs at a random quality */
   gsize cache_bytes;
 } AenetTrainConfig;
