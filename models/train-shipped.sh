@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Trains (or resumes) one of the shipped models, from the project's root:
-#   models/train-shipped.sh denoise|denoise-ft|denoise-wide|photo|x2|x3|x4|x2-photo|x3-photo|x4-photo [THREADS]
+#   models/train-shipped.sh denoise|denoise-ft|denoise-wide|denoise-clip|photo|x2|x3|x4|x2-photo|x3-photo|x4-photo [THREADS]
 # Logs to models/checkpoints/NAME-train.log; checkpoints every 10 minutes to
 # models/checkpoints/NAME.ckpt (atomically), so it can be stopped any time
 # (Ctrl-C or SIGTERM writes one more) and resumed by running this again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-what=${1:?usage: models/train-shipped.sh denoise|denoise-ft|denoise-wide|photo|x2|x3|x4|x2-photo|x3-photo|x4-photo [THREADS]}
+what=${1:?usage: models/train-shipped.sh denoise|denoise-ft|denoise-wide|denoise-clip|photo|x2|x3|x4|x2-photo|x3-photo|x4-photo [THREADS]}
 threads=${2:-1}
 aenet=${AENET:-build/trainer/aenet}
 bsds=../shared/data/train/bsds432
@@ -33,6 +33,15 @@ case $what in
     first=(--task denoise --arch unet-denoise-wide --widen-from models/denoise.safetensors
            --balance-sigma --patch 128 --batch 8 --loss l2 --lr 2e-4 --warmup 200 --steps 18000
            --val-every 1000 --val-sigma 15 --name denoise --data "$bsds") ;;
+  denoise-clip)
+    # Fourth phase: the same network on inputs clipped and rounded to 8 bits
+    # as in a saved file (every input is, since this phase), so light and
+    # dark areas of real files are denoised as well as the paper protocol's.
+    name=denoise-clip
+    out=models/checkpoints/denoise-clip.safetensors
+    first=(--task denoise --from models/denoise.safetensors --balance-sigma --patch 128 --batch 8
+           --loss l2 --lr 1e-4 --warmup 200 --steps 6000 --val-every 500 --val-sigma 50
+           --name denoise --data "$bsds:$photos") ;;
   photo)
     # The blind photo denoiser: unet-photo started from the shipped
     # denoiser's weights (its noise-level input dropped), trained on camera
@@ -61,7 +70,7 @@ case $what in
     else
       first+=(--steps 10000 --init-from models/upscale-x2.safetensors)
     fi ;;
-  *) echo "unknown model '$what' (denoise, denoise-ft, denoise-wide, photo, x2, x3, x4, x2-photo, x3-photo, x4-photo)" >&2; exit 2 ;;
+  *) echo "unknown model '$what' (denoise, denoise-ft, denoise-wide, denoise-clip, photo, x2, x3, x4, x2-photo, x3-photo, x4-photo)" >&2; exit 2 ;;
 esac
 
 ckpt=models/checkpoints/$name.ckpt
