@@ -453,16 +453,16 @@ for bad in -5 3 1.5 abc 100000; do
   expect_error "--tile '$bad'" 2 "tile" denoise -m denoise.safetensors --tile "$bad" rgb8.png out.png
 done
 expect_error "--threads -1" 2 "--threads" denoise -m denoise.safetensors --threads -1 rgb8.png out.png
-expect_error "--scale 7" 2 "--scale must be 2, 3 or 4" upscale -m upscale.safetensors --scale 7 rgb8.png out.png
-expect_error "--scale 3 with a x2 model" 2 "--scale 3 does not match" upscale -m upscale.safetensors --scale 3 rgb8.png out.png
+expect_error "--scale 7" 2 "--scale must be a number from 2 to 4" upscale -m upscale.safetensors --scale 7 rgb8.png out.png
+expect_error "--scale 3 with a x2 model" 2 "enlarges 2x, not 3x" upscale -m upscale.safetensors --scale 3 rgb8.png out.png
 # The extension is checked before anything else: IN does not even exist.
 expect_error "unsupported OUT extension" 2 "bmp|extension|type" denoise -m denoise.safetensors missing.png out.bmp
 check "no .bmp written" test ! -e out.bmp
 expect_error "OUT is IN" 2 "is the input" denoise -m denoise.safetensors rgb8.png rgb8.png
 expect_error "OUT is IN by another path" 2 "is the input" denoise -m denoise.safetensors rgb8.png ./../"$(basename "$TMP")"/rgb8.png
 check "IN unchanged after OUT == IN" cmp -s rgb8.png rgb8-orig.png
-expect_error "upscale model given to denoise" 2 "upscale model.*denoise" denoise -m upscale.safetensors rgb8.png out.png
-expect_error "denoise model given to upscale" 2 "denoise model.*upscale" upscale -m denoise.safetensors rgb8.png out.png
+expect_error "upscale model given to denoise" 2 "task .upscale., not for .denoise." denoise -m upscale.safetensors rgb8.png out.png
+expect_error "denoise model given to upscale" 2 "task .denoise., not for .upscale." upscale -m denoise.safetensors rgb8.png out.png
 expect_error "bench --size bad" 2 "--size" bench -m denoise.safetensors --size 12by3
 expect_error "bench --repeat 0" 2 "--repeat" bench -m denoise.safetensors --repeat 0
 
