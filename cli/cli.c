@@ -119,7 +119,6 @@ run_subcommand(const Subcommand *sub, int argc, char **argv)
 int
 aenet_cli_main(int argc, char **argv)
 {
-  aenet_cpu_reexec_with_blas_coretype(argv);
   setlocale(LC_ALL, "");
   /* Numbers in model files, JSON and option values always use a dot. */
   setlocale(LC_NUMERIC, "C");

@@ -593,6 +593,41 @@ check "info NAME prints the task" grep -Eq "^Task: +denoise" <<<"$STDOUT"
 mkdir -p other && (cd other && run "$AENET" denoise -m denoise ../rgb8.png ../m-name3.png)
 check "-m NAME works from another folder" cmp -s m-name3.png d-rgb8.png
 
+# ---- batch: -o OUTDIR IN... ----
+mkdir -p batch-in
+cp rgb8.png batch-in/a.png
+cp rgba8.png batch-in/b.png
+cp garbage.png batch-in/c.png
+printf 'not an image\n' >batch-in/notes.txt
+run "$AENET" denoise -m denoise.safetensors -o batch-out batch-in gray8.png
+check "batch: a failed file gives exit 1 (got $STATUS)" test "$STATUS" -eq 1
+check "batch: names kept" test -f batch-out/a.png -a -f batch-out/b.png -a -f batch-out/gray8.png
+check "batch: the bad file is named" grep -q "c\.png" <<<"$STDERR"
+check "batch: the bad file is not written" test ! -e batch-out/c.png
+check "batch: other files are not taken" test ! -e batch-out/notes.txt
+check "batch: the same result as IN OUT" cmp -s batch-out/a.png d-rgb8.png
+check "batch: the count" grep -q "3 of 4 files done" <<<"$STDOUT"
+expect_ok "batch --format jpg --quality 80" denoise -m denoise.safetensors -o batch-jpg --format jpg --quality 80 rgb8.png batch-in/a.png
+check "batch --format: the type from --format" test -f batch-jpg/rgb8.jpg -a -f batch-jpg/a.jpg
+expect_error "--format with IN OUT" 2 "format" denoise -m denoise.safetensors --format jpg rgb8.png out.png
+expect_error "--format bmp" 2 "--format must be" denoise -m denoise.safetensors -o x --format bmp rgb8.png
+expect_error "--quality 0 or 101" 2 "--quality must be" denoise -m denoise.safetensors --quality 101 rgb8.png q.jpg
+expect_error "-o without inputs" 2 "needs input files" denoise -m denoise.safetensors -o x
+
+# ---- messages in any locale ----
+# LC_ALL=C (as in this whole script): ASCII look-alikes, never "?".
+expect_error "C locale: quotes" 2 '"frobnicate"' frobnicate
+check "C locale: no question marks" test -z "$(tr -d -c '?' <<<"$STDERR")"
+if locale -a 2>/dev/null | grep -qi '^c\.utf-\?8$'; then
+  run env LC_ALL=C.UTF-8 "$AENET" frobnicate
+  check "UTF-8 locale: curly quotes" grep -q '“frobnicate”' <<<"$STDERR"
+fi
+run env -u LC_ALL -u LANG -u LANGUAGE "$AENET" denoise --sigma 99 rgb8.png out.png
+check "LANG unset: ASCII quotes" grep -q '"99"' <<<"$STDERR"
+check "LANG unset: no question marks" test -z "$(tr -d -c '?' <<<"$STDERR")"
+run env -u LC_ALL -u LANG -u LANGUAGE "$AENET" --help
+check "LANG unset: the usage's ellipsis" grep -q 'OPTION\.\.\.' <<<"$STDOUT"
+
 # ---- bench ----
 expect_ok "bench" bench -m denoise.safetensors --size 64x48 --repeat 1 --threads 2
 check "bench prints GFLOPS" grep -q "GFLOPS" <<<"$STDOUT"
