@@ -114,6 +114,16 @@ aenet_plugin_init(void)
     g_object_set(gegl_config(), "tile-cache-size", AENET_PLUGIN_TILE_CACHE, NULL);
 }
 
+void
+aenet_plugin_debug_job(const AenetJob *job)
+{
+  if (g_getenv("AENET_DEBUG_JOB") == NULL)
+    return;
+  g_printerr("aenet job: model=%s noise-level=%.3f estimated=%d\n",
+             aenet_model_get_display_name(aenet_job_get_model(job)),
+             aenet_job_get_noise_level(job), aenet_job_noise_level_estimated(job));
+}
+
 const Babl *
 aenet_plugin_float_format(gboolean gray, gboolean alpha, int *n_channels)
 {

@@ -99,6 +99,7 @@ aenet_gimp2_filter(gint32 drawable, AenetJob *job, double estimate, GError **err
                                     aenet_job_get_noise_level(job));
   }
 
+  aenet_plugin_debug_job(job);
   if (!aenet_job_run(job, &b.io, &region, error))
     goto out;
   gegl_buffer_flush(b.dst);
