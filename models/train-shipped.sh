@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:?usage: models/train-shipped.sh denoise|denoise-ft|denoise-wide|denoise-clip|photo|x2|x3|x4|x2-photo|x3-photo|x4-photo [THREADS]}
 threads=${2:-1}
-aenet=${AENET:-build/trainer/aenet}
+aenet=${AENET:-build/cli/aenet}
 bsds=../shared/data/train/bsds432
 t91=../shared/data/train/t91
 photos=../shared/data/train/photos

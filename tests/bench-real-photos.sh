@@ -8,7 +8,7 @@
 # being trained: AENET_DENOISE_ARGS="-m models/denoise-photo.safetensors".
 set -euo pipefail
 cd "$(dirname "$0")/.."
-aenet=${AENET:-build/trainer/aenet}
+aenet=${AENET:-build/cli/aenet}
 data=${AENET_DATA:-../shared/data}
 convert=${CONVERT:-/usr/bin/convert}
 read -r -a denoise_args <<< "${AENET_DENOISE_ARGS:-}"

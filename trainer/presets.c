@@ -99,19 +99,23 @@ build_unet_upscale(Graph *g, int w, int scale)
 
 static const AenetPreset presets[] = {
   { "unet-denoise", "denoise", 1,
-    "colour denoiser for noise levels 0–50, U-Net at 1/2, 1/4, 1/8 resolution, width 48" },
+    "colour denoiser for noise levels 0–50, U-Net at 1/2, 1/4, 1/8 resolution, width 48", 48, 48,
+    0, FALSE },
   { "unet-denoise-deep", "denoise", 1,
-    "unet-denoise with one more convolution on each side at 1/2 resolution" },
-  { "unet-denoise-wide", "denoise", 1, "unet-denoise with width 64 at 1/2 resolution" },
+    "unet-denoise with one more convolution on each side at 1/2 resolution", 48, 48, 1, FALSE },
+  { "unet-denoise-wide", "denoise", 1, "unet-denoise with width 64 at 1/2 resolution", 64, 48, 0,
+    FALSE },
   { "unet-denoise-small", "denoise", 1,
-    "a faster, smaller colour denoiser (width 32) for tests and quick fine-tuning" },
+    "a faster, smaller colour denoiser (width 32) for tests and quick fine-tuning", 32, 32, 0,
+    FALSE },
   { "unet-photo", "denoise", 1,
     "blind denoiser for photographs (camera noise, JPEG): unet-denoise-wide without a noise "
-    "level" },
-  { "unet-x2", "upscale", 2, "2× upscaler, U-Net at low resolution, width 64" },
-  { "unet-x3", "upscale", 3, "3× upscaler, U-Net at low resolution, width 64" },
-  { "unet-x4", "upscale", 4, "4× upscaler, U-Net at low resolution, width 64" },
-  { NULL, NULL, 0, NULL },
+    "level",
+    64, 48, 0, TRUE },
+  { "unet-x2", "upscale", 2, "2× upscaler, U-Net at low resolution, width 64", 64, 64, 0, FALSE },
+  { "unet-x3", "upscale", 3, "3× upscaler, U-Net at low resolution, width 64", 64, 64, 0, FALSE },
+  { "unet-x4", "upscale", 4, "4× upscaler, U-Net at low resolution, width 64", 64, 64, 0, FALSE },
+  { NULL },
 };
 
 const AenetPreset *
@@ -152,18 +156,10 @@ char *
 aenet_preset_build_graph(const AenetPreset *preset)
 {
   Graph g = { g_string_new(NULL), 0 };
-  if (strcmp(preset->name, "unet-denoise") == 0)
-    build_unet_denoise(&g, 48, 48, 0, FALSE);
-  else if (strcmp(preset->name, "unet-denoise-deep") == 0)
-    build_unet_denoise(&g, 48, 48, 1, FALSE);
-  else if (strcmp(preset->name, "unet-denoise-wide") == 0)
-    build_unet_denoise(&g, 64, 48, 0, FALSE);
-  else if (strcmp(preset->name, "unet-photo") == 0)
-    build_unet_denoise(&g, 64, 48, 0, TRUE);
-  else if (strcmp(preset->name, "unet-denoise-small") == 0)
-    build_unet_denoise(&g, 32, 32, 0, FALSE);
+  if (preset->scale == 1)
+    build_unet_denoise(&g, preset->width_first, preset->width, preset->extra, preset->blind);
   else
-    build_unet_upscale(&g, 64, preset->scale);
+    build_unet_upscale(&g, preset->width, preset->scale);
   g_string_append(g.json, "\n]");
   return g_string_free(g.json, FALSE);
 }

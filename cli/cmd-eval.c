@@ -27,6 +27,7 @@
 #include "imageio.h"
 #include "json.h"
 #include "metrics.h"
+#include "job.h"
 #include "model.h"
 #include "resize.h"
 #include "tiler.h"
@@ -50,15 +51,13 @@ typedef struct {
   double psnr, ssim, baseline_psnr, baseline_ssim;
 } EvalResult;
 
+/* The model runs through a job, as in the commands; sigma on 0–255. */
 static gboolean
-run_model(const AenetModel *model, const float *input, float *output, int c, int h, int w,
-          float noise_level, int n_threads, GError **error)
+run_model(AenetJob *job, const float *input, float *output, int c, int h, int w, double sigma,
+          GError **error)
 {
-  AenetTilerOptions opt;
-  aenet_tiler_options_init(&opt);
-  opt.n_threads = n_threads;
-  opt.noise_level = noise_level;
-  return aenet_tiler_run_planar(model->network, input, c, h, w, output, &opt, error);
+  aenet_job_set_noise_level(job, sigma);
+  return aenet_job_run_planar(job, input, c, h, w, output, error);
 }
 
 /* ---- images ---- */
@@ -93,9 +92,7 @@ eval_image_load(const char *path, GError **error)
     return NULL;
   }
   aenet_image_get_rect(image, 0, 0, image->width, image->height, inter);
-  for (int k = 0; k < c; k++)
-    for (gsize i = 0; i < plane; i++)
-      data[k * plane + i] = inter[i * n + k];
+  aenet_pixels_deinterleave(data, plane, inter, plane, n, c);
   EvalImage *im = g_new0(EvalImage, 1);
   im->path = g_strdup(path);
   im->name = g_path_get_basename(path);
@@ -278,8 +275,8 @@ print_means(const char *key_label, const int *conditions, int n_conditions, GArr
 /* ---- the two tasks ---- */
 
 static gboolean
-eval_denoise_image(const AenetModel *model, const EvalImage *im, int sigma, gboolean clip,
-                   int n_threads, EvalResult *r, GError **error)
+eval_denoise_image(AenetJob *job, const EvalImage *im, int sigma, gboolean clip, EvalResult *r,
+                   GError **error)
 {
   gsize n = (gsize)im->c * im->h * im->w;
   float *noisy = g_new(float, n);  /* (c, h, w) */
@@ -291,7 +288,7 @@ eval_denoise_image(const AenetModel *model, const EvalImage *im, int sigma, gboo
   if (clip)
     aenet_degrade_quantize(noisy, n, 255);
   gboolean ok
-      = run_model(model, noisy, output, im->c, im->h, im->w, sigma / 255.0f, n_threads, error);
+      = run_model(job, noisy, output, im->c, im->h, im->w, sigma, error);
   if (ok) {
     r->name = im->name;
     r->condition = sigma;
@@ -340,10 +337,10 @@ crop_to_multiple(EvalImage *im, int s)
 }
 
 static gboolean
-eval_upscale_image(const AenetModel *model, EvalImage *hr, const char *lr_path, int n_threads,
-                   EvalResult *r, GError **error)
+eval_upscale_image(AenetJob *job, EvalImage *hr, const char *lr_path, EvalResult *r,
+                   GError **error)
 {
-  int s = model->scale;
+  int s = aenet_job_get_scale(job);
   crop_to_multiple(hr, s);
   int lh = hr->h / s, lw = hr->w / s, c = hr->c;
   if (lh < 1 || lw < 1) {
@@ -381,7 +378,7 @@ eval_upscale_image(const AenetModel *model, EvalImage *hr, const char *lr_path, 
   float *bicubic = g_new(float, hn); /* (c, h, w) */
   float *scratch = g_new(float, aenet_resize_scratch_size(c, lh, lw, hr->h, hr->w));
   aenet_resize_bicubic(bicubic, lr, scratch, c, lh, lw, hr->h, hr->w);
-  gboolean ok = run_model(model, lr, output, c, lh, lw, 0.0f, n_threads, error);
+  gboolean ok = run_model(job, lr, output, c, lh, lw, 0.0, error);
   if (ok) {
     r->name = hr->name;
     r->condition = s;
@@ -427,7 +424,8 @@ aenet_cmd_eval(int argc, char **argv)
                  "Upscaling: PSNR/SSIM of the Y channel, border of `scale` pixels cropped;\n"
                  "*_HR.* / *_LR.* pairs are used when the folder has them."));
   GError *error = NULL;
-  AenetModel *model = NULL;
+  AenetJob *job = NULL;
+  const AenetModel *model = NULL;
   GPtrArray *names = NULL;
   GArray *results = g_array_new(FALSE, TRUE, sizeof(EvalResult));
   GPtrArray *keep = g_ptr_array_new_with_free_func((GDestroyNotify)eval_image_free);
@@ -467,16 +465,23 @@ aenet_cmd_eval(int argc, char **argv)
     goto out;
   }
 
-  char *path = aenet_model_find(model_name, &error);
-  if (path != NULL) {
-    model = aenet_model_load(path, &error);
-    g_free(path);
-  }
-  if (model == NULL) {
+  AenetJobSettings settings;
+  aenet_job_settings_init(&settings, NULL);
+  settings.model = model_name;
+  settings.n_threads = n_threads;
+  job = aenet_job_new(NULL, &settings, &error);
+  if (job == NULL) {
     g_printerr("aenet eval: %s\n", error->message);
     goto out;
   }
-  gboolean denoise = strcmp(model->task, "denoise") == 0;
+  model = aenet_job_get_model(job);
+  AenetMetric metric = aenet_job_get_task(job)->metric;
+  if (metric == AENET_METRIC_NONE) {
+    g_printerr(_("aenet eval: %s is a “%s” model, which has no test protocol\n"),
+               aenet_model_get_display_name(model), model->task);
+    goto out;
+  }
+  gboolean denoise = metric == AENET_METRIC_DENOISE_RGB;
   if ((sigma_text != NULL && !denoise) || (scale != 0 && denoise)) {
     if (denoise)
       g_printerr(_("aenet eval: %s is a denoising model; --scale is for upscaling models\n"),
@@ -551,8 +556,8 @@ aenet_cmd_eval(int argc, char **argv)
     char *lr_path = paired ? find_lr_path(data_dir, im->name, names) : NULL;
     for (int k = 0; k < n_conditions; k++) {
       EvalResult r = { 0 };
-      gboolean ok = denoise ? eval_denoise_image(model, im, conditions[k], clip, n_threads, &r, &error)
-                            : eval_upscale_image(model, im, lr_path, n_threads, &r, &error);
+      gboolean ok = denoise ? eval_denoise_image(job, im, conditions[k], clip, &r, &error)
+                            : eval_upscale_image(job, im, lr_path, &r, &error);
       if (!ok) {
         g_printerr(_("aenet eval: warning: skipping %s: %s\n"), im->name, error->message);
         if (error->code == AENET_ERROR_CANCELLED || error->code == AENET_ERROR_NOMEM) {
@@ -599,7 +604,7 @@ out:
   g_ptr_array_unref(keep);
   if (names != NULL)
     g_ptr_array_unref(names);
-  aenet_model_free(model);
+  aenet_job_free(job);
   g_option_context_free(context);
   g_free(model_name);
   g_free(data_dir);
