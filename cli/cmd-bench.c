@@ -317,7 +317,7 @@ aenet_cmd_bench(int argc, char **argv)
   double *times = NULL;
 
   if (!g_option_context_parse(context, &argc, &argv, &error)) {
-    g_printerr(_("aenet: %s (see '%s --help')\n"), error->message, g_get_prgname());
+    g_printerr(_("aenet: %s (see “%s --help”)\n"), error->message, g_get_prgname());
     g_clear_error(&error);
     goto out;
   }
@@ -327,7 +327,7 @@ aenet_cmd_bench(int argc, char **argv)
   }
   if (size_arg != NULL && !parse_size(size_arg, &width, &height)) {
     g_printerr(_("aenet: --size must be WIDTHxHEIGHT with each from %d to %d, e.g. "
-                 "1920x1080, not '%s'\n"),
+                 "1920x1080, not “%s”\n"),
                SIZE_MIN, SIZE_MAX, size_arg);
     goto out;
   }

@@ -442,7 +442,7 @@ aenet_cmd_eval(int argc, char **argv)
   }
   if (sigma_text != NULL && !parse_sigmas(sigma_text, sigmas, &n_sigmas)) {
     g_printerr(_("aenet eval: --sigma needs a comma-separated list of whole numbers from 0 "
-                 "to %d (at most %d of them), not '%s'\n"),
+                 "to %d (at most %d of them), not “%s”\n"),
                (int)SIGMA_MAX, MAX_SIGMAS, sigma_text);
     status = EXIT_USAGE;
     goto out;

@@ -544,12 +544,12 @@ aenet_cmd_process(const AenetTask *task, int argc, char **argv)
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &opt.model,
       N_("Model file, or name of an installed model"), N_("MODEL") },
     { "output-dir", 'o', 0, G_OPTION_ARG_FILENAME, &opt.output_dir,
-      N_("Write the results into this folder, under the inputs’ names"), N_("OUTDIR") },
+      N_("Write the results into this folder, under the inputs' names"), N_("OUTDIR") },
     { "format", 0, 0, G_OPTION_ARG_STRING, &opt.format,
-      N_("With -o: the type of the results, png, jpg or tif (default: the input’s)"),
+      N_("With -o: the type of the results, png, jpg or tif (default: the input's)"),
       N_("TYPE") },
     { "quality", 0, 0, G_OPTION_ARG_INT, &opt.quality,
-      N_("JPEG quality 1–100 (default: the input’s, or 95)"), N_("Q") },
+      N_("JPEG quality 1–100 (default: the input's, or 95)"), N_("Q") },
     { "tile", 0, 0, G_OPTION_ARG_INT, &opt.tile,
       N_("Tile edge in pixels (default: largest that fits)"), N_("PX") },
     { "threads", 0, 0, G_OPTION_ARG_INT, &opt.threads, N_("Worker threads (default: one per core)"),
@@ -598,7 +598,7 @@ aenet_cmd_process(const AenetTask *task, int argc, char **argv)
                       task->name, task->name);
     status = EXIT_USAGE;
   } else if (opt.output_dir == NULL && opt.format != NULL) {
-    aenet_print_error(_("--format is for -o OUTDIR; with IN OUT the type comes from OUT’s name"));
+    aenet_print_error(_("--format is for -o OUTDIR; with IN OUT the type comes from OUT's name"));
     status = EXIT_USAGE;
   } else
     status = process(&opt, argv + 1, argc - 1);
