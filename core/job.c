@@ -194,6 +194,12 @@ aenet_job_get_scale(const AenetJob *job)
   return aenet_network_get_scale(job->model->network);
 }
 
+gsize
+aenet_job_get_memory_budget(const AenetJob *job)
+{
+  return job->settings.memory_budget;
+}
+
 gboolean
 aenet_job_is_fallback(const AenetJob *job)
 {

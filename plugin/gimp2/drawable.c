@@ -181,6 +181,7 @@ aenet_gimp2_enlarge(gint32 image, gint32 drawable, AenetJob *job, AenetOutput ou
   region.progress = report_progress;
   gimp_progress_init_printf(_("%s with “%s”"), _(aenet_job_get_task(job)->progress),
                             aenet_model_get_display_name(aenet_job_get_model(job)));
+  aenet_plugin_debug_job(job);
   ok = aenet_job_run(job, &b.io, &region, error);
   gegl_buffer_flush(b.dst);
   g_object_unref(b.src);
