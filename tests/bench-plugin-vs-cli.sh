@@ -14,9 +14,10 @@
 #
 # Usage: tests/bench-plugin-vs-cli.sh [BUILD-DIR [WORK-DIR]]
 #   BUILD-DIR  the meson build folder (default: build)
-#   WORK-DIR   where the 4000x3000 test photo and results go (default: a
-#              temporary folder); the photo is made once (coffee.png scaled
-#              up, with GIMP's RGB noise), so a second call reuses it.
+#   WORK-DIR   where the test photo (SIZE, default 4000x3000) and results go
+#              (default: a temporary folder); the photo is made once
+#              (coffee.png scaled up, with GIMP's RGB noise), so a second
+#              call reuses it. REPEAT (default 2): runs of each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
@@ -25,6 +26,8 @@ work=${2:-$(mktemp -d "${TMPDIR:-/tmp}/aenet-bench-XXXXXX")}
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
 repeat=${REPEAT:-2}
+size=${SIZE:-4000x3000} # another size for a quick look; the 1.1 bound is for 12 MP
+width=${size%x*} height=${size#*x}
 aenet=$build/cli/aenet
 plugin=$build/plugin/aenet
 [[ -x $aenet && -x $plugin ]] || { echo "bench: build $aenet and $plugin first" >&2; exit 1; }
@@ -38,13 +41,13 @@ export GIMP2_DIRECTORY=$work/gimp AENET_MODEL_PATH=$src/models AENET_DEBUG_JOB=1
 gimp_batch () { gimp -i -d -f --batch-interpreter plug-in-script-fu-eval -b "$1" -b '(gimp-quit 0)'; }
 now () { date +%s.%N; }
 
-in=$work/photo-12mp.png
+in=$work/photo-$size.png
 if [[ ! -f $in ]]; then
-  echo "Making $in (4000x3000)"
+  echo "Making $in"
   gimp_batch "(let* ((img (car (gimp-file-load RUN-NONINTERACTIVE \"$src/docs/samples/coffee.png\" \"\")))
                      (l (car (gimp-image-get-active-layer img))))
-                (gimp-image-scale img 4000 3000)
-                (plug-in-rgb-noise RUN-NONINTERACTIVE img l FALSE FALSE 0.06 0.06 0.06 0)
+                (gimp-image-scale img $width $height)
+                (plug-in-rgb-noise RUN-NONINTERACTIVE img l FALSE FALSE 0.2 0.2 0.2 0)
                 (gimp-file-save RUN-NONINTERACTIVE img l \"$in\" \"$in\"))" >/dev/null 2>&1
 fi
 
