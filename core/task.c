@@ -38,7 +38,7 @@ static const AenetTask shipped_tasks[] = {
       .blind_model = "denoise-photo",
       .summary = N_("Remove noise from an image"),
       .description = N_("Removes noise from images. With the noise level automatic (the "
-                        "default), the photo model is used where it is installed."),
+                        "default),\nthe photo model is used where it is installed."),
       .progress = N_("Denoising"),
       .gimp_proc = "plug-in-aenet-denoise",
       .menu_label = N_("Autoencoder _Denoise..."),
