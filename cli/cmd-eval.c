@@ -283,8 +283,7 @@ eval_denoise_image(AenetJob *job, const EvalImage *im, int sigma, EvalResult *r,
   AenetRng rng;
   aenet_rng_init(&rng, seed_for(im->name, sigma));
   aenet_degrade_gaussian(noisy, n, (float)sigma, &rng);
-  gboolean ok
-      = run_model(job, noisy, output, im->c, im->h, im->w, sigma, error);
+  gboolean ok = run_model(job, noisy, output, im->c, im->h, im->w, sigma, error);
   if (ok) {
     r->name = im->name;
     r->condition = sigma;
@@ -333,8 +332,7 @@ crop_to_multiple(EvalImage *im, int s)
 }
 
 static gboolean
-eval_upscale_image(AenetJob *job, EvalImage *hr, const char *lr_path, EvalResult *r,
-                   GError **error)
+eval_upscale_image(AenetJob *job, EvalImage *hr, const char *lr_path, EvalResult *r, GError **error)
 {
   int s = aenet_job_get_scale(job);
   crop_to_multiple(hr, s);

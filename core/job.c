@@ -20,8 +20,8 @@ struct AenetJob {
   char *model_name;
   AenetModel *model;
   gboolean fallback;
-  double noise_level;     /* sigma on 0–255 of the last choice, or -1 */
-  gboolean noise_chosen;  /* for the next run */
+  double noise_level;    /* sigma on 0–255 of the last choice, or -1 */
+  gboolean noise_chosen; /* for the next run */
   gboolean noise_estimated;
 };
 

@@ -120,9 +120,8 @@ aenet_plugin_debug_job(const AenetJob *job)
   if (g_getenv("AENET_DEBUG_JOB") == NULL)
     return;
   g_printerr("aenet job: model=%s noise-level=%.3f estimated=%d memory=%" G_GSIZE_FORMAT "\n",
-             aenet_model_get_display_name(aenet_job_get_model(job)),
-             aenet_job_get_noise_level(job), aenet_job_noise_level_estimated(job),
-             aenet_job_get_memory_budget(job) >> 20);
+             aenet_model_get_display_name(aenet_job_get_model(job)), aenet_job_get_noise_level(job),
+             aenet_job_noise_level_estimated(job), aenet_job_get_memory_budget(job) >> 20);
 }
 
 const Babl *

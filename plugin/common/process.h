@@ -69,8 +69,8 @@ typedef struct {
   AenetImageIO io;
 } AenetBufferIO;
 
-void aenet_buffer_io_init(AenetBufferIO *b, GeglBuffer *src, GeglBuffer *dst, int width,
-                          int height, const Babl *format, int n_channels);
+void aenet_buffer_io_init(AenetBufferIO *b, GeglBuffer *src, GeglBuffer *dst, int width, int height,
+                          const Babl *format, int n_channels);
 
 G_END_DECLS
 

@@ -11,7 +11,8 @@ const Babl *
 aenet_gimp2_float_format(gint32 drawable, int *n_channels)
 {
   /* Channels and masks report gray: one channel, no alpha. */
-  return aenet_plugin_float_format(gimp_drawable_is_gray(drawable) || gimp_item_is_channel(drawable),
+  return aenet_plugin_float_format(gimp_drawable_is_gray(drawable)
+                                       || gimp_item_is_channel(drawable),
                                    gimp_drawable_has_alpha(drawable), n_channels);
 }
 
