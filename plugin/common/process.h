@@ -1,7 +1,8 @@
 /* process.h — what the GIMP front ends share: everything that is not the
  * libgimp API. The GIMP 2.10 front end (plugin/gimp2/) and any other call
- * these for settings, messages and pixels; they keep only registration,
- * run modes, drawables and the dialog.
+ * these for settings (from the task table), their checks and messages, set-
+ * up, GEGL buffers as the job's image, and running a job with progress;
+ * they keep only registration, run modes, drawables and the dialog.
  *
  * Pixels cross as float formats chosen from the drawable (R'G'B'A, R'G'B',
  * Y'A, Y' float), so 8-, 16- and 32-bit images keep their precision. Only
