@@ -147,7 +147,7 @@ aenet_job_new(const AenetTask *task, const AenetJobSettings *settings, GError **
   job->noise_level = -1;
 
   int scale = settings->scale > 0 ? settings->scale : task ? aenet_task_default_scale(task) : 1;
-  char *path = task != NULL || named ? find_model(job, scale, error) : NULL;
+  char *path = find_model(job, scale, error); /* a named model needs no task */
   if (path != NULL)
     job->model = aenet_model_load(path, error);
   g_free(path);
