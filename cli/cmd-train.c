@@ -332,7 +332,7 @@ aenet_cmd_train(int argc, char **argv)
 
 usage:
   fprintf(stderr, "aenet train: %s\n%s\n", error->message,
-          _("Run 'aenet train --help' for the options."));
+          _("Run “aenet train --help” for the options."));
 done:
   g_clear_error(&error);
   aenet_train_config_clear(&cfg);

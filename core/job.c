@@ -20,8 +20,8 @@ struct AenetJob {
   char *model_name;
   AenetModel *model;
   gboolean fallback;
-  double noise_level;     /* sigma on 0–255 of the last choice, or -1 */
-  gboolean noise_chosen;  /* for the next run */
+  double noise_level;    /* sigma on 0–255 of the last choice, or -1 */
+  gboolean noise_chosen; /* for the next run */
   gboolean noise_estimated;
 };
 
@@ -147,7 +147,7 @@ aenet_job_new(const AenetTask *task, const AenetJobSettings *settings, GError **
   job->noise_level = -1;
 
   int scale = settings->scale > 0 ? settings->scale : task ? aenet_task_default_scale(task) : 1;
-  char *path = task != NULL || named ? find_model(job, scale, error) : NULL;
+  char *path = find_model(job, scale, error); /* a named model needs no task */
   if (path != NULL)
     job->model = aenet_model_load(path, error);
   g_free(path);
@@ -192,6 +192,12 @@ int
 aenet_job_get_scale(const AenetJob *job)
 {
   return aenet_network_get_scale(job->model->network);
+}
+
+gsize
+aenet_job_get_memory_budget(const AenetJob *job)
+{
+  return job->settings.memory_budget;
 }
 
 gboolean

@@ -60,6 +60,8 @@ void aenet_job_free(AenetJob *job); /* NULL is fine */
 const AenetTask *aenet_job_get_task(const AenetJob *job);
 const AenetModel *aenet_job_get_model(const AenetJob *job);
 int aenet_job_get_scale(const AenetJob *job);
+/* The working memory the settings ask for, bytes (0 = the default). */
+gsize aenet_job_get_memory_budget(const AenetJob *job);
 /* TRUE when automatic denoising had to use the noise-level model because
  * the task's blind model is not installed. */
 gboolean aenet_job_is_fallback(const AenetJob *job);

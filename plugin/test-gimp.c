@@ -27,6 +27,7 @@
 #include <glib/gstdio.h>
 
 #include "imageio.h"
+#include "process.h"
 #include "model.h"
 #include "network.h"
 #include "tiler.h"
@@ -241,6 +242,19 @@ static const char script[]
       "(let* ((img (open \"photo.png\")) (d (layer img)))\n"
       "  (plug-in-aenet-denoise RUN-NONINTERACTIVE img d \"\" -1 1.0)\n"
       "  (save img d \"gimp-photo.png\"))\n"
+      /* Repeat-last keeps the working memory: settings saved as the dialog
+       * saves them (AenetValues: model[1024], noise_level and strength as
+       * doubles, scale, output, memory_mb as ints; little-endian), then a
+       * RUN-WITH-LAST-VALS run, whose job reports its memory. */
+      "(let* ((img (open \"noisy.png\")) (d (layer img)) (v (make-vector @SIZE@ 0)))\n"
+      "  (let loop ((i 0) (cs (string->list \"test-box\")))\n"
+      "    (if (pair? cs) (begin (vector-set! v i (char->integer (car cs))) (loop (+ i 1) (cdr cs)))))\n"
+      "  (vector-set! v 1030 240) (vector-set! v 1031 191)\n" /* noise level -1.0 */
+      "  (vector-set! v 1038 240) (vector-set! v 1039 63)\n"  /* strength 1.0 */
+      "  (vector-set! v 1040 1) (vector-set! v 1049 2)\n"     /* scale 1, memory 512 MiB */
+      "  (gimp-procedural-db-set-data \"plug-in-aenet-denoise\" @SIZE@ v)\n"
+      "  (plug-in-aenet-denoise RUN-WITH-LAST-VALS img d \"\" 0 1.0)\n"
+      "  (report \"last-vals-done\" 1))\n"
       /* Gray. */
       "(let* ((img (open \"gray.png\")) (d (layer img)))\n"
       "  (plug-in-aenet-denoise RUN-NONINTERACTIVE img d \"test-box\" 0 1.0)\n"
@@ -400,7 +414,13 @@ run_gimp(void)
 {
   GError *error = NULL;
   char **parts = g_strsplit(script, "@T@", -1);
-  char *body = g_strjoinv(tmp, parts);
+  char *joined = g_strjoinv(tmp, parts);
+  char *size = g_strdup_printf("%zu", sizeof(AenetValues));
+  char **sized = g_strsplit(joined, "@SIZE@", -1);
+  char *body = g_strjoinv(size, sized);
+  g_strfreev(sized);
+  g_free(size);
+  g_free(joined);
   char **env = gimp_environ();
   const char *argv[GIMP_ARGV_MAX];
   gimp_batch_argv(argv, body,
@@ -657,6 +677,16 @@ test_photo_same_as_cli(void)
   g_free(fout);
 }
 
+/* The working memory saved with the plug-in's values reaches the job on
+ * Filters > Repeat (RUN-WITH-LAST-VALS). */
+static void
+test_last_values_memory(void)
+{
+  g_assert_cmpint(rep("last-vals-done"), ==, 1);
+  g_assert_nonnull(strstr(gimp_stderr, "aenet job: model=test-box"));
+  g_assert_nonnull(strstr(gimp_stderr, "memory=512\n"));
+}
+
 static void
 test_denoise_strength(void)
 {
@@ -895,6 +925,7 @@ main(int argc, char **argv)
   g_test_add_func("/gimp/denoise/closer-to-clean", test_denoise_closer);
   g_test_add_func("/gimp/denoise/matches-cli", test_denoise_cli);
   g_test_add_func("/gimp/denoise/photo-same-as-cli", test_photo_same_as_cli);
+  g_test_add_func("/gimp/denoise/last-values-memory", test_last_values_memory);
   g_test_add_func("/gimp/denoise/strength", test_denoise_strength);
   g_test_add_func("/gimp/denoise/selection", test_denoise_selection);
   g_test_add_func("/gimp/denoise/gray", test_denoise_gray);

@@ -60,16 +60,17 @@ save_blind_model(void)
   float w[3 * 3] = { 0 };
   for (int o = 0; o < 3; o++)
     w[o * 3 + o] = 0.5f;
-  save_model("denoise-photo",
-             "[{\"op\":\"input\",\"channels\":3},{\"op\":\"conv\",\"out\":3,\"k\":1,\"bias\":false}]",
-             w, G_N_ELEMENTS(w));
+  save_model(
+      "denoise-photo",
+      "[{\"op\":\"input\",\"channels\":3},{\"op\":\"conv\",\"out\":3,\"k\":1,\"bias\":false}]", w,
+      G_N_ELEMENTS(w));
 }
 
 /* A smooth pattern with Gaussian noise of sigma 12/255, planar (C, H, W). */
 static float *
 noisy_image(void)
 {
-  float *im = g_new(float, C * H * W);
+  float *im = g_new(float, C *H *W);
   GRand *r = g_rand_new_with_seed(7);
   for (int c = 0; c < C; c++)
     for (int y = 0; y < H; y++)
@@ -123,7 +124,7 @@ run_denoise(const char *model, double level, double strength, float a, float b, 
   g_assert_nonnull(job);
 
   float *planar = noisy_image();
-  Mem m = { g_new(float, C * H * W), g_new(float, C * H * W) };
+  Mem m = { g_new(float, C *H *W), g_new(float, C *H *W) };
   for (int c = 0; c < C; c++)
     for (int i = 0; i < H * W; i++)
       m.in[i * C + c] = planar[c * H * W + i];
@@ -203,7 +204,7 @@ static void
 test_estimate_policy(void)
 {
   float *planar = noisy_image();
-  Mem m = { g_new(float, C * H * W), NULL };
+  Mem m = { g_new(float, C *H *W), NULL };
   for (int c = 0; c < C; c++)
     for (int i = 0; i < H * W; i++)
       m.in[i * C + c] = planar[c * H * W + i];

@@ -574,8 +574,7 @@ add_param_rows(Dialog *d, GtkGrid *grid, int *row)
         gtk_label_set_text(GTK_LABEL(d->noise_label), t);
         g_free(t);
       } else
-        gtk_label_set_text(GTK_LABEL(d->noise_label),
-                           _("The noise level could not be estimated."));
+        gtk_label_set_text(GTK_LABEL(d->noise_label), _("The noise level could not be estimated."));
       gtk_label_set_xalign(GTK_LABEL(d->noise_label), 0);
       gtk_style_context_add_class(gtk_widget_get_style_context(d->noise_label), "dim-label");
       gtk_grid_attach(grid, d->noise_label, 1, (*row)++, 1, 1);
@@ -713,8 +712,8 @@ aenet_dialog_run(const AenetTask *task, gint32 image, gint32 drawable, AenetValu
     add_row(grid, row++, _("Out_put:"), d->output_combo);
   }
   /* Less memory: smaller tiles, a little slower; the result is the same. */
-  d->memory_spin = gtk_spin_button_new_with_range(AENET_PLUGIN_MEMORY_MIN_MB,
-                                                  AENET_PLUGIN_MEMORY_MAX_MB, 32);
+  d->memory_spin
+      = gtk_spin_button_new_with_range(AENET_PLUGIN_MEMORY_MIN_MB, AENET_PLUGIN_MEMORY_MAX_MB, 32);
   gtk_widget_set_tooltip_text(d->memory_spin,
                               _("Working memory of all threads. Less memory means smaller tiles "
                                 "and a little more time; the result is the same."));
