@@ -289,9 +289,7 @@ process_file(Batch *b, const char *in_path, const char *out_path, AenetFileType 
       goto out;
     }
     if (aenet_job_noise_level_estimated(job))
-      g_print(takes_noise ? _("Estimated noise level: sigma %.1f (0–255 scale)\n")
-                          : _("Estimated noise level: sigma %.1f (0–255 scale); the photo "
-                              "model needs none\n"),
+      g_print(_("Estimated noise level: sigma %.1f (0–255 scale)\n"),
               aenet_job_get_noise_level(job));
   }
   if (cancel_requested)
@@ -325,6 +323,9 @@ process_file(Batch *b, const char *in_path, const char *out_path, AenetFileType 
     aenet_progress_clear(progress);
   if (!ran || cancel_requested)
     goto out;
+  /* A blind model found the noise itself: say how much it removed. */
+  if (!takes_noise && aenet_task_get_param(b->opt->task, AENET_PARAM_NOISE_LEVEL) != NULL)
+    g_print(_("Noise removed: sigma %.1f (0–255 scale)\n"), aenet_job_get_removed_level(job));
 
   if (!aenet_image_save(out, out_path, &error))
     goto out;

@@ -628,6 +628,9 @@ gimp_photo_level(char **model_name)
     if (!m || g_str_has_prefix(m + 17, "test-") || !(n = strstr(m, "noise-level=")))
       continue;
     level = g_ascii_strtod(n + 12, NULL);
+    /* A blind photo model takes no level: what it removed is shown. */
+    if (level < 0 && (n = strstr(m, "removed=")) != NULL)
+      level = g_ascii_strtod(n + 8, NULL);
     *model_name = g_strndup(m + 17, strcspn(m + 17, " "));
   }
   g_strfreev(lines);

@@ -119,9 +119,11 @@ aenet_plugin_debug_job(const AenetJob *job)
 {
   if (g_getenv("AENET_DEBUG_JOB") == NULL)
     return;
-  g_printerr("aenet job: model=%s noise-level=%.3f estimated=%d memory=%" G_GSIZE_FORMAT "\n",
+  g_printerr("aenet job: model=%s noise-level=%.3f estimated=%d removed=%.3f memory=%" G_GSIZE_FORMAT
+             "\n",
              aenet_model_get_display_name(aenet_job_get_model(job)), aenet_job_get_noise_level(job),
-             aenet_job_noise_level_estimated(job), aenet_job_get_memory_budget(job) >> 20);
+             aenet_job_noise_level_estimated(job), aenet_job_get_removed_level(job),
+             aenet_job_get_memory_budget(job) >> 20);
 }
 
 const Babl *
@@ -235,6 +237,7 @@ aenet_plugin_run_job(AenetJob *job, AenetBufferIO *b, const AenetJobRegion *regi
       g_free(text);
     }
   }
+  gboolean ok = aenet_job_run(job, &b->io, &r, error);
   aenet_plugin_debug_job(job);
-  return aenet_job_run(job, &b->io, &r, error);
+  return ok;
 }

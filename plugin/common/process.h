@@ -53,8 +53,9 @@ AenetJob *aenet_values_make_job(const AenetValues *values, const AenetTask *task
  * C numeric locale; every run of a front end starts with this. */
 void aenet_plugin_init(void);
 
-/* With AENET_DEBUG_JOB set in the environment, prints the job's model and
- * noise level on stderr (tests compare them with the command's). */
+/* With AENET_DEBUG_JOB set in the environment, prints the job's model,
+ * noise level and, after a run, the level it removed on stderr (tests
+ * compare them with the command's). */
 void aenet_plugin_debug_job(const AenetJob *job);
 
 /* The babl float format for a drawable that is gray or not, with alpha or
