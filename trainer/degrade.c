@@ -481,7 +481,7 @@ aenet_degrade_camera(float *image, float *scratch, int h, int w, const AenetCame
 
 /* ---- What photographs go through --------------------------------------- */
 
-const AenetPhotoMix aenet_photo_mix_denoise = { 0.08f, 0.20f, 50.0f, 0.6f, 30, 95 };
+const AenetPhotoMix aenet_photo_mix_denoise = { 0.15f, 0.15f, 50.0f, 0.6f, 30, 95 };
 const AenetPhotoMix aenet_photo_mix_upscale = { 0.40f, 0.10f, 15.0f, 0.5f, 40, 95 };
 
 gboolean
