@@ -67,8 +67,8 @@ parse_choice(const char *value, const char *const *names, int n, int *out)
   return FALSE;
 }
 
-static gboolean
-parse_range(const char *text, double *lo, double *hi)
+gboolean
+aenet_cmd_parse_range(const char *text, double *lo, double *hi)
 {
   char *end = NULL;
   *lo = g_ascii_strtod(text, &end);
@@ -279,7 +279,7 @@ aenet_cmd_train(int argc, char **argv)
   }
   double lo, hi;
   if (sigma != NULL) {
-    if (!parse_range(sigma, &lo, &hi) || lo < 0 || hi > 255) {
+    if (!aenet_cmd_parse_range(sigma, &lo, &hi) || lo < 0 || hi > 255) {
       g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
                   _("--sigma takes a range like 0-50 within 0–255, not “%s”"), sigma);
       goto usage;
@@ -288,7 +288,7 @@ aenet_cmd_train(int argc, char **argv)
     cfg.sigma_max = hi;
   }
   if (jpeg != NULL) {
-    if (!parse_range(jpeg, &lo, &hi) || lo < 1 || hi > 100) {
+    if (!aenet_cmd_parse_range(jpeg, &lo, &hi) || lo < 1 || hi > 100) {
       g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
                   _("--jpeg takes a quality range like 30-95 within 1–100, not “%s”"), jpeg);
       goto usage;

@@ -30,6 +30,7 @@ static const Command commands[] = {
   { "bench", aenet_cmd_bench, N_("Measure the speed of a model on this computer") },
   { "train", aenet_cmd_train, N_("Train a model") },
   { "eval", aenet_cmd_eval, N_("Measure a model's quality on a set of images") },
+  { "degrade", aenet_cmd_degrade, N_("Write training pairs for other trainers (PyTorch)") },
 };
 
 static const Command *

@@ -67,6 +67,27 @@ def read(path):
     return tensors, metadata
 
 
+def open_arrays(path):
+    """Like read, for large F32 files (training shards): the tensors are
+    memory-mapped, read from disk only when used."""
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        if n > HEADER_LIMIT:
+            raise FormatError(f"{path}: header length {n} is too large")
+        header = json.loads(f.read(n).decode("utf-8"))
+    metadata = header.pop("__metadata__", {})
+    size = os.path.getsize(path) - 8 - n
+    arrays = {}
+    for name, entry in header.items():
+        shape, (begin, end) = entry["shape"], entry["data_offsets"]
+        count = int(np.prod(shape, dtype=np.int64))
+        if entry["dtype"] != "F32" or not 0 <= begin <= end <= size or end - begin != 4 * count:
+            raise FormatError(f"{path}: tensor {name} is not F32 data of its shape")
+        arrays[name] = np.memmap(path, dtype="<f4", mode="r", offset=8 + n + begin,
+                                 shape=tuple(shape))
+    return arrays, metadata
+
+
 def _no_duplicates(pairs):
     keys = [k for k, _ in pairs]
     if len(keys) != len(set(keys)):
