@@ -55,6 +55,8 @@ def parse_args(argv=None):
     p.add_argument("--name", help="model name in its metadata (default: from --out)")
     p.add_argument("--steps", type=int, default=0, help="total steps (0 with --arch: only "
                    "write the fresh model)")
+    p.add_argument("--stop-at", type=int, default=0,
+                   help="stop at this step with a checkpoint, as if interrupted")
     p.add_argument("--batch", type=int, default=16, help="patches per step, all processes")
     p.add_argument("--lr", type=float, default=5e-4, help="peak learning rate")
     p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
@@ -382,7 +384,7 @@ def main(argv=None):
         scaler.step(opt)
         scaler.update()
         step += 1
-        value, stopping = ctx.step_end(loss, stop["asked"])
+        value, stopping = ctx.step_end(loss, stop["asked"] or step == a.stop_at)
         loss_sum, n_loss = loss_sum + value, n_loss + 1
 
         now = time.monotonic()
