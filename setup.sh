@@ -6,7 +6,19 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
+if [ "$(id -u)" -ne 0 ]; then
+  if ! command -v sudo >/dev/null 2>&1; then
+    cat >&2 <<'MSG'
+setup.sh: this installs Debian packages and aenet for all users, which needs
+root, and sudo is not installed. Either run it as root:
+    su -c ./setup.sh
+or install sudo first (as root: apt-get install sudo; adduser YOU sudo; then
+log in again) and run ./setup.sh again.
+MSG
+    exit 1
+  fi
+  sudo="sudo"
+fi
 
 echo "== Installing build dependencies (Debian packages)"
 $sudo apt-get update -q

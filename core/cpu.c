@@ -1,5 +1,6 @@
 #include "cpu.h"
 
+#include <cblas.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -34,4 +35,10 @@ aenet_cpu_reexec_with_blas_coretype(char **argv)
     return;
   g_setenv("OPENBLAS_CORETYPE", core, TRUE);
   execv("/proc/self/exe", argv);
+}
+
+void
+aenet_cpu_use_own_threads(void)
+{
+  openblas_set_num_threads(1);
 }

@@ -21,6 +21,12 @@ const char *aenet_cpu_blas_coretype_fix(void);
  * applies or the new run could not start (then work goes on, slower). */
 void aenet_cpu_reexec_with_blas_coretype(char **argv);
 
+/* The threading rule: the engine runs its own threads over tiles, each
+ * calling BLAS on small blocks, so BLAS itself must use one thread (its
+ * threads on top of ours oversubscribe the cores). Every front end gets
+ * this through aenet_job_new; training calls it directly. */
+void aenet_cpu_use_own_threads(void);
+
 G_END_DECLS
 
 #endif

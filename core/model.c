@@ -9,6 +9,7 @@
 
 #include "error.h"
 #include "safetensors.h"
+#include "task.h"
 
 #define MODEL_SUFFIX ".safetensors"
 
@@ -32,20 +33,22 @@ parse_scale(const char *text, int *scale)
   return TRUE;
 }
 
-/* Checks that task, scale and graph agree with each other. */
+/* Checks that task, scale and graph agree with each other and with the
+ * task table's row for the task. */
 static gboolean
 check_task(const char *name, const char *task, int scale, const AenetNetwork *net, GError **error)
 {
-  if (task == NULL || (strcmp(task, "denoise") != 0 && strcmp(task, "upscale") != 0)) {
+  const AenetTask *row = aenet_task_find_for_model(task);
+  if (row == NULL) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_MODEL,
-                /* TRANSLATORS: the first %s is the model file's name or “new model”; “denoise” and
-                   “upscale” are keywords, keep them. */
-                _("%s: the task must be “denoise” or “upscale”, not “%s”"), name,
+                /* TRANSLATORS: the first %s is the model file's name or “new model”; the
+                   second the task named in the file. */
+                _("%s: the task “%s” is not one aenet knows"), name,
                 task ? task : _("(missing)"));
     return FALSE;
   }
   int net_scale = aenet_network_get_scale(net);
-  if (net_scale != scale || (strcmp(task, "denoise") == 0) != (scale == 1)) {
+  if (net_scale != scale || scale < row->min_scale || scale > row->max_scale) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_MODEL,
                 /* TRANSLATORS: the first %s is the model file's name, the second its task, the
                    keyword “denoise” or “upscale”. */
@@ -325,16 +328,6 @@ aenet_model_find(const char *name_or_path, GError **error)
   g_strfreev(dirs);
   g_free(file);
   return found;
-}
-
-char *
-aenet_model_find_default(const char *task, int scale, GError **error)
-{
-  char *name
-      = strcmp(task, "denoise") == 0 ? g_strdup("denoise") : g_strdup_printf("upscale-x%d", scale);
-  char *path = aenet_model_find(name, error);
-  g_free(name);
-  return path;
 }
 
 GPtrArray *

@@ -3,8 +3,8 @@
  * A model file is a safetensors file (see safetensors.h and
  * docs/model-format.md) whose __metadata__ holds:
  *   aenet.format   "1"
- *   aenet.task     "denoise" or "upscale"
- *   aenet.scale    "1" for denoise, "2", "3" or "4" for upscale
+ *   aenet.task     a task's model_task (task.h): "denoise" or "upscale"
+ *   aenet.scale    within the task's scales: "1" for denoise, "2" to "4" for upscale
  *   aenet.graph    the network description (see network.h)
  *   name, description, training_data, steps, quality, … free text
  * and whose tensors are the network's parameters, each present with the
@@ -51,8 +51,6 @@ char *aenet_model_get_user_dir(void);
 /* Resolves a path, or a model name (with or without .safetensors) in the
  * search folders, to a path (free with g_free). */
 char *aenet_model_find(const char *name_or_path, GError **error);
-/* The shipped default for a task: "denoise", or "upscale-x<scale>". */
-char *aenet_model_find_default(const char *task, int scale, GError **error);
 /* Paths of every model file in the search folders, first occurrence of each
  * file name only (free with g_ptr_array_unref). */
 GPtrArray *aenet_model_list_installed(void);

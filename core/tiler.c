@@ -479,6 +479,15 @@ aenet_tiler_run(const AenetNetwork *net, const AenetImageIO *io, const AenetTile
 
 /* ---- images in memory ------------------------------------------------- */
 
+void
+aenet_pixels_deinterleave(float *dst, gsize dst_plane, const float *src, gsize n_pixels,
+                          int n_channels, int n_keep)
+{
+  for (int c = 0; c < n_keep; c++)
+    for (gsize i = 0; i < n_pixels; i++)
+      dst[c * dst_plane + i] = src[i * n_channels + c];
+}
+
 typedef struct {
   const float *in;
   float *out;

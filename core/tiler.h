@@ -69,6 +69,12 @@ gboolean aenet_tiler_run(const AenetNetwork *net, const AenetImageIO *io,
 gboolean aenet_tiler_run_planar(const AenetNetwork *net, const float *in, int c, int h, int w,
                                 float *out, const AenetTilerOptions *opt, GError **error);
 
+/* Pixel layout: copies the first n_keep channels of n_pixels interleaved
+ * pixels (n_channels each) into planes, channel c at dst + c * dst_plane
+ * (e.g. to drop alpha on the way to planar (c, h, w)). */
+void aenet_pixels_deinterleave(float *dst, gsize dst_plane, const float *src, gsize n_pixels,
+                               int n_channels, int n_keep);
+
 G_END_DECLS
 
 #endif

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Trains (or resumes) one of the shipped models, from the project's root:
-#   models/train-shipped.sh denoise|denoise-ft|denoise-wide|x2|x3|x4 [THREADS]
+#   models/train-shipped.sh denoise|denoise-ft|denoise-wide|denoise-clip|photo|x2|x3|x4|x2-photo|x3-photo|x4-photo [THREADS]
 # Logs to models/checkpoints/NAME-train.log; checkpoints every 10 minutes to
 # models/checkpoints/NAME.ckpt (atomically), so it can be stopped any time
 # (Ctrl-C or SIGTERM writes one more) and resumed by running this again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-what=${1:?usage: models/train-shipped.sh denoise|denoise-ft|denoise-wide|x2|x3|x4 [THREADS]}
+what=${1:?usage: models/train-shipped.sh denoise|denoise-ft|denoise-wide|denoise-clip|photo|x2|x3|x4|x2-photo|x3-photo|x4-photo [THREADS]}
 threads=${2:-1}
-aenet=${AENET:-build/trainer/aenet}
+aenet=${AENET:-build/cli/aenet}
 bsds=../shared/data/train/bsds432
 t91=../shared/data/train/t91
+photos=../shared/data/train/photos
 
 case $what in
   denoise)
@@ -32,6 +33,33 @@ case $what in
     first=(--task denoise --arch unet-denoise-wide --widen-from models/denoise.safetensors
            --balance-sigma --patch 128 --batch 8 --loss l2 --lr 2e-4 --warmup 200 --steps 18000
            --val-every 1000 --val-sigma 15 --name denoise --data "$bsds") ;;
+  denoise-clip)
+    # Fourth phase: the same network on inputs clipped and rounded to 8 bits
+    # as in a saved file (every input is, since this phase), so light and
+    # dark areas of real files are denoised as well as the paper protocol's.
+    name=denoise-clip
+    out=models/checkpoints/denoise-clip.safetensors
+    first=(--task denoise --from models/denoise.safetensors --balance-sigma --patch 128 --batch 8
+           --loss l2 --lr 1e-4 --warmup 200 --steps 6000 --val-every 500 --val-sigma 50
+           --name denoise --data "$bsds:$photos") ;;
+  photo)
+    # The blind photo denoiser: unet-photo started from the shipped
+    # denoiser's weights (its noise-level input dropped), trained on camera
+    # noise, Gaussian noise and JPEG, every input clipped to 8 bits.
+    name=denoise-photo
+    first=(--task denoise --arch unet-photo --init-from models/denoise.safetensors --photo
+           --patch 128 --batch 8 --loss l2 --lr 2e-4 --warmup 200 --steps 15000
+           --val-every 1000 --name denoise-photo --data "$bsds:$photos") ;;
+  x2-photo|x3-photo|x4-photo)
+    # Upscalers for photographs: the shipped upscaler fine-tuned with camera
+    # noise, Gaussian noise and JPEG on part of its low-resolution inputs
+    # (the rest stay clean, so clean images keep their quality).
+    s=${what%-photo}; s=${s#x}
+    name=upscale-x$s-photo
+    out=models/checkpoints/$name.safetensors
+    first=(--task upscale --scale "$s" --from "models/upscale-x$s.safetensors" --photo --patch 48
+           --lr 1e-4 --warmup 200 --steps 6000 --val-every 500 --name "upscale-x$s"
+           --data "$bsds:$t91:$photos") ;;
   x2|x3|x4)
     s=${what#x}
     name=upscale-x$s
@@ -42,7 +70,7 @@ case $what in
     else
       first+=(--steps 10000 --init-from models/upscale-x2.safetensors)
     fi ;;
-  *) echo "unknown model '$what' (denoise, denoise-ft, denoise-wide, x2, x3, x4)" >&2; exit 2 ;;
+  *) echo "unknown model '$what' (denoise, denoise-ft, denoise-wide, denoise-clip, photo, x2, x3, x4, x2-photo, x3-photo, x4-photo)" >&2; exit 2 ;;
 esac
 
 ckpt=models/checkpoints/$name.ckpt

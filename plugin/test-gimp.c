@@ -6,11 +6,14 @@
  * its settings and plug-ins from a temporary folder; the plug-in comes from
  * the build tree). The script saves results and prints "REPORT key=value"
  * lines; the tests compare the results with the clean image, the original
- * and the aenet command's output for the same model. A second GIMP start
+ * and the aenet command's output for the same model. A photo goes through
+ * the plug-in and the command with the shipped models and every setting
+ * automatic: both must choose the same noise level and give the same
+ * pixels (the front ends share one job, job.h). A second GIMP start
  * denoises 12 and 48 MP layers while the test watches the plug-in's
  * process in /proc: its peak memory must stay near the engine's budget.
  *
- * Usage: test-gimp PLUGIN-EXECUTABLE AENET-EXECUTABLE */
+ * Usage: test-gimp PLUGIN-EXECUTABLE AENET-EXECUTABLE SOURCE-ROOT */
 #include "config.h"
 
 #include <fcntl.h>
@@ -30,7 +33,7 @@
 
 enum { W = 64, H = 48 };
 
-static const char *plugin_exe, *aenet_exe;
+static const char *plugin_exe, *aenet_exe, *source_root;
 static char *tmp;          /* the test's folder */
 static char *gimp_stderr;  /* what GIMP printed */
 static GHashTable *report; /* key -> value from the script */
@@ -166,6 +169,17 @@ max_diff(const AenetImage *a, const AenetImage *b)
   return max_diff_rect(a, b, 0, 0, a->width, a->height, TRUE);
 }
 
+/* The test's models, then the shipped ones. */
+static char *
+model_path(void)
+{
+  char *models = tpath("models"), *shipped = g_build_filename(source_root, "models", NULL);
+  char *path = g_strjoin(":", models, shipped, NULL);
+  g_free(models);
+  g_free(shipped);
+  return path;
+}
+
 static void
 run_cli(const char *command, const char *model, const char *in, const char *out)
 {
@@ -179,7 +193,7 @@ run_cli(const char *command, const char *model, const char *in, const char *out)
 
   if (up)
     argv[6] = NULL;
-  char *models = tpath("models");
+  char *models = model_path();
   char **env = g_environ_setenv(g_get_environ(), "AENET_MODEL_PATH", models, TRUE);
   g_assert_true(g_spawn_sync(NULL, (char **)argv, env, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
                              &err, &status, &error));
@@ -223,6 +237,10 @@ static const char script[]
       "    (if (fails? (lambda () (plug-in-aenet-denoise RUN-NONINTERACTIVE img d \"test-box\" 0 "
       "1.0))) "
       "1 0)))\n"
+      /* A photo, every setting automatic, the shipped models. */
+      "(let* ((img (open \"photo.png\")) (d (layer img)))\n"
+      "  (plug-in-aenet-denoise RUN-NONINTERACTIVE img d \"\" -1 1.0)\n"
+      "  (save img d \"gimp-photo.png\"))\n"
       /* Gray. */
       "(let* ((img (open \"gray.png\")) (d (layer img)))\n"
       "  (plug-in-aenet-denoise RUN-NONINTERACTIVE img d \"test-box\" 0 1.0)\n"
@@ -322,11 +340,12 @@ setup_gimp(void)
 static char **
 gimp_environ(void)
 {
-  char *gimpdir = tpath("gimp"), *models = tpath("models");
+  char *gimpdir = tpath("gimp"), *models = model_path();
   char **env = g_get_environ();
   env = g_environ_setenv(env, "HOME", tmp, TRUE);
   env = g_environ_setenv(env, "GIMP2_DIRECTORY", gimpdir, TRUE);
   env = g_environ_setenv(env, "AENET_MODEL_PATH", models, TRUE);
+  env = g_environ_setenv(env, "AENET_DEBUG_JOB", "1", TRUE);
   env = g_environ_setenv(env, "LANGUAGE", "C", TRUE);
   env = g_environ_setenv(env, "LC_ALL", "C.UTF-8", TRUE);
   env = g_environ_unsetenv(env, "DISPLAY");
@@ -577,6 +596,67 @@ test_denoise_cli(void)
   aenet_image_free(out);
 }
 
+/* The noise level the plug-in's job used for the photo (the one run with
+ * a shipped model, not the test's), from its AENET_DEBUG_JOB line. */
+static double
+gimp_photo_level(char **model_name)
+{
+  char **lines = g_strsplit(gimp_stderr, "\n", -1);
+  double level = -1;
+  for (char **l = lines; *l; l++) {
+    const char *m = strstr(*l, "aenet job: model="), *n;
+    if (!m || g_str_has_prefix(m + 17, "test-") || !(n = strstr(m, "noise-level=")))
+      continue;
+    level = g_ascii_strtod(n + 12, NULL);
+    *model_name = g_strndup(m + 17, strcspn(m + 17, " "));
+  }
+  g_strfreev(lines);
+  return level;
+}
+
+/* The command and GIMP on the same photo with everything automatic: the
+ * same noise level (within 0.1) and the same pixels (within 1/255). */
+static void
+test_photo_same_as_cli(void)
+{
+  char *fin = tpath("photo.png"), *fout = tpath("cli-photo.png"), *out = NULL, *err = NULL;
+  const char *argv[] = { aenet_exe, "denoise", fin, fout, NULL };
+  char *models = model_path();
+  char **env = g_environ_setenv(g_get_environ(), "AENET_MODEL_PATH", models, TRUE);
+  GError *error = NULL;
+  int status;
+  g_assert_true(
+      g_spawn_sync(NULL, (char **)argv, env, 0, NULL, NULL, &out, &err, &status, &error));
+  g_assert_no_error(error);
+  if (!g_spawn_check_wait_status(status, NULL))
+    g_error("aenet denoise photo.png failed: %s", err);
+  const char *s = strstr(out, "sigma ");
+  g_assert_nonnull(s);
+  double cli_level = g_ascii_strtod(s + 6, NULL);
+  char *model = NULL;
+  double gimp_level = gimp_photo_level(&model);
+  g_test_message("automatic noise level: command %.1f, GIMP %.3f (%s)", cli_level, gimp_level,
+                 model);
+  g_assert_cmpfloat(gimp_level, >, 0);
+  g_assert_cmpfloat(fabs(cli_level - gimp_level), <=, 0.1);
+
+  AenetImage *cli = load("cli-photo.png"), *gimp = load("gimp-photo.png"), *in = load("photo.png");
+  double d = max_diff(cli, gimp);
+  g_test_message("largest difference command - GIMP: %.2f/255", d * 255);
+  g_assert_cmpfloat(d, <=, 1.0 / 255 + 1e-6);
+  g_assert_cmpfloat(max_diff(in, gimp), >, 2.0 / 255); /* it did denoise */
+  aenet_image_free(cli);
+  aenet_image_free(gimp);
+  aenet_image_free(in);
+  g_free(model);
+  g_strfreev(env);
+  g_free(models);
+  g_free(out);
+  g_free(err);
+  g_free(fin);
+  g_free(fout);
+}
+
 static void
 test_denoise_strength(void)
 {
@@ -757,10 +837,11 @@ int
 main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
-  if (argc < 3)
-    g_error("usage: test-gimp PLUGIN AENET");
+  if (argc < 4)
+    g_error("usage: test-gimp PLUGIN AENET SOURCE-ROOT");
   plugin_exe = argv[1];
   aenet_exe = argv[2];
+  source_root = argv[3];
   if (!g_find_program_in_path("gimp")) {
     g_print("1..0 # SKIP GIMP is not installed\n");
     return 0;
@@ -796,6 +877,16 @@ main(int argc, char **argv)
   save_image("noisy.png", W, H, 3, TRUE, FALSE);
   save_image("gray.png", W, H, 1, TRUE, FALSE);
   save_image("alpha.png", 40, 30, 4, TRUE, TRUE);
+  {
+    char *photo = g_build_filename(source_root, "docs", "samples", "coffee-noisy.png", NULL);
+    char *copy = tpath("photo.png"), *data = NULL;
+    gsize len;
+    g_assert_true(g_file_get_contents(photo, &data, &len, NULL));
+    g_assert_true(g_file_set_contents(copy, data, len, NULL));
+    g_free(data);
+    g_free(copy);
+    g_free(photo);
+  }
   report = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
   setup_gimp();
   run_gimp();
@@ -803,6 +894,7 @@ main(int argc, char **argv)
 
   g_test_add_func("/gimp/denoise/closer-to-clean", test_denoise_closer);
   g_test_add_func("/gimp/denoise/matches-cli", test_denoise_cli);
+  g_test_add_func("/gimp/denoise/photo-same-as-cli", test_photo_same_as_cli);
   g_test_add_func("/gimp/denoise/strength", test_denoise_strength);
   g_test_add_func("/gimp/denoise/selection", test_denoise_selection);
   g_test_add_func("/gimp/denoise/gray", test_denoise_gray);

@@ -425,7 +425,7 @@ printf 'not a model at all, just text that is long enough...' >garbage.safetenso
 # ---- the program itself ----
 run "$AENET" --help
 check "--help exits 0" test "$STATUS" -eq 0
-for cmd in info install denoise upscale bench train eval; do
+for cmd in info install denoise upscale bench train eval degrade; do
   check "--help lists $cmd" grep -Eq "^ +$cmd " <<<"$STDOUT"
 done
 run "$AENET" --version
@@ -453,16 +453,16 @@ for bad in -5 3 1.5 abc 100000; do
   expect_error "--tile '$bad'" 2 "tile" denoise -m denoise.safetensors --tile "$bad" rgb8.png out.png
 done
 expect_error "--threads -1" 2 "--threads" denoise -m denoise.safetensors --threads -1 rgb8.png out.png
-expect_error "--scale 7" 2 "--scale must be 2, 3 or 4" upscale -m upscale.safetensors --scale 7 rgb8.png out.png
-expect_error "--scale 3 with a x2 model" 2 "--scale 3 does not match" upscale -m upscale.safetensors --scale 3 rgb8.png out.png
+expect_error "--scale 7" 2 "--scale must be a number from 2 to 4" upscale -m upscale.safetensors --scale 7 rgb8.png out.png
+expect_error "--scale 3 with a x2 model" 2 "enlarges 2x, not 3x" upscale -m upscale.safetensors --scale 3 rgb8.png out.png
 # The extension is checked before anything else: IN does not even exist.
 expect_error "unsupported OUT extension" 2 "bmp|extension|type" denoise -m denoise.safetensors missing.png out.bmp
 check "no .bmp written" test ! -e out.bmp
 expect_error "OUT is IN" 2 "is the input" denoise -m denoise.safetensors rgb8.png rgb8.png
 expect_error "OUT is IN by another path" 2 "is the input" denoise -m denoise.safetensors rgb8.png ./../"$(basename "$TMP")"/rgb8.png
 check "IN unchanged after OUT == IN" cmp -s rgb8.png rgb8-orig.png
-expect_error "upscale model given to denoise" 2 "upscale model.*denoise" denoise -m upscale.safetensors rgb8.png out.png
-expect_error "denoise model given to upscale" 2 "denoise model.*upscale" upscale -m denoise.safetensors rgb8.png out.png
+expect_error "upscale model given to denoise" 2 "task .upscale., not for .denoise." denoise -m upscale.safetensors rgb8.png out.png
+expect_error "denoise model given to upscale" 2 "task .denoise., not for .upscale." upscale -m denoise.safetensors rgb8.png out.png
 expect_error "bench --size bad" 2 "--size" bench -m denoise.safetensors --size 12by3
 expect_error "bench --repeat 0" 2 "--repeat" bench -m denoise.safetensors --repeat 0
 
@@ -593,6 +593,41 @@ check "info NAME prints the task" grep -Eq "^Task: +denoise" <<<"$STDOUT"
 mkdir -p other && (cd other && run "$AENET" denoise -m denoise ../rgb8.png ../m-name3.png)
 check "-m NAME works from another folder" cmp -s m-name3.png d-rgb8.png
 
+# ---- batch: -o OUTDIR IN... ----
+mkdir -p batch-in
+cp rgb8.png batch-in/a.png
+cp rgba8.png batch-in/b.png
+cp garbage.png batch-in/c.png
+printf 'not an image\n' >batch-in/notes.txt
+run "$AENET" denoise -m denoise.safetensors -o batch-out batch-in gray8.png
+check "batch: a failed file gives exit 1 (got $STATUS)" test "$STATUS" -eq 1
+check "batch: names kept" test -f batch-out/a.png -a -f batch-out/b.png -a -f batch-out/gray8.png
+check "batch: the bad file is named" grep -q "c\.png" <<<"$STDERR"
+check "batch: the bad file is not written" test ! -e batch-out/c.png
+check "batch: other files are not taken" test ! -e batch-out/notes.txt
+check "batch: the same result as IN OUT" cmp -s batch-out/a.png d-rgb8.png
+check "batch: the count" grep -q "3 of 4 files done" <<<"$STDOUT"
+expect_ok "batch --format jpg --quality 80" denoise -m denoise.safetensors -o batch-jpg --format jpg --quality 80 rgb8.png batch-in/a.png
+check "batch --format: the type from --format" test -f batch-jpg/rgb8.jpg -a -f batch-jpg/a.jpg
+expect_error "--format with IN OUT" 2 "format" denoise -m denoise.safetensors --format jpg rgb8.png out.png
+expect_error "--format bmp" 2 "--format must be" denoise -m denoise.safetensors -o x --format bmp rgb8.png
+expect_error "--quality 0 or 101" 2 "--quality must be" denoise -m denoise.safetensors --quality 101 rgb8.png q.jpg
+expect_error "-o without inputs" 2 "needs input files" denoise -m denoise.safetensors -o x
+
+# ---- messages in any locale ----
+# LC_ALL=C (as in this whole script): ASCII look-alikes, never "?".
+expect_error "C locale: quotes" 2 '"frobnicate"' frobnicate
+check "C locale: no question marks" test -z "$(tr -d -c '?' <<<"$STDERR")"
+if locale -a 2>/dev/null | grep -qi '^c\.utf-\?8$'; then
+  run env LC_ALL=C.UTF-8 "$AENET" frobnicate
+  check "UTF-8 locale: curly quotes" grep -q '“frobnicate”' <<<"$STDERR"
+fi
+run env -u LC_ALL -u LANG -u LANGUAGE "$AENET" denoise --sigma 99 rgb8.png out.png
+check "LANG unset: ASCII quotes" grep -q '"99"' <<<"$STDERR"
+check "LANG unset: no question marks" test -z "$(tr -d -c '?' <<<"$STDERR")"
+run env -u LC_ALL -u LANG -u LANGUAGE "$AENET" --help
+check "LANG unset: the usage's ellipsis" grep -q 'OPTION\.\.\.' <<<"$STDOUT"
+
 # ---- bench ----
 expect_ok "bench" bench -m denoise.safetensors --size 64x48 --repeat 1 --threads 2
 check "bench prints GFLOPS" grep -q "GFLOPS" <<<"$STDOUT"
@@ -601,6 +636,54 @@ check "bench prints the peak memory" grep -q "Peak memory" <<<"$STDOUT"
 expect_ok "bench --json" bench -m denoise.safetensors --size 64x48 --repeat 1 --threads 1 --json
 printf '%s\n' "$STDOUT" >bench.json
 check "bench --json is valid and complete" py json bench.json model width height runs speedup kernel peak_rss_bytes
+
+# ---- training data for other trainers (tools/torch) ----
+differ () { ! cmp -s "$1" "$2"; }
+# usage_error NAME PATTERN ARGS...: status 2 and PATTERN on stderr (the
+# training commands add a line pointing to --help).
+usage_error () {
+  local name=$1 pattern=$2
+  shift 2
+  run "$AENET" "$@"
+  check "$name: exit status 2 (got $STATUS)" test "$STATUS" -eq 2
+  check "$name: says /$pattern/" grep -Eq -- "$pattern" <<<"$STDERR"
+}
+mkdir -p photos
+for i in 1 2 3; do py png "photos/p$i.png" 120 100 3 8 $((20 + i)); done
+pairs=(--data photos --samples 5 --shard-size 2 --patch 32)
+expect_ok "degrade" degrade --task denoise "${pairs[@]}" --seed 3 --out shards-a
+check "degrade: 5 pairs in shards of 2 are 3 shards" \
+  test -e shards-a/shard-00002.safetensors -a ! -e shards-a/shard-00003.safetensors
+expect_ok "degrade again" degrade --task denoise "${pairs[@]}" --seed 3 --out shards-b
+check "degrade: the same seed gives the same pairs" \
+  cmp -s shards-a/shard-00002.safetensors shards-b/shard-00002.safetensors
+expect_ok "degrade, another seed" degrade --task denoise "${pairs[@]}" --seed 4 --out shards-c
+check "degrade: another seed gives other pairs" \
+  differ shards-a/shard-00000.safetensors shards-c/shard-00000.safetensors
+expect_ok "degrade --photo, upscaling" degrade --task upscale --scale 2 --photo "${pairs[@]}" \
+  --out shards-up
+check "degrade: a shard holds input, target and sigma" python3 -c '
+import json, struct, sys
+f = open("shards-up/shard-00000.safetensors", "rb")
+h = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+assert h["input"]["shape"] == [2, 3, 32, 32] and h["target"]["shape"] == [2, 3, 64, 64]
+assert h["sigma"]["shape"] == [2] and h["__metadata__"]["aenet.shard"] == "1"'
+usage_error "degrade without --samples" "samples" degrade --task denoise --data photos --out x
+usage_error "degrade --photo with --sigma" "photo" degrade --task denoise --photo --sigma 5 \
+  "${pairs[@]}" --out x
+expect_ok "eval --save-inputs" eval -m denoise.safetensors --data photos --sigma 10 --threads 1 \
+  --save-inputs val.safetensors
+check "eval --save-inputs: one input and target per image" python3 -c '
+import json, struct
+f = open("val.safetensors", "rb")
+h = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+assert h["2.input"]["shape"] == [3, 100, 120] and "2.target" in h and "3.input" not in h
+assert h["__metadata__"]["2.sigma"] == "10" and h["__metadata__"]["task"] == "denoise"'
+run "$AENET" info --arch unet-x2 --graph
+check "info --arch shows a preset's graph" grep -q '"op": "bicubic"' <<<"$STDOUT"
+expect_error "info --arch and a MODEL" 2 "either a MODEL or --arch" info --arch unet-x2 \
+  denoise.safetensors
+expect_error "info --arch, unknown" 1 "unknown architecture" info --arch no-such-net
 
 # ---- cancelling ----
 # Only decisive when the run is still going when the signal arrives.

@@ -215,6 +215,210 @@ test_quantize(void)
   g_assert_cmpfloat(y[1], ==, 1.0f);
 }
 
+
+/* Each curve of the camera and its inverse: exact round trips on [0, 1],
+ * monotonic, fixed ends. */
+static void
+test_camera_curves(void)
+{
+  float prev_lin = -1, prev_tone = -1;
+  for (int i = 0; i <= 1000; i++) {
+    float v = i / 1000.0f;
+    float lin = aenet_camera_srgb_to_linear(v), tone = aenet_camera_tone(v);
+    g_assert_cmpfloat_with_epsilon(aenet_camera_linear_to_srgb(lin), v, 2e-6);
+    g_assert_cmpfloat_with_epsilon(aenet_camera_tone_inverse(tone), v, 2e-4);
+    g_assert_cmpfloat(lin, >, prev_lin);
+    g_assert_cmpfloat(tone, >=, prev_tone);
+    prev_lin = lin, prev_tone = tone;
+  }
+  g_assert_cmpfloat(aenet_camera_srgb_to_linear(0.5f), <, 0.22f); /* gamma darkens mid-grey */
+  g_assert_cmpfloat(aenet_camera_tone(0.25f), <, 0.25f);          /* an S curve */
+  g_assert_cmpfloat(aenet_camera_tone(0.75f), >, 0.75f);
+  g_assert_cmpfloat(aenet_camera_tone(1.0f), ==, 1.0f);
+}
+
+/* Random cameras: matrices that keep white, invert exactly, and noise
+ * levels in the published ranges, read noise rising with shot noise. */
+static void
+test_camera_random(void)
+{
+  AenetRng rng;
+  aenet_rng_init(&rng, 7);
+  double low_read = 0, high_read = 0;
+  int n_low = 0, n_high = 0, n_blur = 0;
+  for (int k = 0; k < 2000; k++) {
+    AenetCamera cam;
+    aenet_camera_random(&cam, &rng);
+    float inv[9];
+    g_assert_true(aenet_camera_invert3(inv, cam.cam2rgb));
+    for (int i = 0; i < 3; i++) {
+      g_assert_cmpfloat_with_epsilon(cam.cam2rgb[i * 3] + cam.cam2rgb[i * 3 + 1]
+                                         + cam.cam2rgb[i * 3 + 2], 1.0f, 1e-5);
+      for (int j = 0; j < 3; j++) {
+        double dot = 0;
+        for (int m = 0; m < 3; m++)
+          dot += (double)inv[i * 3 + m] * cam.cam2rgb[m * 3 + j];
+        g_assert_cmpfloat_with_epsilon(dot, i == j ? 1.0 : 0.0, 1e-5);
+      }
+    }
+    g_assert_cmpfloat(cam.shot, >=, 1e-4 * 0.999);
+    g_assert_cmpfloat(cam.shot, <=, 0.012 * 1.001);
+    g_assert_cmpfloat(cam.rgb_gain, >=, 1.0f);
+    g_assert_cmpfloat(cam.red_gain, >=, 1.9f);
+    g_assert_cmpfloat(cam.blue_gain, <=, 1.9f);
+    if (cam.shot < 5e-4)
+      low_read += log(cam.read), n_low++;
+    else if (cam.shot > 5e-3)
+      high_read += log(cam.read), n_high++;
+    n_blur += cam.noise_blur > 0;
+  }
+  g_assert_cmpint(n_low, >, 100);
+  g_assert_cmpint(n_high, >, 100);
+  g_assert_cmpfloat(high_read / n_high, >, low_read / n_low + 3.0); /* drawn together */
+  g_assert_cmpint(n_blur, >, 1350); /* three in four */
+  g_assert_cmpint(n_blur, <, 1650);
+}
+
+/* Bilinear demosaicking keeps each site's own colour and fills the others
+ * with the mean of their neighbours: a flat mosaic stays flat, a mosaic
+ * of a flat colour gives that colour, and a lone red site spreads as a
+ * bilinear tent. */
+static void
+test_camera_demosaic(void)
+{
+  const int h = 6, w = 8;
+  float mosaic[6 * 8], rgb[3 * 6 * 8];
+  const float colour[3] = { 0.8f, 0.5f, 0.2f };
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      mosaic[y * w + x] = colour[(y & 1) + (x & 1)];
+  aenet_camera_demosaic(rgb, mosaic, h, w);
+  for (int c = 0; c < 3; c++)
+    for (int i = 0; i < h * w; i++)
+      g_assert_cmpfloat_with_epsilon(rgb[c * h * w + i], colour[c], 1e-6);
+
+  memset(mosaic, 0, sizeof mosaic);
+  mosaic[2 * w + 2] = 1.0f; /* a red site */
+  aenet_camera_demosaic(rgb, mosaic, h, w);
+  g_assert_cmpfloat(rgb[2 * w + 2], ==, 1.0f);
+  g_assert_cmpfloat_with_epsilon(rgb[2 * w + 3], 0.5f, 1e-6); /* green site between two reds */
+  g_assert_cmpfloat_with_epsilon(rgb[3 * w + 3], 0.25f, 1e-6); /* blue site among four */
+  g_assert_cmpfloat(rgb[2 * w + 4], ==, 0.0f);
+  for (int i = 0; i < h * w; i++) /* no green or blue came from it */
+    g_assert_cmpfloat(rgb[h * w + i] + rgb[2 * h * w + i], ==, 0.0f);
+}
+
+static float *
+camera_test_image(int h, int w)
+{
+  float *image = g_new(float, (gsize)3 * h * w);
+  for (int c = 0; c < 3; c++)
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w; x++) /* saturated colours, black and white too */
+        image[((gsize)c * h + y) * w + x] =
+            CLAMP(0.5f + 0.6f * sinf(0.11f * x * (c + 1) + 0.07f * y), 0.0f, 1.0f);
+  return image;
+}
+
+/* Without noise the camera gives back its input exactly (the training
+ * target stays the original); with noise, the noise is signal-dependent,
+ * spatially correlated by the demosaicking, and reproducible. */
+static void
+test_camera_degrade(void)
+{
+  const int h = 64, w = 96;
+  gsize n = (gsize)3 * h * w, plane = (gsize)h * w;
+  float *clean = camera_test_image(h, w), *image = g_memdup2(clean, n * sizeof(float));
+  float *scratch = g_new(float, aenet_degrade_camera_scratch_size(h, w) + 1);
+  scratch[aenet_degrade_camera_scratch_size(h, w)] = -7.0f; /* guard */
+  AenetRng rng, rng2;
+  aenet_rng_init(&rng, 3);
+  AenetCamera cam;
+  aenet_camera_random(&cam, &rng);
+  AenetCamera quiet = cam;
+  quiet.shot = quiet.read = 0;
+  aenet_degrade_camera(image, scratch, h, w, &quiet, &rng);
+  for (gsize i = 0; i < n; i++)
+    g_assert_cmpfloat_with_epsilon(image[i], clean[i], 3e-4);
+  g_assert_cmpfloat(scratch[aenet_degrade_camera_scratch_size(h, w)], ==, -7.0f);
+
+  /* A flat grey at two brightnesses: brighter means more noise in raw,
+   * and neighbouring pixels' noise is correlated. */
+  cam.shot = 0.01f, cam.read = 1e-5f, cam.noise_blur = 0;
+  double std[2], corr = 0;
+  for (int b = 0; b < 2; b++) {
+    float level = b == 0 ? 0.15f : 0.7f;
+    for (gsize i = 0; i < n; i++)
+      image[i] = level;
+    aenet_degrade_camera(image, scratch, h, w, &cam, &rng);
+    double mean;
+    mean_std(image + plane, plane, &mean, &std[b]); /* green */
+    if (b == 1) {
+      double c = 0, v = 0;
+      for (int y = 0; y < h; y++)
+        for (int x = 0; x + 1 < w; x++) {
+          double a = image[plane + y * w + x] - mean, d = image[plane + y * w + x + 1] - mean;
+          c += a * d, v += a * a;
+        }
+      corr = c / v;
+    }
+  }
+  g_assert_cmpfloat(std[0], >, 0.005);
+  g_assert_cmpfloat(corr, >, 0.2); /* white noise would give about 0 */
+
+  /* Same seed, same noise. */
+  float *again = g_memdup2(clean, n * sizeof(float));
+  memcpy(image, clean, n * sizeof(float));
+  aenet_rng_init(&rng, 11);
+  aenet_rng_init(&rng2, 11);
+  aenet_camera_random(&cam, &rng);
+  aenet_degrade_camera(image, scratch, h, w, &cam, &rng);
+  aenet_camera_random(&cam, &rng2);
+  aenet_degrade_camera(again, scratch, h, w, &cam, &rng2);
+  g_assert_cmpmem(image, n * sizeof(float), again, n * sizeof(float));
+  g_free(again);
+  g_free(clean);
+  g_free(image);
+  g_free(scratch);
+}
+
+/* The photo mix ends as files end: 8-bit values in [0, 1]; over many
+ * draws it leaves some images clean, compresses some, and the average
+ * error sits between light and heavy noise. */
+static void
+test_photo(void)
+{
+  const int h = 32, w = 48;
+  gsize n = (gsize)3 * h * w;
+  float *clean = camera_test_image(h, w), *image = g_new(float, n);
+  float *scratch = g_new(float, aenet_degrade_camera_scratch_size(h, w));
+  AenetRng rng;
+  aenet_rng_init(&rng, 5);
+  GError *error = NULL;
+  int n_exact = 0, n_noisy = 0;
+  for (int k = 0; k < 200; k++) {
+    memcpy(image, clean, n * sizeof(float));
+    g_assert_true(aenet_degrade_photo(image, scratch, h, w, &aenet_photo_mix_denoise, &rng, &error));
+    g_assert_no_error(error);
+    double err = 0;
+    for (gsize i = 0; i < n; i++) {
+      g_assert_cmpfloat(image[i], >=, 0.0f);
+      g_assert_cmpfloat(image[i], <=, 1.0f);
+      g_assert_cmpfloat_with_epsilon(image[i] * 255.0f, rintf(image[i] * 255.0f), 1e-3);
+      err += fabs(image[i] - clean[i]);
+    }
+    err /= n;
+    n_exact += err < 0.5 / 255; /* only rounded: no noise, no JPEG */
+    n_noisy += err > 2.0 / 255;
+  }
+  g_assert_cmpint(n_exact, >, 0);
+  g_assert_cmpint(n_exact, <, 20);
+  g_assert_cmpint(n_noisy, >, 100);
+  g_free(clean);
+  g_free(image);
+  g_free(scratch);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -224,5 +428,10 @@ main(int argc, char **argv)
   g_test_add_func("/degrade/jpeg", test_jpeg);
   g_test_add_func("/degrade/downscale", test_downscale);
   g_test_add_func("/degrade/quantize", test_quantize);
+  g_test_add_func("/degrade/camera-curves", test_camera_curves);
+  g_test_add_func("/degrade/camera-random", test_camera_random);
+  g_test_add_func("/degrade/camera-demosaic", test_camera_demosaic);
+  g_test_add_func("/degrade/camera", test_camera_degrade);
+  g_test_add_func("/degrade/photo", test_photo);
   return g_test_run();
 }

@@ -212,6 +212,29 @@ test_jpeg_round_trip(void)
   aenet_image_free(rgb);
 }
 
+/* Saving uses the image's JPEG quality (95 when unset); loading a JPEG
+ * reads back the quality its tables were made with. */
+static void
+test_jpeg_quality(void)
+{
+  AenetImage *rgb = smooth_image(64, 48, 3);
+  AenetImage *back = save_and_load(rgb, "q95.jpg");
+  g_assert_cmpint(back->jpeg_quality, ==, 95);
+  aenet_image_free(back);
+  static const int qualities[] = { 10, 30, 50, 75, 90, 100 };
+  for (guint i = 0; i < G_N_ELEMENTS(qualities); i++) {
+    rgb->jpeg_quality = qualities[i];
+    back = save_and_load(rgb, "q.jpg");
+    g_assert_cmpint(back->jpeg_quality, ==, qualities[i]);
+    aenet_image_free(back);
+  }
+  rgb->jpeg_quality = 0;
+  back = save_and_load(rgb, "q.png");
+  g_assert_cmpint(back->jpeg_quality, ==, 0);
+  aenet_image_free(back);
+  aenet_image_free(rgb);
+}
+
 static void
 assert_bytes_equal(GBytes *a, GBytes *b)
 {
@@ -658,6 +681,7 @@ main(int argc, char **argv)
   g_test_add_func("/imageio/tiff-round-trip", test_tiff_round_trip);
   g_test_add_func("/imageio/tiff-tiled-planar", test_tiff_tiled_planar);
   g_test_add_func("/imageio/jpeg-round-trip", test_jpeg_round_trip);
+  g_test_add_func("/imageio/jpeg-quality", test_jpeg_quality);
   g_test_add_func("/imageio/metadata", test_metadata);
   g_test_add_func("/imageio/rect-conversion", test_rect_conversion);
   g_test_add_func("/imageio/rejections", test_rejections);

@@ -208,7 +208,7 @@ test_find(void)
   g_setenv("XDG_DATA_HOME", dir, TRUE);
 
   /* The first folder wins; names work with or without the suffix. */
-  char *found = aenet_model_find_default("denoise", 1, &error);
+  char *found = aenet_model_find("denoise", &error);
   g_assert_no_error(error);
   g_assert_cmpstr(found, ==, pa);
   g_free(found);
@@ -224,7 +224,7 @@ test_find(void)
   g_clear_error(&error);
   /* Not in our folders: an error naming it, or a model installed on this
    * machine (the installed data folder is always searched). */
-  found = aenet_model_find_default("upscale", 3, &error);
+  found = aenet_model_find("upscale-x3", &error);
   if (found == NULL) {
     g_assert_nonnull(strstr(error->message, "upscale-x3"));
     g_clear_error(&error);

@@ -343,12 +343,13 @@ test_init_from_other_scale(void)
 }
 
 static float *
-run_forward(const AenetNetwork *net, const float *input, int size, gsize *n_out)
+run_forward(const AenetNetwork *net, const float *input, int size, float noise_level,
+            gsize *n_out)
 {
   GError *error = NULL;
   AenetWorkspace *ws = aenet_workspace_new(net, size, size, FALSE, &error);
   g_assert_no_error(error);
-  aenet_network_forward(net, ws, input, 20 / 255.0f);
+  aenet_network_forward(net, ws, input, noise_level);
   *n_out = (gsize)3 * size * size;
   float *out = g_memdup2(aenet_workspace_get_output(ws), *n_out * sizeof(float));
   aenet_workspace_free(ws);
@@ -389,8 +390,8 @@ test_widen_from(void)
   aenet_rng_init(&rng, 3);
   test_fill_uniform(input, 3 * size * size, &rng, 0, 1);
   gsize n;
-  float *expected = run_forward(source->network, input, size, &n);
-  float *got = run_forward(wide->network, input, size, &n);
+  float *expected = run_forward(source->network, input, size, 20 / 255.0f, &n);
+  float *got = run_forward(wide->network, input, size, 20 / 255.0f, &n);
   g_assert_cmpfloat(test_max_abs_diff(expected, got, n), <, 1e-4);
   aenet_train_config_clear(&cfg);
 
@@ -448,6 +449,57 @@ test_balance_sigma(void)
   g_free(data);
 }
 
+static void
+test_blind_from(void)
+{
+  /* A blind photo denoiser started from a noise-level-conditioned one of
+   * the same layout keeps every layer (the first without the noise level's
+   * inputs), so it starts as the source at noise level 0; and it trains on
+   * the photo degradations. */
+  char *data = make_folder(8, 40);
+  char *wide = g_build_filename(data, "wide.safetensors", NULL);
+  char *out = g_build_filename(data, "photo.safetensors", NULL);
+  AenetModel *source = save_random_preset("unet-denoise-wide", "denoise", wide);
+
+  AenetTrainConfig cfg;
+  base_config(&cfg, data, out);
+  g_free(cfg.arch);
+  cfg.arch = g_strdup("unet-photo");
+  cfg.init_from = g_strdup(wide);
+  cfg.photo = TRUE;
+  cfg.steps = 2;
+  cfg.lr = 1e-12; /* so the steps leave the weights as they started */
+  GPtrArray *messages = g_ptr_array_new_with_free_func(g_free);
+  run_ok(&cfg, messages);
+  gboolean all_copied = FALSE;
+  for (guint i = 0; i < messages->len; i++)
+    all_copied |= strstr(messages->pdata[i], "started from 24 of 24 tensors") != NULL;
+  g_assert_true(all_copied);
+
+  GError *error = NULL;
+  AenetModel *blind = aenet_model_load(out, &error);
+  g_assert_no_error(error);
+  g_assert_false(aenet_network_takes_noise_level(blind->network));
+  int size = 32;
+  float *input = g_new(float, 3 * size * size);
+  AenetRng rng;
+  aenet_rng_init(&rng, 4);
+  test_fill_uniform(input, 3 * size * size, &rng, 0, 1);
+  gsize n;
+  float *expected = run_forward(source->network, input, size, 0.0f, &n);
+  float *got = run_forward(blind->network, input, size, 0.3f, &n); /* the level is ignored */
+  g_assert_cmpfloat(test_max_abs_diff(expected, got, n), <, 1e-4);
+
+  aenet_train_config_clear(&cfg);
+  g_free(input), g_free(expected), g_free(got);
+  aenet_model_free(blind);
+  aenet_model_free(source);
+  g_ptr_array_unref(messages);
+  g_free(wide), g_free(out);
+  test_tmpdir_remove(data);
+  g_free(data);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -457,6 +509,7 @@ main(int argc, char **argv)
   g_test_add_func("/train/refusals", test_refusals);
   g_test_add_func("/train/init-from-other-scale", test_init_from_other_scale);
   g_test_add_func("/train/widen-from", test_widen_from);
+  g_test_add_func("/train/blind-from", test_blind_from);
   g_test_add_func("/train/balance-sigma", test_balance_sigma);
   return g_test_run();
 }

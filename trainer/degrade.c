@@ -225,3 +225,235 @@ aenet_degrade_downscale(float *lr, const float *hr, float *scratch, int c, int h
 {
   aenet_resize_bicubic(lr, hr, scratch, c, h, w, h / scale, w / scale);
 }
+
+/* ---- A camera ---------------------------------------------------------- */
+
+float
+aenet_camera_srgb_to_linear(float v)
+{
+  v = CLAMP(v, 0.0f, 1.0f);
+  return v <= 0.04045f ? v / 12.92f : powf((v + 0.055f) / 1.055f, 2.4f);
+}
+
+float
+aenet_camera_linear_to_srgb(float v)
+{
+  v = CLAMP(v, 0.0f, 1.0f);
+  return v <= 0.0031308f ? v * 12.92f : 1.055f * powf(v, 1.0f / 2.4f) - 0.055f;
+}
+
+float
+aenet_camera_tone(float v)
+{
+  v = CLAMP(v, 0.0f, 1.0f);
+  return v * v * (3.0f - 2.0f * v);
+}
+
+float
+aenet_camera_tone_inverse(float v)
+{
+  v = CLAMP(v, 0.0f, 1.0f);
+  return 0.5f - sinf(asinf(1.0f - 2.0f * v) / 3.0f);
+}
+
+gboolean
+aenet_camera_invert3(float inv[9], const float m[9])
+{
+  double c00 = (double)m[4] * m[8] - (double)m[5] * m[7];
+  double c01 = (double)m[5] * m[6] - (double)m[3] * m[8];
+  double c02 = (double)m[3] * m[7] - (double)m[4] * m[6];
+  double det = m[0] * c00 + m[1] * c01 + m[2] * c02;
+  if (fabs(det) < 1e-9)
+    return FALSE;
+  inv[0] = c00 / det;
+  inv[1] = ((double)m[2] * m[7] - (double)m[1] * m[8]) / det;
+  inv[2] = ((double)m[1] * m[5] - (double)m[2] * m[4]) / det;
+  inv[3] = c01 / det;
+  inv[4] = ((double)m[0] * m[8] - (double)m[2] * m[6]) / det;
+  inv[5] = ((double)m[2] * m[3] - (double)m[0] * m[5]) / det;
+  inv[6] = c02 / det;
+  inv[7] = ((double)m[1] * m[6] - (double)m[0] * m[7]) / det;
+  inv[8] = ((double)m[0] * m[4] - (double)m[1] * m[3]) / det;
+  return TRUE;
+}
+
+void
+aenet_camera_random(AenetCamera *cam, AenetRng *rng)
+{
+  /* Colour correction: a saturating matrix, as cameras' sensors see
+   * broader, overlapping colour responses than sRGB primaries. Each row
+   * keeps its sum at 1 (white stays white) and its diagonal dominant, so
+   * the matrix is invertible. */
+  for (int i = 0; i < 3; i++) {
+    float d = 1.2f + 1.0f * (float)aenet_rng_uniform(rng);
+    float a = 0.1f + 0.8f * (float)aenet_rng_uniform(rng);
+    cam->cam2rgb[i * 3 + i] = d;
+    cam->cam2rgb[i * 3 + (i + 1) % 3] = -(d - 1.0f) * a;
+    cam->cam2rgb[i * 3 + (i + 2) % 3] = -(d - 1.0f) * (1.0f - a);
+  }
+  double brightness = 0.8 + 0.1 * aenet_rng_normal(rng); /* once: CLAMP evaluates twice */
+  brightness = CLAMP(brightness, 0.5, 1.0);
+  cam->rgb_gain = (float)(1.0 / brightness);
+  cam->red_gain = 1.9f + 0.5f * (float)aenet_rng_uniform(rng);
+  cam->blue_gain = 1.5f + 0.4f * (float)aenet_rng_uniform(rng);
+  /* Shot and read noise from Brooks et al.'s fit over real sensors:
+   * log read = 2.18 log shot + 1.2 + N(0, 0.26²). */
+  double log_shot = log(1e-4) + (log(0.012) - log(1e-4)) * aenet_rng_uniform(rng);
+  double log_read = 2.18 * log_shot + 1.20 + 0.26 * aenet_rng_normal(rng);
+  cam->shot = (float)exp(log_shot);
+  cam->read = (float)exp(log_read);
+  /* Most cameras smooth their noise (noise reduction, demosaicking better
+   * than bilinear), which leaves it coarser: the noise a white Gaussian
+   * estimate misses in real JPEGs. Real ISO 1600–6400 JPEGs (PolyU) show
+   * a correlation of 0.64–0.87 between horizontal neighbours' noise;
+   * bilinear demosaicking alone gives about 0.6, a blur of 1.2 px 0.86. */
+  cam->noise_blur = aenet_rng_uniform(rng) < 0.25 ? 0.0f : 0.4f + 1.2f * (float)aenet_rng_uniform(rng);
+}
+
+/* RGGB: which colour a sensor site sees. */
+static inline int
+bayer_channel(int y, int x)
+{
+  return (y & 1) == 0 ? ((x & 1) == 0 ? 0 : 1) : ((x & 1) == 0 ? 1 : 2);
+}
+
+void
+aenet_camera_demosaic(float *rgb, const float *mosaic, int h, int w)
+{
+  /* Normalised convolution: each channel is the weighted mean of the sites
+   * of that colour in the 3×3 neighbourhood. The weights give bilinear
+   * interpolation and keep a site's own value; the image edge needs no
+   * special case. */
+  static const float weight_rb[9] = { 1, 2, 1, 2, 4, 2, 1, 2, 1 };
+  static const float weight_g[9] = { 0, 1, 0, 1, 4, 1, 0, 1, 0 };
+  gsize plane = (gsize)h * w;
+  for (int c = 0; c < 3; c++) {
+    const float *k = c == 1 ? weight_g : weight_rb;
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w; x++) {
+        float sum = 0, norm = 0;
+        for (int dy = -1; dy <= 1; dy++)
+          for (int dx = -1; dx <= 1; dx++) {
+            int yy = y + dy, xx = x + dx;
+            if (yy < 0 || yy >= h || xx < 0 || xx >= w || bayer_channel(yy, xx) != c)
+              continue;
+            float kw = k[(dy + 1) * 3 + dx + 1];
+            sum += kw * mosaic[(gsize)yy * w + xx];
+            norm += kw;
+          }
+        rgb[c * plane + (gsize)y * w + x] = norm > 0 ? sum / norm : 0.0f;
+      }
+  }
+}
+
+/* Separable Gaussian blur of one (h, w) plane, edges clamped; tmp is
+ * (h, w). The kernel has at most 9 taps (cut at 2.5 sigma for sigma 1.6). */
+static void
+blur_plane(float *plane, float *tmp, int h, int w, float sigma)
+{
+  float k[9];
+  int r = MIN(4, (int)ceilf(3.0f * sigma));
+  float sum = 0;
+  for (int i = -r; i <= r; i++)
+    sum += k[i + r] = expf(-0.5f * i * i / (sigma * sigma));
+  for (int i = 0; i < 2 * r + 1; i++)
+    k[i] /= sum;
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      float s = 0;
+      for (int i = -r; i <= r; i++)
+        s += k[i + r] * plane[(gsize)y * w + CLAMP(x + i, 0, w - 1)];
+      tmp[(gsize)y * w + x] = s;
+    }
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      float s = 0;
+      for (int i = -r; i <= r; i++)
+        s += k[i + r] * tmp[(gsize)CLAMP(y + i, 0, h - 1) * w + x];
+      plane[(gsize)y * w + x] = s;
+    }
+}
+
+gsize
+aenet_degrade_camera_scratch_size(int h, int w)
+{
+  return (gsize)5 * h * w;
+}
+
+void
+aenet_degrade_camera(float *image, float *scratch, int h, int w, const AenetCamera *cam,
+                     AenetRng *rng)
+{
+  gsize plane = (gsize)h * w;
+  float *noise = scratch;             /* (3, h, w): the demosaicked noise */
+  float *mosaic = scratch + 3 * plane; /* (h, w) */
+  float *tmp = mosaic + plane;         /* (h, w) */
+  float rgb2cam[9];
+  if (!aenet_camera_invert3(rgb2cam, cam->cam2rgb))
+    return; /* aenet_camera_random never makes a singular matrix */
+  const float gain[3] = { cam->rgb_gain * cam->red_gain, cam->rgb_gain, cam->rgb_gain * cam->blue_gain };
+
+  /* Back to the sensor: image becomes raw values per channel (3, h, w). */
+  for (gsize i = 0; i < plane; i++) {
+    float lin[3];
+    for (int c = 0; c < 3; c++)
+      lin[c] = aenet_camera_srgb_to_linear(aenet_camera_tone_inverse(image[c * plane + i]));
+    for (int c = 0; c < 3; c++)
+      image[c * plane + i] =
+          (rgb2cam[c * 3] * lin[0] + rgb2cam[c * 3 + 1] * lin[1] + rgb2cam[c * 3 + 2] * lin[2])
+          / gain[c];
+  }
+  /* The sensor: one colour per site, shot and read noise, saturation at 0
+   * and 1. The mosaic keeps only the noise (what the reading adds). */
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      gsize i = (gsize)y * w + x;
+      float clean = image[bayer_channel(y, x) * plane + i];
+      float var = cam->shot * MAX(clean, 0.0f) + cam->read;
+      float noisy = clean + sqrtf(var) * (float)aenet_rng_normal(rng);
+      /* Clip only what the noise pushes out: colours outside the sensor's
+       * range in the clean image must come back unchanged. */
+      mosaic[i] = CLAMP(noisy, MIN(clean, 0.0f), MAX(clean, 1.0f)) - clean;
+    }
+  aenet_camera_demosaic(noise, mosaic, h, w);
+  if (cam->noise_blur > 0)
+    for (int c = 0; c < 3; c++)
+      blur_plane(noise + c * plane, tmp, h, w, cam->noise_blur);
+
+  /* Forward again: white balance, colour correction, gamma, tone curve. */
+  for (gsize i = 0; i < plane; i++) {
+    float raw[3];
+    for (int c = 0; c < 3; c++)
+      raw[c] = (image[c * plane + i] + noise[c * plane + i]) * gain[c];
+    for (int c = 0; c < 3; c++) {
+      const float *m = cam->cam2rgb + c * 3;
+      float lin = m[0] * raw[0] + m[1] * raw[1] + m[2] * raw[2];
+      image[c * plane + i] = aenet_camera_tone(aenet_camera_linear_to_srgb(lin));
+    }
+  }
+}
+
+/* ---- What photographs go through --------------------------------------- */
+
+const AenetPhotoMix aenet_photo_mix_denoise = { 0.08f, 0.20f, 50.0f, 0.6f, 30, 95 };
+const AenetPhotoMix aenet_photo_mix_upscale = { 0.40f, 0.10f, 15.0f, 0.5f, 40, 95 };
+
+gboolean
+aenet_degrade_photo(float *image, float *scratch, int h, int w, const AenetPhotoMix *mix,
+                    AenetRng *rng, GError **error)
+{
+  gsize n = (gsize)3 * h * w;
+  double kind = aenet_rng_uniform(rng);
+  if (kind >= mix->p_clean + mix->p_gaussian) {
+    AenetCamera cam;
+    aenet_camera_random(&cam, rng);
+    aenet_degrade_camera(image, scratch, h, w, &cam, rng);
+  } else if (kind >= mix->p_clean)
+    aenet_degrade_gaussian(image, n, mix->sigma_max * (float)aenet_rng_uniform(rng), rng);
+  aenet_degrade_quantize(image, n, 255);
+  if (aenet_rng_uniform(rng) < mix->p_jpeg) {
+    int quality = mix->jpeg_min + (int)aenet_rng_below(rng, mix->jpeg_max - mix->jpeg_min + 1);
+    return aenet_degrade_jpeg(image, 3, h, w, quality, error);
+  }
+  return TRUE;
+}

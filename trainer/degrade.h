@@ -46,6 +46,74 @@ void aenet_degrade_downscale(float *lr, const float *hr, float *scratch, int c, 
  * `levels` + 1 values k / levels (levels = 255 for 8 bits). */
 void aenet_degrade_quantize(float *image, gsize n, int levels);
 
+/* ---- A camera ----------------------------------------------------------
+ *
+ * What a camera does to a scene, after "Unprocessing images for learned raw
+ * denoising" (Brooks et al., CVPR 2019): an sRGB image is taken back to the
+ * sensor (inverse tone curve, inverse sRGB gamma, inverse colour correction,
+ * inverse white balance and brightness gain), mosaicked to an RGGB Bayer
+ * pattern, given shot and read noise, demosaicked (bilinear), and processed
+ * forward again. Only the noise is demosaicked and processed: the clean
+ * image goes back and forth exactly, so the training target stays the
+ * original pixels and the network learns to remove noise, not demosaicking. */
+
+typedef struct {
+  float cam2rgb[9]; /* colour correction, camera RGB -> linear sRGB (row-major); rows sum to 1 */
+  float rgb_gain;   /* brightness gain of the processing (>= 1) */
+  float red_gain, blue_gain; /* white balance, green = 1 */
+  float shot, read; /* sensor noise variance = shot * x + read, raw x in [0, 1] */
+  float noise_blur; /* sigma (pixels) of the in-camera smoothing of the noise; 0: none */
+} AenetCamera;
+
+/* A random camera and ISO: colour matrices, gains and noise levels drawn
+ * from ranges of real cameras (read noise drawn together with shot noise,
+ * log-linearly, as sensors relate them across ISO). */
+void aenet_camera_random(AenetCamera *cam, AenetRng *rng);
+
+/* The stages, each a pure function of one value or pixel; exposed for the
+ * tests. The tone curve is a smoothstep on [0, 1]. */
+float aenet_camera_srgb_to_linear(float v);
+float aenet_camera_linear_to_srgb(float v);
+float aenet_camera_tone(float v);
+float aenet_camera_tone_inverse(float v);
+/* inv (row-major 3×3) = m^-1; FALSE when m is singular. */
+gboolean aenet_camera_invert3(float inv[9], const float m[9]);
+/* Bilinear demosaicking of an RGGB mosaic (h, w) into rgb (3, h, w). */
+void aenet_camera_demosaic(float *rgb, const float *mosaic, int h, int w);
+
+/* Floats of scratch aenet_degrade_camera needs for an h × w image. */
+gsize aenet_degrade_camera_scratch_size(int h, int w);
+/* image is (3, h, w) sRGB in [0, 1], replaced by what the camera would
+ * have written (not yet clipped or quantized). Never allocates. */
+void aenet_degrade_camera(float *image, float *scratch, int h, int w, const AenetCamera *cam,
+                          AenetRng *rng);
+
+/* ---- What photographs go through ----------------------------------------
+ *
+ * The mix a model for real photographs trains on, ending as every real file
+ * ends: clipped, 8-bit, and often JPEG. Per sample: no noise, white Gaussian
+ * noise, or a random camera; then JPEG at a random quality or none. */
+typedef struct {
+  float p_clean;          /* probability of no noise */
+  float p_gaussian;       /* of white Gaussian noise, sigma uniform in 0..sigma_max */
+  float sigma_max;        /* (the rest: a random camera) */
+  float p_jpeg;           /* probability of JPEG, quality uniform in jpeg_min..jpeg_max */
+  int jpeg_min, jpeg_max;
+} AenetPhotoMix;
+
+/* For blind photo denoisers: 8 % clean, 20 % Gaussian up to 50, 72 %
+ * camera; 60 % JPEG at 30–95. */
+extern const AenetPhotoMix aenet_photo_mix_denoise;
+/* For upscalers' low-resolution inputs, which must keep their quality on
+ * clean images too: 40 % clean, 10 % Gaussian up to 15, 50 % camera; 50 %
+ * JPEG at 40–95. */
+extern const AenetPhotoMix aenet_photo_mix_upscale;
+
+/* image is (3, h, w); scratch holds aenet_degrade_camera_scratch_size(h, w)
+ * floats. FALSE with error only on a JPEG failure. */
+gboolean aenet_degrade_photo(float *image, float *scratch, int h, int w, const AenetPhotoMix *mix,
+                             AenetRng *rng, GError **error);
+
 G_END_DECLS
 
 #endif

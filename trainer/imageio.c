@@ -360,6 +360,40 @@ jpeg_error_init(JpegError *e)
   e->pub.emit_message = jpeg_emit_message_cb;
 }
 
+/* The luminance quantization table of the JPEG standard (ITU T.81,
+ * Annex K), in natural order: libjpeg's quality q scales it by
+ * 5000 / q (q < 50) or 200 - 2q percent. */
+static const int jpeg_std_luminance[64] = {
+  16, 11, 10, 16, 24,  40,  51,  61,  12, 12, 14, 19, 26,  58,  60,  55,
+  14, 13, 16, 24, 40,  57,  69,  56,  14, 17, 22, 29, 51,  87,  80,  62,
+  18, 22, 37, 56, 68,  109, 103, 77,  24, 35, 55, 64, 81,  104, 113, 92,
+  49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+};
+
+/* The libjpeg quality (1–100) whose table is nearest the file's first
+ * one, or 0 when the file has none. */
+static int
+jpeg_estimate_quality(const struct jpeg_decompress_struct *d)
+{
+  const JQUANT_TBL *t = d->quant_tbl_ptrs[0];
+  if (t == NULL)
+    return 0;
+  int best = 0;
+  double best_err = G_MAXDOUBLE;
+  for (int q = 1; q <= 100; q++) {
+    int scale = q < 50 ? 5000 / q : 200 - 2 * q;
+    double err = 0;
+    for (int i = 0; i < 64; i++) {
+      int v = CLAMP((jpeg_std_luminance[i] * scale + 50) / 100, 1, 255);
+      /* libjpeg keeps the table in natural order, as ours. */
+      err += abs(v - (int)t->quantval[i]);
+    }
+    if (err < best_err)
+      best_err = err, best = q;
+  }
+  return best;
+}
+
 static AenetImage *
 jpeg_load(const char *path, FILE *fp, GError **error)
 {
@@ -429,6 +463,7 @@ jpeg_load(const char *path, FILE *fp, GError **error)
       break;
     }
 
+  s->image->jpeg_quality = jpeg_estimate_quality(&s->d);
   jpeg_finish_decompress(&s->d);
   result = s->image;
 out:
@@ -473,7 +508,8 @@ jpeg_save(const AenetImage *image, const char *path, FILE *fp, GError **error)
   s->c.input_components = color;
   s->c.in_color_space = color == 3 ? JCS_RGB : JCS_GRAYSCALE;
   jpeg_set_defaults(&s->c);
-  jpeg_set_quality(&s->c, JPEG_QUALITY, TRUE);
+  jpeg_set_quality(&s->c, image->jpeg_quality > 0 ? CLAMP(image->jpeg_quality, 1, 100) : JPEG_QUALITY,
+                   TRUE);
   /* EXIF files put their APP1 first, in place of JFIF's APP0. */
   if (exif != NULL)
     s->c.write_JFIF_header = FALSE;

@@ -28,6 +28,9 @@ typedef struct {
   guint8 *data;        /* height * stride bytes; 16-bit samples in host order */
   GBytes *icc_profile; /* or NULL */
   GBytes *exif;        /* EXIF payload starting at the TIFF header, or NULL */
+  /* JPEG quality: loading a JPEG sets the quality its tables were made
+   * with (1–100), others 0; saving as JPEG uses it, or 95 when 0. */
+  int jpeg_quality;
 } AenetImage;
 
 /* A new image with zeroed pixels; NULL with error when too large. */
@@ -39,7 +42,7 @@ gboolean aenet_file_type_from_name(const char *path, AenetFileType *type, GError
 /* Loads by content (signature), not by name. */
 AenetImage *aenet_image_load(const char *path, GError **error);
 /* Saves by the name's extension; JPEG is 8-bit (16-bit images are rounded),
- * quality 95. Atomic: a temporary file, then a rename. */
+ * at image->jpeg_quality (95 when 0). Atomic: a temporary file, then a rename. */
 gboolean aenet_image_save(const AenetImage *image, const char *path, GError **error);
 
 /* Rectangle (x, y, w, h) inside the image to/from interleaved floats

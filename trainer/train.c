@@ -101,6 +101,7 @@ struct Trainer {
   long step, total_steps;
   double best_val;
   AenetRng data_rng; /* the producer's generator */
+  float *degrade_scratch; /* the producer's, for camera degradations */
 
   Batch batches[N_BATCH_BUFFERS];
   GAsyncQueue *free_q, *ready_q; /* batch index + 1; 0 never used */
@@ -124,40 +125,67 @@ message(Trainer *t, const char *fmt, ...)
   g_free(text);
 }
 
-static gboolean
-make_sample(Trainer *t, AenetRng *rng, float *input, float *target, float *sigma, GError **error)
+gboolean
+aenet_train_degrade(const AenetTrainConfig *c, float *input, int size, float *scratch,
+                    AenetRng *rng, float *noise_level, GError **error)
 {
-  const AenetTrainConfig *c = &t->cfg;
-  int s = c->scale, p = c->patch;
-  guint image = t->train_index[aenet_rng_below(rng, t->n_train)];
-  int w, h;
-  aenet_dataset_get_size(t->train_ds, image, &w, &h);
-  int x = aenet_rng_below(rng, w / s - p + 1);
-  int y = aenet_rng_below(rng, h / s - p + 1);
-  int transform = aenet_rng_below(rng, 8);
-  if (!aenet_dataset_get_patch(t->train_ds, image, x, y, p, transform, target, s > 1 ? input : NULL,
-                               error))
-    return FALSE;
-  gsize n = (gsize)3 * p * p;
+  gsize n = (gsize)3 * size * size;
+  *noise_level = 0;
+  if (c->photo)
+    return aenet_degrade_photo(input, scratch, size, size,
+                               c->scale == 1 ? &aenet_photo_mix_denoise : &aenet_photo_mix_upscale,
+                               rng, error);
   /* Denoising inputs always get noise; low-resolution inputs only when
    * asked (--lr-sigma), for upscalers of real photos. */
   float level = 0;
-  if (s == 1) {
-    memcpy(input, target, n * sizeof(float));
+  if (c->scale == 1)
     level = c->sigma_min + (c->sigma_max - c->sigma_min) * aenet_rng_uniform(rng);
-  } else if (c->lr_sigma > 0)
+  else if (c->lr_sigma > 0)
     level = c->lr_sigma * aenet_rng_uniform(rng);
   if (c->jpeg_max > 0) {
     int q = c->jpeg_min + aenet_rng_below(rng, c->jpeg_max - c->jpeg_min + 1);
-    if (!aenet_degrade_jpeg(input, 3, p, p, q, error))
+    if (!aenet_degrade_jpeg(input, 3, size, size, q, error))
       return FALSE;
   }
   if (c->poisson_gain > 0)
     aenet_degrade_poisson_gaussian(input, n, c->poisson_gain * aenet_rng_uniform(rng), 0, rng);
   if (level > 0)
     aenet_degrade_gaussian(input, n, level, rng);
-  *sigma = level / 255.0f;
+  aenet_degrade_quantize(input, n, 255);
+  *noise_level = level / 255.0f;
   return TRUE;
+}
+
+void
+aenet_train_data_rng_init(AenetRng *rng, guint64 seed)
+{
+  aenet_rng_init(rng, seed ^ 0xda7a); /* not the weights' stream */
+}
+
+gboolean
+aenet_train_draw_sample(const AenetTrainConfig *c, AenetDataset *ds, const guint *images,
+                        guint n_images, float *scratch, AenetRng *rng, float *input,
+                        float *target, float *noise_level, GError **error)
+{
+  int s = c->scale, p = c->patch;
+  guint image = images[aenet_rng_below(rng, n_images)];
+  int w, h;
+  aenet_dataset_get_size(ds, image, &w, &h);
+  int x = aenet_rng_below(rng, w / s - p + 1);
+  int y = aenet_rng_below(rng, h / s - p + 1);
+  int transform = aenet_rng_below(rng, 8);
+  if (!aenet_dataset_get_patch(ds, image, x, y, p, transform, target, s > 1 ? input : NULL, error))
+    return FALSE;
+  if (s == 1)
+    memcpy(input, target, (gsize)3 * p * p * sizeof(float));
+  return aenet_train_degrade(c, input, p, scratch, rng, noise_level, error);
+}
+
+static gboolean
+make_sample(Trainer *t, AenetRng *rng, float *input, float *target, float *sigma, GError **error)
+{
+  return aenet_train_draw_sample(&t->cfg, t->train_ds, t->train_index, t->n_train,
+                                 t->degrade_scratch, rng, input, target, sigma, error);
 }
 
 static gpointer
@@ -191,6 +219,7 @@ batches_start(Trainer *t)
     t->batches[i].sigma = g_new(float, bs);
     g_async_queue_push(t->free_q, GINT_TO_POINTER(i + 1));
   }
+  t->degrade_scratch = g_new(float, aenet_degrade_camera_scratch_size(p, p));
   t->producer = g_thread_new("aenet-batches", producer_main, t);
 }
 
@@ -227,6 +256,7 @@ batches_stop(Trainer *t)
   }
   g_async_queue_unref(t->free_q);
   g_async_queue_unref(t->ready_q);
+  g_clear_pointer(&t->degrade_scratch, g_free);
 }
 
 /* ---- one step --------------------------------------------------------- */
@@ -360,7 +390,18 @@ validate(Trainer *t, double *psnr, double *baseline, GError **error)
       AenetRng rng;
       aenet_rng_init(&rng, 0x5eed0000 + k);
       lr = g_memdup2(hr, n * sizeof(float));
-      aenet_degrade_gaussian(lr, n, c->val_sigma, &rng);
+      if (c->photo) {
+        float *scratch = g_new(float, aenet_degrade_camera_scratch_size(h, w));
+        ok = aenet_degrade_photo(lr, scratch, h, w, &aenet_photo_mix_denoise, &rng, error);
+        g_free(scratch);
+        if (!ok) {
+          g_free(hr), g_free(lr), g_free(out);
+          return FALSE;
+        }
+      } else {
+        aenet_degrade_gaussian(lr, n, c->val_sigma, &rng);
+        aenet_degrade_quantize(lr, n, 255);
+      }
       ok = aenet_tiler_run_planar(t->net, lr, 3, h, w, out, &opt, error);
       if (ok) {
         aenet_metrics_denoise(out, hr, 3, h, w, &p, NULL);
@@ -419,6 +460,7 @@ static const struct {
   { "poisson_gain", FIELD_FLOAT, G_STRUCT_OFFSET(AenetTrainConfig, poisson_gain) },
   { "lr_sigma", FIELD_FLOAT, G_STRUCT_OFFSET(AenetTrainConfig, lr_sigma), TRUE },
   { "balance_sigma", FIELD_INT, G_STRUCT_OFFSET(AenetTrainConfig, balance_sigma), TRUE },
+  { "photo", FIELD_INT, G_STRUCT_OFFSET(AenetTrainConfig, photo), TRUE },
 };
 
 static void
@@ -680,6 +722,27 @@ widen_tensor(float *dst, const AenetParamInfo *di, const float *src, const Aenet
   }
 }
 
+/* Whether dst is src with fewer input channels (a 4-D convolution weight,
+ * same outputs and kernel). */
+static gboolean
+takes_fewer_inputs(const AenetParamInfo *dst, const AenetParamInfo *src)
+{
+  return dst->n_dims == 4 && src->n_dims == 4 && dst->shape[0] == src->shape[0]
+         && dst->shape[1] < src->shape[1] && dst->shape[2] == src->shape[2]
+         && dst->shape[3] == src->shape[3];
+}
+
+/* Keeps the weights of the first input channels: a blind denoiser started
+ * from a noise-level-conditioned one keeps the image channels (which come
+ * first) and drops the noise level's, so it starts as the source at σ 0. */
+static void
+narrow_inputs(float *dst, const AenetParamInfo *di, const float *src, const AenetParamInfo *si)
+{
+  gint64 dst_cols = di->n_elements / di->shape[0], src_cols = si->n_elements / si->shape[0];
+  for (gint64 r = 0; r < di->shape[0]; r++)
+    memcpy(dst + r * dst_cols, src + r * src_cols, dst_cols * sizeof(float));
+}
+
 /* --init-from: copies every layer with the same name and shape, e.g. a 3x
  * upscaler from a 2x one: all but the last layer carry over. --widen-from:
  * the source is a narrower network of the same layout; every layer must fit. */
@@ -703,7 +766,10 @@ copy_matching_params(Trainer *t, const char *name_or_path, GError **error)
   }
   for (guint i = 0; i < n && ok; i++) {
     const AenetParamInfo *dst = aenet_network_get_param_info(to, i);
-    const AenetParamInfo *src = NULL;
+    /* Networks with as many layers have the same layout: layer i is layer
+     * i, even where the names (node indices) moved, as in a blind denoiser
+     * that lacks the noise-level nodes. Otherwise names decide. */
+    const AenetParamInfo *src = n == n_from ? aenet_network_get_param_info(from, i) : NULL;
     for (guint j = 0; j < n_from && src == NULL; j++) {
       const AenetParamInfo *p = aenet_network_get_param_info(from, j);
       if (strcmp(p->name, dst->name) == 0)
@@ -724,6 +790,9 @@ copy_matching_params(Trainer *t, const char *name_or_path, GError **error)
     } else if (src != NULL && src->n_dims == dst->n_dims
                && memcmp(src->shape, dst->shape, dst->n_dims * sizeof(gint64)) == 0) {
       memcpy(d, s, dst->n_elements * sizeof(float));
+      copied++;
+    } else if (src != NULL && takes_fewer_inputs(dst, src)) {
+      narrow_inputs(d, dst, s, src);
       copied++;
     }
   }
@@ -793,7 +862,7 @@ create_model(Trainer *t, GError **error)
   t->n_params = aenet_network_get_n_params(t->net);
   t->m = g_new0(float, t->n_params);
   t->v = g_new0(float, t->n_params);
-  aenet_rng_init(&t->data_rng, c->seed ^ 0xda7a);
+  aenet_train_data_rng_init(&t->data_rng, c->seed);
   t->best_val = -1;
   return TRUE;
 }
@@ -870,11 +939,15 @@ save_model(Trainer *t, double val, double baseline, GError **error)
   aenet_model_set_meta(m, "steps", text);
   g_free(text);
   aenet_model_set_meta(m, "arch", t->arch_name);
-  char *quality
-      = c->scale == 1
-            ? g_strdup_printf("validation PSNR %.2f dB at sigma %g (noisy input %.2f dB)", val,
-                              c->val_sigma, baseline)
-            : g_strdup_printf("validation PSNR (Y) %.2f dB (bicubic %.2f dB)", val, baseline);
+  char *quality;
+  if (c->scale > 1)
+    quality = g_strdup_printf("validation PSNR (Y) %.2f dB (bicubic %.2f dB)", val, baseline);
+  else if (c->photo)
+    quality = g_strdup_printf("validation PSNR %.2f dB on photo degradations (input %.2f dB)",
+                              val, baseline);
+  else
+    quality = g_strdup_printf("validation PSNR %.2f dB at sigma %g, clipped to 8 bits (noisy "
+                              "input %.2f dB)", val, c->val_sigma, baseline);
   aenet_model_set_meta(m, "validation", quality);
   g_free(quality);
   aenet_model_set_meta(m, "trained_with", "aenet " AENET_VERSION);

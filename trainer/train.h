@@ -15,6 +15,9 @@
 
 #include <glib.h>
 
+#include "dataset.h"
+#include "rng.h"
+
 G_BEGIN_DECLS
 
 typedef enum {
@@ -61,6 +64,7 @@ typedef struct {
   float poisson_gain;         /* > 0: add signal-dependent noise too */
   float lr_sigma;             /* upscale: noise up to this level on the input */
   int balance_sigma;          /* denoise: weigh each patch's loss by 30 / (σ + 5) */
+  int photo;                  /* photographs' degradations on the input (aenet_degrade_photo) */
   int jpeg_min, jpeg_max;     /* > 0: JPEG-compress inputs at a random quality */
   gsize cache_bytes;
 } AenetTrainConfig;
@@ -88,6 +92,28 @@ typedef struct {
 /* Defaults for a task (patch size, batch, learning rate, …). */
 void aenet_train_config_init(AenetTrainConfig *cfg, const char *task, int scale);
 void aenet_train_config_clear(AenetTrainConfig *cfg);
+
+/* Degrades one training input in place as the settings say, exactly as a
+ * run does: input is (3, size, size), a copy of the clean patch for
+ * denoising or the low-resolution patch for upscaling; it ends clipped and
+ * rounded to 8 bits, as a saved file. scratch holds
+ * aenet_degrade_camera_scratch_size(size, size) floats. *noise_level gets
+ * the level fed to the network (σ/255; 0 when there is none). FALSE with
+ * error on a JPEG failure. */
+gboolean aenet_train_degrade(const AenetTrainConfig *cfg, float *input, int size, float *scratch,
+                             AenetRng *rng, float *noise_level, GError **error);
+
+/* The generator a run with this seed draws its pairs from. */
+void aenet_train_data_rng_init(AenetRng *rng, guint64 seed);
+
+/* Draws one training pair as a run does: one of the n_images listed images
+ * of ds, a random patch of it (cfg->patch input pixels) in one of the eight
+ * flips and rotations, its input degraded by aenet_train_degrade. input is
+ * (3, p, p), target (3, p*s, p*s); scratch as for aenet_train_degrade. */
+gboolean aenet_train_draw_sample(const AenetTrainConfig *cfg, AenetDataset *ds,
+                                 const guint *images, guint n_images, float *scratch,
+                                 AenetRng *rng, float *input, float *target,
+                                 float *noise_level, GError **error);
 
 /* Trains until cfg->steps or the time budget or the stop flag. Returns
  * FALSE with error on failure; a stop is not a failure. */

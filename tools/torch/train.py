@@ -212,8 +212,8 @@ def validate(net, task, pairs):
     net.eval()
     total = base = 0.0
     for _, x, target, cond in pairs:
-        # sigma / 255 in single precision, as aenet eval computes it
-        level = torch.tensor(float(cond if task == "denoise" else 0)) / 255
+        # sigma / 255 in double, then rounded to float, as core/job.c does
+        level = torch.tensor((cond if task == "denoise" else 0) / 255.0, dtype=torch.float32)
         y = aenet_torch.run_image(net, x, level.to(x.device))
         total += psnr(y, target, task, cond)
         if task == "denoise":

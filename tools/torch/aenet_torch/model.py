@@ -310,7 +310,7 @@ def find_aenet(hint=None):
     """The aenet program: hint, $AENET, aenet on PATH, or the build tree's."""
     here = os.path.dirname(os.path.abspath(__file__))
     candidates = [hint, os.environ.get("AENET"), shutil.which("aenet"),
-                  os.path.join(here, "..", "..", "..", "build", "trainer", "aenet")]
+                  os.path.join(here, "..", "..", "..", "build", "cli", "aenet")]
     for c in candidates:
         if c and os.access(c, os.X_OK):
             return c

@@ -1,7 +1,11 @@
 /* dialog.c — the plug-in's dialog, plain GTK 3 on top of libgimp
  * (libgimpui 2.10 is GTK 2 and cannot share a process with GTK 3).
  *
- * The preview runs the tiler on a small region in a worker thread. GEGL
+ * The rows come from the task's row (task.h): a noise level (with
+ * Automatic), a strength, a scale, where they exist; tasks that change the
+ * size add the output; every task has the model and the working memory.
+ *
+ * The preview runs the job on a small region in a worker thread. GEGL
  * buffers of a plug-in talk to GIMP over a pipe and are not for threads, so
  * the main thread reads the region (with context around it) into memory
  * first; the worker only sees that copy. A settings change cancels the
@@ -18,11 +22,10 @@
 #include <gtk/gtk.h>
 
 #include "dialog.h"
+#include "drawable.h"
 #include "error.h"
 #include "model.h"
 #include "network.h"
-#include "process.h"
-#include "tiler.h"
 
 enum { PREVIEW_W = 320, PREVIEW_H = 240, RESPONSE_RESET = 1 };
 
@@ -33,7 +36,8 @@ typedef struct {
 } ModelEntry;
 
 typedef struct {
-  gboolean denoise;
+  const AenetTask *task;
+  gboolean sized; /* the task changes the size: an output row */
   gint32 drawable;
   AenetValues *values;
   GeglBuffer *buffer; /* the drawable, main thread only */
@@ -41,15 +45,16 @@ typedef struct {
   int n_channels, dw, dh;
 
   GtkWidget *dialog, *model_combo, *model_desc, *auto_check, *noise_spin, *noise_label,
-      *strength_spin, *scale_combo, *output_combo, *zoom_combo, *before_check, *area, *status;
+      *strength_spin, *scale_combo, *output_combo, *memory_spin, *zoom_combo, *before_check, *area,
+      *status;
   GPtrArray *models; /* ModelEntry *, for the combo's rows */
 
   double estimate;    /* noise level estimated on open, or -1 */
   int cx, cy;         /* preview centre, drawable coordinates */
   int drag_x, drag_y; /* pointer at the last motion */
 
-  AenetModel *model; /* what the preview uses */
-  char *model_key;   /* its path + scale, to know when to reload */
+  AenetJob *job;   /* what the preview uses */
+  char *model_key; /* its model, scale and automatic level, to know when to remake it */
   GThread *worker;
   volatile int cancel;
   guint timeout_id;
@@ -59,7 +64,7 @@ typedef struct {
   int rx, ry, rw, rh; /* region in drawable coordinates */
   int vx, vy, vw, vh; /* visible part, inside the region */
   int scale;
-  float noise_level; /* for the worker, 0–1 */
+  double noise_level; /* for the worker, 0–255 */
   gboolean result_ok;
   char *result_error;
   cairo_surface_t *before, *after; /* last rendered views */
@@ -85,7 +90,9 @@ model_entry_free(gpointer p)
 static int
 current_scale(Dialog *d)
 {
-  return d->denoise ? 1 : 2 + gtk_combo_box_get_active(GTK_COMBO_BOX(d->scale_combo));
+  const AenetTaskParam *p = aenet_task_get_param(d->task, AENET_PARAM_SCALE);
+  return p ? (int)p->min + gtk_combo_box_get_active(GTK_COMBO_BOX(d->scale_combo))
+           : d->task->min_scale;
 }
 
 /* Fills the model choice with the models for this task (and scale) that
@@ -93,7 +100,7 @@ current_scale(Dialog *d)
 static void
 fill_models(Dialog *d)
 {
-  const char *task = d->denoise ? "denoise" : "upscale";
+  const char *task = d->task->model_task;
   int scale = current_scale(d);
   GPtrArray *paths = aenet_model_list_installed();
   ModelEntry *def = g_new0(ModelEntry, 1);
@@ -170,18 +177,18 @@ preview_worker(gpointer data)
 {
   Dialog *d = data;
   AenetImageIO io = { d->rw, d->rh, d->n_channels, mem_read, mem_write, d };
-  AenetTilerOptions opt;
+  AenetJobRegion region;
   GError *error = NULL;
 
-  aenet_tiler_options_init(&opt);
-  opt.roi_x = d->vx;
-  opt.roi_y = d->vy;
-  opt.roi_width = d->vw;
-  opt.roi_height = d->vh;
-  opt.noise_level = d->noise_level;
-  opt.cancel = &d->cancel;
+  aenet_job_region_init(&region);
+  region.roi_x = d->vx;
+  region.roi_y = d->vy;
+  region.roi_width = d->vw;
+  region.roi_height = d->vh;
+  region.cancel = &d->cancel;
+  aenet_job_set_noise_level(d->job, d->noise_level);
   d->t_worked = g_get_monotonic_time();
-  d->result_ok = aenet_tiler_run(d->model->network, &io, &opt, &error);
+  d->result_ok = aenet_job_run(d->job, &io, &region, &error);
   d->t_done = g_get_monotonic_time();
   if (error) {
     if (!g_error_matches(error, AENET_ERROR, AENET_ERROR_CANCELLED))
@@ -251,8 +258,9 @@ show_result(Dialog *d)
    * shown at the same size: the input pixel-repeated by the scale. */
   int w = d->vw * s, h = d->vh * s;
   float *after = g_new(float, (gsize)w *h *n), *before = g_new(float, (gsize)w *h *n);
-  float strength
-      = d->denoise ? (float)gtk_spin_button_get_value(GTK_SPIN_BUTTON(d->strength_spin)) : 1.0f;
+  float strength = d->strength_spin
+                       ? (float)gtk_spin_button_get_value(GTK_SPIN_BUTTON(d->strength_spin))
+                       : 1.0f;
   for (int y = 0; y < h; y++)
     for (int x = 0; x < w; x++)
       for (int c = 0; c < n; c++) {
@@ -299,29 +307,30 @@ preview_done(gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* Loads the chosen model (if it changed); FALSE with the reason shown. */
-static gboolean
-ensure_model(Dialog *d)
-{
-  ModelEntry *e = current_model_entry(d);
-  int scale = current_scale(d);
-  GError *error = NULL;
-  char *key = g_strdup_printf("%s|%d", e && e->path ? e->path : "", scale);
+static void get_widgets(Dialog *d, AenetValues *v);
 
-  if (d->model && g_strcmp0(key, d->model_key) == 0) {
+/* Makes the job for the chosen settings (when the model, scale or the
+ * automatic level changed); FALSE with the reason shown. The preview's job
+ * has strength 1: the strength is blended when shown (show_result). */
+static gboolean
+ensure_job(Dialog *d)
+{
+  AenetValues v;
+  GError *error = NULL;
+
+  aenet_values_init(&v, d->task);
+  get_widgets(d, &v);
+  v.strength = 1.0;
+  char *key = g_strdup_printf("%s|%d|%d", v.model, v.scale, v.noise_level < 0);
+  if (d->job && g_strcmp0(key, d->model_key) == 0) {
     g_free(key);
     return TRUE;
   }
-  g_clear_pointer(&d->model, aenet_model_free);
+  g_clear_pointer(&d->job, aenet_job_free);
   g_free(d->model_key);
   d->model_key = key;
-  char *path = e && e->path
-                   ? g_strdup(e->path)
-                   : aenet_model_find_default(d->denoise ? "denoise" : "upscale", scale, &error);
-  if (path)
-    d->model = aenet_model_load(path, &error);
-  g_free(path);
-  if (!d->model) {
+  d->job = aenet_values_make_job(&v, d->task, &error);
+  if (!d->job) {
     gtk_label_set_text(GTK_LABEL(d->status), error->message);
     g_error_free(error);
     return FALSE;
@@ -339,14 +348,13 @@ start_preview(gpointer data)
   stop_worker(d);
   d->result_ok = FALSE; /* nothing to blend again until this one is done */
   d->t_started = g_get_monotonic_time();
-  if (!ensure_model(d))
+  if (!ensure_job(d))
     return G_SOURCE_REMOVE;
-  d->scale = aenet_network_get_scale(d->model->network);
+  const AenetNetwork *net = aenet_job_get_model(d->job)->network;
+  d->scale = aenet_job_get_scale(d->job);
 
   /* Visible input area, then the region read around it as context. */
-  int margin = MIN(aenet_network_get_reach(d->model->network)
-                       + aenet_network_get_alignment(d->model->network),
-                   96);
+  int margin = MIN(aenet_network_get_reach(net) + aenet_network_get_alignment(net), 96);
   int vw = MIN(d->dw, PREVIEW_W / (zoom * d->scale)),
       vh = MIN(d->dh, PREVIEW_H / (zoom * d->scale));
   int vx = CLAMP(d->cx - vw / 2, 0, d->dw - vw), vy = CLAMP(d->cy - vh / 2, 0, d->dh - vh);
@@ -365,12 +373,11 @@ start_preview(gpointer data)
   gegl_buffer_get(d->buffer, GEGL_RECTANGLE(d->rx, d->ry, d->rw, d->rh), 1.0, d->format, d->region,
                   GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
 
-  double sigma = 0;
-  if (d->denoise)
-    sigma = gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(d->auto_check))
-                ? MAX(d->estimate, 0.0)
-                : gtk_spin_button_get_value(GTK_SPIN_BUTTON(d->noise_spin));
-  d->noise_level = (float)(sigma / 255.0);
+  d->noise_level = 0;
+  if (d->auto_check)
+    d->noise_level = gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(d->auto_check))
+                         ? MAX(d->estimate, 0.0)
+                         : gtk_spin_button_get_value(GTK_SPIN_BUTTON(d->noise_spin));
   d->cancel = 0;
   gtk_label_set_text(GTK_LABEL(d->status), _("Computing the preview…"));
   d->worker = g_thread_new("aenet-preview", preview_worker, d);
@@ -391,7 +398,7 @@ schedule_preview(Dialog *d)
 static void
 on_changed(GtkWidget *w, Dialog *d)
 {
-  if (d->denoise)
+  if (d->auto_check)
     gtk_widget_set_sensitive(d->noise_spin,
                              !gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(d->auto_check)));
   ModelEntry *e = current_model_entry(d);
@@ -501,15 +508,22 @@ add_row(GtkGrid *grid, int row, const char *mnemonic, GtkWidget *widget)
 static void
 set_widgets(Dialog *d, const AenetValues *v)
 {
-  if (d->denoise) {
+  const AenetTaskParam *scale = aenet_task_get_param(d->task, AENET_PARAM_SCALE);
+  if (d->auto_check) {
     gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(d->auto_check), v->noise_level < 0);
     gtk_spin_button_set_value(GTK_SPIN_BUTTON(d->noise_spin),
                               v->noise_level < 0 ? MAX(d->estimate, 0.0) : v->noise_level);
-    gtk_spin_button_set_value(GTK_SPIN_BUTTON(d->strength_spin), v->strength);
-  } else {
-    gtk_combo_box_set_active(GTK_COMBO_BOX(d->scale_combo), CLAMP(v->scale, 2, 4) - 2);
-    gtk_combo_box_set_active(GTK_COMBO_BOX(d->output_combo), CLAMP(v->output, 0, 2));
   }
+  if (d->strength_spin)
+    gtk_spin_button_set_value(GTK_SPIN_BUTTON(d->strength_spin), v->strength);
+  if (scale)
+    gtk_combo_box_set_active(GTK_COMBO_BOX(d->scale_combo),
+                             CLAMP(v->scale, (int)scale->min, (int)scale->max) - (int)scale->min);
+  if (d->output_combo)
+    gtk_combo_box_set_active(GTK_COMBO_BOX(d->output_combo), CLAMP(v->output, 0, 2));
+  gtk_spin_button_set_value(GTK_SPIN_BUTTON(d->memory_spin),
+                            v->memory_mb > 0 ? v->memory_mb
+                                             : (int)(AENET_DEFAULT_MEMORY_BUDGET >> 20));
 }
 
 static void
@@ -517,30 +531,96 @@ get_widgets(Dialog *d, AenetValues *v)
 {
   ModelEntry *e = current_model_entry(d);
   g_strlcpy(v->model, e && e->path ? e->path : "", sizeof v->model);
-  if (d->denoise) {
+  if (d->auto_check)
     v->noise_level = gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(d->auto_check))
                          ? -1.0
                          : gtk_spin_button_get_value(GTK_SPIN_BUTTON(d->noise_spin));
+  if (d->strength_spin)
     v->strength = gtk_spin_button_get_value(GTK_SPIN_BUTTON(d->strength_spin));
-  } else {
+  if (d->scale_combo)
     v->scale = current_scale(d);
+  if (d->output_combo)
     v->output = gtk_combo_box_get_active(GTK_COMBO_BOX(d->output_combo));
+  v->memory_mb = gtk_spin_button_get_value_as_int(GTK_SPIN_BUTTON(d->memory_spin));
+}
+
+/* A spin button with the parameter's range and step. */
+static GtkWidget *
+param_spin(const AenetTaskParam *p)
+{
+  GtkWidget *spin = gtk_spin_button_new_with_range(p->min, p->max, p->step);
+  int digits = 0;
+  for (double step = p->step; digits < 3 && step < 1.0 - 1e-9; step *= 10)
+    digits++;
+  gtk_spin_button_set_digits(GTK_SPIN_BUTTON(spin), digits);
+  return spin;
+}
+
+/* The task's parameters as rows of the grid, from its row in the table. */
+static void
+add_param_rows(Dialog *d, GtkGrid *grid, int *row)
+{
+  for (int i = 0; i < d->task->n_params; i++) {
+    const AenetTaskParam *p = &d->task->params[i];
+    switch (p->kind) {
+    case AENET_PARAM_SCALE:
+      break; /* above the model: it chooses the models offered */
+    case AENET_PARAM_NOISE_LEVEL:
+      d->auto_check = gtk_check_button_new_with_mnemonic(_("_Automatic"));
+      add_row(grid, (*row)++, _("Noise level:"), d->auto_check);
+      d->noise_label = gtk_label_new(NULL);
+      if (d->estimate >= 0) {
+        char *t = g_strdup_printf(_("Estimated from the image: %.1f"), d->estimate);
+        gtk_label_set_text(GTK_LABEL(d->noise_label), t);
+        g_free(t);
+      } else
+        gtk_label_set_text(GTK_LABEL(d->noise_label),
+                           _("The noise level could not be estimated."));
+      gtk_label_set_xalign(GTK_LABEL(d->noise_label), 0);
+      gtk_style_context_add_class(gtk_widget_get_style_context(d->noise_label), "dim-label");
+      gtk_grid_attach(grid, d->noise_label, 1, (*row)++, 1, 1);
+      d->noise_spin = param_spin(p);
+      add_row(grid, (*row)++, _(p->label), d->noise_spin);
+      break;
+    case AENET_PARAM_STRENGTH:
+      d->strength_spin = param_spin(p);
+      add_row(grid, (*row)++, _(p->label), d->strength_spin);
+      break;
+    }
   }
 }
 
+/* The noise level the job's policy estimates for the selection, or -1. */
+static double
+estimate_noise(Dialog *d, int x, int y, int w, int h)
+{
+  AenetBufferIO b;
+  AenetJobRegion region;
+  aenet_buffer_io_init(&b, d->buffer, NULL, d->dw, d->dh, d->format, d->n_channels);
+  aenet_job_region_init(&region);
+  region.roi_x = x;
+  region.roi_y = y;
+  region.roi_width = w;
+  region.roi_height = h;
+  return aenet_job_estimate_noise(&b.io, &region, NULL);
+}
+
 gboolean
-aenet_dialog_run(const char *procedure, gint32 image, gint32 drawable, AenetValues *values)
+aenet_dialog_run(const AenetTask *task, gint32 image, gint32 drawable, AenetValues *values,
+                 double *estimate)
 {
   Dialog dd = { 0 }, *d = &dd;
   int x, y, w, h, row = 0;
   gboolean ok;
+  const AenetTaskParam *scale_param = aenet_task_get_param(task, AENET_PARAM_SCALE);
 
   gtk_init(NULL, NULL);
-  d->denoise = strcmp(procedure, AENET_DENOISE_PROC) == 0;
+  d->task = task;
+  d->sized = aenet_task_changes_size(task);
   d->drawable = drawable;
   d->values = values;
   d->buffer = gimp_drawable_get_buffer(drawable);
-  d->format = aenet_plugin_float_format(drawable, &d->n_channels);
+  d->format = aenet_gimp2_float_format(drawable, &d->n_channels);
   d->dw = gimp_drawable_width(drawable);
   d->dh = gimp_drawable_height(drawable);
   d->models = g_ptr_array_new_with_free_func(model_entry_free);
@@ -550,13 +630,13 @@ aenet_dialog_run(const char *procedure, gint32 image, gint32 drawable, AenetValu
     x = y = 0, w = d->dw, h = d->dh;
   d->cx = x + w / 2;
   d->cy = y + h / 2;
-  if (d->denoise)
-    d->estimate = aenet_plugin_estimate_noise(d->buffer, d->format, d->n_channels,
-                                              GEGL_RECTANGLE(x, y, w, h), NULL);
+  /* Once, as the run would: the run after OK reuses it (*estimate). */
+  if (aenet_task_get_param(task, AENET_PARAM_NOISE_LEVEL))
+    d->estimate = estimate_noise(d, x, y, w, h);
 
-  d->dialog = gtk_dialog_new_with_buttons(
-      d->denoise ? _("Autoencoder Denoise") : _("Autoencoder Upscale"), NULL, 0, _("_Reset"),
-      RESPONSE_RESET, _("_Cancel"), GTK_RESPONSE_CANCEL, _("_OK"), GTK_RESPONSE_OK, NULL);
+  d->dialog = gtk_dialog_new_with_buttons(_(task->dialog_title), NULL, 0, _("_Reset"),
+                                          RESPONSE_RESET, _("_Cancel"), GTK_RESPONSE_CANCEL,
+                                          _("_OK"), GTK_RESPONSE_OK, NULL);
   gtk_dialog_set_default_response(GTK_DIALOG(d->dialog), GTK_RESPONSE_OK);
   gtk_window_set_position(GTK_WINDOW(d->dialog), GTK_WIN_POS_CENTER);
   gtk_window_set_keep_above(GTK_WINDOW(d->dialog), TRUE);
@@ -602,15 +682,17 @@ aenet_dialog_run(const char *procedure, gint32 image, gint32 drawable, AenetValu
   gtk_grid_set_column_spacing(grid, 12);
   gtk_box_pack_start(GTK_BOX(box), GTK_WIDGET(grid), TRUE, TRUE, 0);
 
-  if (!d->denoise) {
+  if (scale_param) {
     d->scale_combo = gtk_combo_box_text_new();
-    for (int s = 2; s <= 4; s++) {
+    for (int s = (int)scale_param->min; s <= (int)scale_param->max; s++) {
       char *t = g_strdup_printf(_("%d×"), s);
       gtk_combo_box_text_append_text(GTK_COMBO_BOX_TEXT(d->scale_combo), t);
       g_free(t);
     }
-    gtk_combo_box_set_active(GTK_COMBO_BOX(d->scale_combo), CLAMP(values->scale, 2, 4) - 2);
-    add_row(grid, row++, _("_Scale:"), d->scale_combo);
+    gtk_combo_box_set_active(GTK_COMBO_BOX(d->scale_combo),
+                             CLAMP(values->scale, (int)scale_param->min, (int)scale_param->max)
+                                 - (int)scale_param->min);
+    add_row(grid, row++, _(scale_param->label), d->scale_combo);
   }
   d->model_combo = gtk_combo_box_text_new();
   add_row(grid, row++, _("_Model:"), d->model_combo);
@@ -621,26 +703,8 @@ aenet_dialog_run(const char *procedure, gint32 image, gint32 drawable, AenetValu
   gtk_style_context_add_class(gtk_widget_get_style_context(d->model_desc), "dim-label");
   gtk_grid_attach(grid, d->model_desc, 1, row++, 1, 1);
 
-  if (d->denoise) {
-    d->auto_check = gtk_check_button_new_with_mnemonic(_("_Automatic"));
-    add_row(grid, row++, _("Noise level:"), d->auto_check);
-    d->noise_label = gtk_label_new(NULL);
-    if (d->estimate >= 0) {
-      char *t = g_strdup_printf(_("Estimated from the image: %.1f"), d->estimate);
-      gtk_label_set_text(GTK_LABEL(d->noise_label), t);
-      g_free(t);
-    } else
-      gtk_label_set_text(GTK_LABEL(d->noise_label), _("The noise level could not be estimated."));
-    gtk_label_set_xalign(GTK_LABEL(d->noise_label), 0);
-    gtk_style_context_add_class(gtk_widget_get_style_context(d->noise_label), "dim-label");
-    gtk_grid_attach(grid, d->noise_label, 1, row++, 1, 1);
-    d->noise_spin = gtk_spin_button_new_with_range(0, 50, 0.5);
-    gtk_spin_button_set_digits(GTK_SPIN_BUTTON(d->noise_spin), 1);
-    add_row(grid, row++, _("_Level (0–255 scale):"), d->noise_spin);
-    d->strength_spin = gtk_spin_button_new_with_range(0, 1, 0.05);
-    gtk_spin_button_set_digits(GTK_SPIN_BUTTON(d->strength_spin), 2);
-    add_row(grid, row++, _("S_trength:"), d->strength_spin);
-  } else {
+  add_param_rows(d, grid, &row);
+  if (d->sized) {
     d->output_combo = gtk_combo_box_text_new();
     gtk_combo_box_text_append_text(GTK_COMBO_BOX_TEXT(d->output_combo), _("New image"));
     gtk_combo_box_text_append_text(GTK_COMBO_BOX_TEXT(d->output_combo),
@@ -648,6 +712,13 @@ aenet_dialog_run(const char *procedure, gint32 image, gint32 drawable, AenetValu
     gtk_combo_box_text_append_text(GTK_COMBO_BOX_TEXT(d->output_combo), _("New layer"));
     add_row(grid, row++, _("Out_put:"), d->output_combo);
   }
+  /* Less memory: smaller tiles, a little slower; the result is the same. */
+  d->memory_spin = gtk_spin_button_new_with_range(AENET_PLUGIN_MEMORY_MIN_MB,
+                                                  AENET_PLUGIN_MEMORY_MAX_MB, 32);
+  gtk_widget_set_tooltip_text(d->memory_spin,
+                              _("Working memory of all threads. Less memory means smaller tiles "
+                                "and a little more time; the result is the same."));
+  add_row(grid, row++, _("Working _memory (MiB):"), d->memory_spin);
 
   fill_models(d);
   set_widgets(d, values);
@@ -656,11 +727,13 @@ aenet_dialog_run(const char *procedure, gint32 image, gint32 drawable, AenetValu
   g_signal_connect(d->model_combo, "changed", G_CALLBACK(on_changed), d);
   g_signal_connect(d->zoom_combo, "changed", G_CALLBACK(on_changed), d);
   g_signal_connect_swapped(d->before_check, "toggled", G_CALLBACK(gtk_widget_queue_draw), d->area);
-  if (d->denoise) {
+  if (d->auto_check) {
     g_signal_connect(d->auto_check, "toggled", G_CALLBACK(on_changed), d);
     g_signal_connect(d->noise_spin, "value-changed", G_CALLBACK(on_changed), d);
+  }
+  if (d->strength_spin)
     g_signal_connect(d->strength_spin, "value-changed", G_CALLBACK(on_strength_changed), d);
-  } else
+  if (d->scale_combo)
     g_signal_connect(d->scale_combo, "changed", G_CALLBACK(on_scale_changed), d);
   g_signal_connect(d->area, "draw", G_CALLBACK(on_draw), d);
   g_signal_connect(d->area, "button-press-event", G_CALLBACK(on_button_press), d);
@@ -672,11 +745,11 @@ aenet_dialog_run(const char *procedure, gint32 image, gint32 drawable, AenetValu
     int response = gtk_dialog_run(GTK_DIALOG(d->dialog));
     if (response == RESPONSE_RESET) {
       AenetValues def;
-      aenet_values_init_denoise(&def);
-      if (!d->denoise)
+      aenet_values_init(&def, d->task);
+      if (d->scale_combo)
         g_signal_handlers_block_by_func(d->scale_combo, on_scale_changed, d);
       set_widgets(d, &def);
-      if (!d->denoise) {
+      if (d->scale_combo) {
         g_signal_handlers_unblock_by_func(d->scale_combo, on_scale_changed, d);
         *values->model = '\0';
         fill_models(d);
@@ -689,6 +762,7 @@ aenet_dialog_run(const char *procedure, gint32 image, gint32 drawable, AenetValu
   }
   if (ok)
     get_widgets(d, values);
+  *estimate = ok && values->noise_level < 0 ? d->estimate : -1;
 
   if (d->timeout_id)
     g_source_remove(d->timeout_id);
@@ -698,7 +772,7 @@ aenet_dialog_run(const char *procedure, gint32 image, gint32 drawable, AenetValu
     gtk_main_iteration();
   g_clear_pointer(&d->before, cairo_surface_destroy);
   g_clear_pointer(&d->after, cairo_surface_destroy);
-  aenet_model_free(d->model);
+  aenet_job_free(d->job);
   g_free(d->model_key);
   g_free(d->region);
   g_free(d->result);

@@ -2,7 +2,8 @@
  * measured the way the papers measure it (see metrics.h).
  *
  *   denoise: clean image + N(0, (sigma/255)^2) (fixed seed per image and
- *            sigma, not clipped) → model → PSNR/SSIM of the 8-bit output
+ *            sigma, not clipped; with --clip clipped and rounded to 8 bits
+ *            as a saved file is) → model → PSNR/SSIM of the 8-bit output
  *            against the clean image; the baseline is the noisy input.
  *   upscale: *_HR.* images (or every image) cropped to a multiple of the
  *            scale; the LR image is the matching *_LR.* file or the bicubic
@@ -26,6 +27,7 @@
 #include "imageio.h"
 #include "json.h"
 #include "metrics.h"
+#include "job.h"
 #include "model.h"
 #include "resize.h"
 #include "safetensors.h"
@@ -50,15 +52,13 @@ typedef struct {
   double psnr, ssim, baseline_psnr, baseline_ssim;
 } EvalResult;
 
+/* The model runs through a job, as in the commands; sigma on 0–255. */
 static gboolean
-run_model(const AenetModel *model, const float *input, float *output, int c, int h, int w,
-          float noise_level, int n_threads, GError **error)
+run_model(AenetJob *job, const float *input, float *output, int c, int h, int w, double sigma,
+          GError **error)
 {
-  AenetTilerOptions opt;
-  aenet_tiler_options_init(&opt);
-  opt.n_threads = n_threads;
-  opt.noise_level = noise_level;
-  return aenet_tiler_run_planar(model->network, input, c, h, w, output, &opt, error);
+  aenet_job_set_noise_level(job, sigma);
+  return aenet_job_run_planar(job, input, c, h, w, output, error);
 }
 
 /* ---- images ---- */
@@ -93,9 +93,7 @@ eval_image_load(const char *path, GError **error)
     return NULL;
   }
   aenet_image_get_rect(image, 0, 0, image->width, image->height, inter);
-  for (int k = 0; k < c; k++)
-    for (gsize i = 0; i < plane; i++)
-      data[k * plane + i] = inter[i * n + k];
+  aenet_pixels_deinterleave(data, plane, inter, plane, n, c);
   EvalImage *im = g_new0(EvalImage, 1);
   im->path = g_strdup(path);
   im->name = g_path_get_basename(path);
@@ -320,7 +318,7 @@ saved_write(GPtrArray *saved, GArray *results, const char *task, const char *key
 /* ---- the two tasks ---- */
 
 static gboolean
-eval_denoise_image(const AenetModel *model, const EvalImage *im, int sigma, int n_threads,
+eval_denoise_image(AenetJob *job, const EvalImage *im, int sigma, gboolean clip,
                    GPtrArray *saved, EvalResult *r, GError **error)
 {
   gsize n = (gsize)im->c * im->h * im->w;
@@ -330,8 +328,10 @@ eval_denoise_image(const AenetModel *model, const EvalImage *im, int sigma, int 
   AenetRng rng;
   aenet_rng_init(&rng, seed_for(im->name, sigma));
   aenet_degrade_gaussian(noisy, n, (float)sigma, &rng);
+  if (clip)
+    aenet_degrade_quantize(noisy, n, 255);
   gboolean ok
-      = run_model(model, noisy, output, im->c, im->h, im->w, sigma / 255.0f, n_threads, error);
+      = run_model(job, noisy, output, im->c, im->h, im->w, sigma, error);
   if (ok) {
     r->name = im->name;
     r->condition = sigma;
@@ -384,10 +384,10 @@ crop_to_multiple(EvalImage *im, int s)
 }
 
 static gboolean
-eval_upscale_image(const AenetModel *model, EvalImage *hr, const char *lr_path, int n_threads,
-                   GPtrArray *saved, EvalResult *r, GError **error)
+eval_upscale_image(AenetJob *job, EvalImage *hr, const char *lr_path, GPtrArray *saved,
+                   EvalResult *r, GError **error)
 {
-  int s = model->scale;
+  int s = aenet_job_get_scale(job);
   crop_to_multiple(hr, s);
   int lh = hr->h / s, lw = hr->w / s, c = hr->c;
   if (lh < 1 || lw < 1) {
@@ -425,7 +425,7 @@ eval_upscale_image(const AenetModel *model, EvalImage *hr, const char *lr_path, 
   float *bicubic = g_new(float, hn); /* (c, h, w) */
   float *scratch = g_new(float, aenet_resize_scratch_size(c, lh, lw, hr->h, hr->w));
   aenet_resize_bicubic(bicubic, lr, scratch, c, lh, lw, hr->h, hr->w);
-  gboolean ok = run_model(model, lr, output, c, lh, lw, 0.0f, n_threads, error);
+  gboolean ok = run_model(job, lr, output, c, lh, lw, 0.0, error);
   if (ok) {
     r->name = hr->name;
     r->condition = s;
@@ -451,13 +451,15 @@ aenet_cmd_eval(int argc, char **argv)
 {
   char *model_name = NULL, *data_dir = NULL, *sigma_text = NULL, *save_inputs = NULL;
   int scale = 0, n_threads = 0, limit = 0;
-  gboolean json = FALSE;
+  gboolean json = FALSE, clip = FALSE;
   int status = EXIT_RUNTIME;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_STRING, &model_name, N_("Model name or file"), N_("MODEL") },
     { "data", 0, 0, G_OPTION_ARG_FILENAME, &data_dir, N_("Folder of test images"), N_("DIR") },
     { "sigma", 0, 0, G_OPTION_ARG_STRING, &sigma_text,
       N_("Noise levels to test, 0–75 on the 0–255 scale (default 15,25,50)"), N_("LIST") },
+    { "clip", 0, 0, G_OPTION_ARG_NONE, &clip,
+      N_("Clip and round the noisy images to 8 bits, as a saved file is"), NULL },
     { "scale", 0, 0, G_OPTION_ARG_INT, &scale, N_("Upscaling factor (must match the model)"),
       N_("N") },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print the results as JSON"), NULL },
@@ -477,7 +479,8 @@ aenet_cmd_eval(int argc, char **argv)
                  "Upscaling: PSNR/SSIM of the Y channel, border of `scale` pixels cropped;\n"
                  "*_HR.* / *_LR.* pairs are used when the folder has them."));
   GError *error = NULL;
-  AenetModel *model = NULL;
+  AenetJob *job = NULL;
+  const AenetModel *model = NULL;
   GPtrArray *names = NULL;
   GArray *results = g_array_new(FALSE, TRUE, sizeof(EvalResult));
   GPtrArray *keep = g_ptr_array_new_with_free_func((GDestroyNotify)eval_image_free);
@@ -518,16 +521,23 @@ aenet_cmd_eval(int argc, char **argv)
     goto out;
   }
 
-  char *path = aenet_model_find(model_name, &error);
-  if (path != NULL) {
-    model = aenet_model_load(path, &error);
-    g_free(path);
-  }
-  if (model == NULL) {
+  AenetJobSettings settings;
+  aenet_job_settings_init(&settings, NULL);
+  settings.model = model_name;
+  settings.n_threads = n_threads;
+  job = aenet_job_new(NULL, &settings, &error);
+  if (job == NULL) {
     g_printerr("aenet eval: %s\n", error->message);
     goto out;
   }
-  gboolean denoise = strcmp(model->task, "denoise") == 0;
+  model = aenet_job_get_model(job);
+  AenetMetric metric = aenet_job_get_task(job)->metric;
+  if (metric == AENET_METRIC_NONE) {
+    g_printerr(_("aenet eval: %s is a “%s” model, which has no test protocol\n"),
+               aenet_model_get_display_name(model), model->task);
+    goto out;
+  }
+  gboolean denoise = metric == AENET_METRIC_DENOISE_RGB;
   if ((sigma_text != NULL && !denoise) || (scale != 0 && denoise)) {
     if (denoise)
       g_printerr(_("aenet eval: %s is a denoising model; --scale is for upscaling models\n"),
@@ -604,9 +614,9 @@ aenet_cmd_eval(int argc, char **argv)
     char *lr_path = paired ? find_lr_path(data_dir, im->name, names) : NULL;
     for (int k = 0; k < n_conditions; k++) {
       EvalResult r = { 0 };
-      gboolean ok = denoise ? eval_denoise_image(model, im, conditions[k], n_threads, saved, &r,
-                                                 &error)
-                            : eval_upscale_image(model, im, lr_path, n_threads, saved, &r, &error);
+      gboolean ok = denoise
+                        ? eval_denoise_image(job, im, conditions[k], clip, saved, &r, &error)
+                        : eval_upscale_image(job, im, lr_path, saved, &r, &error);
       if (!ok) {
         g_printerr(_("aenet eval: warning: skipping %s: %s\n"), im->name, error->message);
         if (error->code == AENET_ERROR_CANCELLED || error->code == AENET_ERROR_NOMEM) {
@@ -658,7 +668,7 @@ out:
   g_ptr_array_unref(keep);
   if (names != NULL)
     g_ptr_array_unref(names);
-  aenet_model_free(model);
+  aenet_job_free(job);
   g_option_context_free(context);
   g_free(model_name);
   g_free(data_dir);

@@ -1,11 +1,12 @@
-/* main.c — the aenet program: finds the subcommand and hands over to it.
+/* cli.c — the aenet program: finds the subcommand and hands over to it.
  *
- * Each subcommand (commands.h) parses its own options with a GOptionContext,
- * so "aenet CMD --help" works for all of them; "aenet help CMD" is the same.
+ * The task table's rows (task.h) are subcommands ("aenet denoise"), all run
+ * by cmd-process.c; the other commands are listed here. Each subcommand
+ * parses its own options with a GOptionContext, so "aenet CMD --help" works
+ * for all of them; "aenet help CMD" is the same.
  * Exit status: 0 success, 1 runtime error, 2 usage error, 130 cancelled. */
 #include "config.h"
 
-#include <cblas.h>
 #include <glib.h>
 #include <glib/gi18n.h>
 #include <locale.h>
@@ -14,7 +15,9 @@
 
 #include "commands.h"
 #include "cpu.h"
+#include "messages.h"
 #include "model.h"
+#include "task.h"
 
 typedef struct {
   const char *name;
@@ -22,14 +25,14 @@ typedef struct {
   const char *summary; /* marked with N_(), translated when shown */
 } Command;
 
+/* The commands that are not tasks. */
 static const Command commands[] = {
-  { "denoise", aenet_cmd_denoise, N_("Remove noise from an image") },
-  { "upscale", aenet_cmd_upscale, N_("Enlarge an image 2, 3 or 4 times") },
   { "info", aenet_cmd_info, N_("Describe a model file") },
   { "install", aenet_cmd_install, N_("Copy a model into your model folder") },
   { "bench", aenet_cmd_bench, N_("Measure the speed of a model on this computer") },
   { "train", aenet_cmd_train, N_("Train a model") },
   { "eval", aenet_cmd_eval, N_("Measure a model's quality on a set of images") },
+  { "compare", aenet_cmd_compare, N_("PSNR and SSIM of image files against references") },
   { "degrade", aenet_cmd_degrade, N_("Write training pairs for other trainers (PyTorch)") },
 };
 
@@ -42,21 +45,40 @@ find_command(const char *name)
   return NULL;
 }
 
+/* A subcommand: a task, or one of the commands above. */
+typedef struct {
+  const char *name;
+  const AenetTask *task;
+  const Command *command;
+} Subcommand;
+
+static gboolean
+find_subcommand(const char *name, Subcommand *sub)
+{
+  sub->task = aenet_task_find(name);
+  sub->command = sub->task ? NULL : find_command(name);
+  sub->name = sub->task ? sub->task->name : sub->command ? sub->command->name : NULL;
+  return sub->name != NULL;
+}
+
 static void
 print_usage(gboolean to_stderr)
 {
   GString *s = g_string_new(NULL);
   g_string_append_printf(s, "%s\n  aenet %s\n\n", _("Usage:"),
-                         _("COMMAND [OPTION...] [ARGUMENT...]"));
+                         _("COMMAND [OPTION…] [ARGUMENT…]"));
   g_string_append_printf(s, "%s\n\n%s\n", _("Neural image denoising and upscaling."),
                          _("Commands:"));
+  for (guint i = 0; i < aenet_task_count(); i++)
+    g_string_append_printf(s, "  %-10s %s\n", aenet_task_get(i)->name,
+                           _(aenet_task_get(i)->summary));
   for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
     g_string_append_printf(s, "  %-10s %s\n", commands[i].name, _(commands[i].summary));
   g_string_append_printf(s, "\n%s\n", _("Options:"));
   g_string_append_printf(s, "  %-12s %s\n", "-h, --help", _("Show this help"));
   g_string_append_printf(s, "  %-12s %s\n", "--version", _("Show the version"));
   g_string_append_printf(s, "\n%s\n",
-                         _("Run 'aenet COMMAND --help' or 'aenet help COMMAND' for the "
+                         _("Run “aenet COMMAND --help” or “aenet help COMMAND” for the "
                            "options of a command."));
   if (to_stderr)
     g_printerr("%s", s->str);
@@ -87,28 +109,27 @@ running_from_build_tree(void)
 }
 
 static int
-run_command(const Command *cmd, int argc, char **argv)
+run_subcommand(const Subcommand *sub, int argc, char **argv)
 {
   /* "aenet denoise" in each command's --help and messages. */
-  char *prgname = g_strdup_printf("aenet %s", cmd->name);
+  char *prgname = g_strdup_printf("aenet %s", sub->name);
   g_set_prgname(prgname);
   g_free(prgname);
-  return cmd->run(argc, argv);
+  return sub->task ? aenet_cmd_process(sub->task, argc, argv) : sub->command->run(argc, argv);
 }
 
 int
-main(int argc, char **argv)
+aenet_cli_main(int argc, char **argv)
 {
-  aenet_cpu_reexec_with_blas_coretype(argv);
   setlocale(LC_ALL, "");
   /* Numbers in model files, JSON and option values always use a dot. */
   setlocale(LC_NUMERIC, "C");
   bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
   textdomain(GETTEXT_PACKAGE);
-
-  /* The engine runs its own threads, each calling BLAS on small blocks. */
-  openblas_set_num_threads(1);
+  aenet_messages_init();
+  /* Training and bench call BLAS too; the task commands get this from the job. */
+  aenet_cpu_use_own_threads();
 
   if (running_from_build_tree())
     aenet_model_add_search_dir(AENET_SOURCE_MODELDIR);
@@ -129,26 +150,25 @@ main(int argc, char **argv)
     g_print("aenet %s\n", AENET_VERSION);
     return 0;
   }
+  Subcommand sub;
   if (strcmp(name, "help") == 0) {
-    const Command *cmd = find_command(argv[2]);
-    if (cmd == NULL) {
-      g_printerr(_("aenet: unknown command '%s'; run 'aenet --help' for the list\n"), argv[2]);
+    if (!find_subcommand(argv[2], &sub)) {
+      aenet_print_error(_("unknown command “%s”; run “aenet --help” for the list"), argv[2]);
       return 2;
     }
-    char *help_argv[] = { (char *)cmd->name, (char *)"--help", NULL };
-    return run_command(cmd, 2, help_argv);
+    char *help_argv[] = { (char *)sub.name, (char *)"--help", NULL };
+    return run_subcommand(&sub, 2, help_argv);
   }
   if (name[0] == '-') {
-    g_printerr(_("aenet: unknown option '%s'; the command comes first, e.g. 'aenet "
-                 "denoise --help'\n"),
-               name);
+    aenet_print_error(_("unknown option “%s”; the command comes first, e.g. “aenet denoise "
+                        "--help”"),
+                      name);
     return 2;
   }
 
-  const Command *cmd = find_command(name);
-  if (cmd == NULL) {
-    g_printerr(_("aenet: unknown command '%s'; run 'aenet --help' for the list\n"), name);
+  if (!find_subcommand(name, &sub)) {
+    aenet_print_error(_("unknown command “%s”; run “aenet --help” for the list"), name);
     return 2;
   }
-  return run_command(cmd, argc - 1, argv + 1);
+  return run_subcommand(&sub, argc - 1, argv + 1);
 }

@@ -54,15 +54,19 @@ up_add(Graph *g, int in, int out, int skip)
   return graph_add(g, "\"op\": \"add\", \"in\": [%d, %d]", s, skip);
 }
 
-/* Denoiser: input and noise-level map, unshuffled to half resolution, then
- * three levels: 1/2 of width w1 with 2 + extra convolutions on each side,
- * 1/4 and 1/8 of width 2w and 4w. */
+/* Denoiser: input and noise-level map (none for a blind denoiser, which
+ * finds the noise itself), unshuffled to half resolution, then three
+ * levels: 1/2 of width w1 with 2 + extra convolutions on each side, 1/4 and
+ * 1/8 of width 2w and 4w. */
 static void
-build_unet_denoise(Graph *g, int w1, int w, int extra)
+build_unet_denoise(Graph *g, int w1, int w, int extra, gboolean blind)
 {
   int img = graph_add(g, "\"op\": \"input\", \"channels\": 3");
-  int sigma = graph_add(g, "\"op\": \"noise_level\"");
-  int cat = graph_add(g, "\"op\": \"concat\", \"in\": [%d, %d]", img, sigma);
+  int cat = img;
+  if (!blind) {
+    int sigma = graph_add(g, "\"op\": \"noise_level\"");
+    cat = graph_add(g, "\"op\": \"concat\", \"in\": [%d, %d]", img, sigma);
+  }
   int half = graph_add(g, "\"op\": \"unshuffle\", \"in\": [%d], \"factor\": 2", cat);
   int l1 = conv_relu(g, conv_relu(g, half, w1, 1), w1, 1);
   for (int i = 0; i < extra; i++)
@@ -95,16 +99,23 @@ build_unet_upscale(Graph *g, int w, int scale)
 
 static const AenetPreset presets[] = {
   { "unet-denoise", "denoise", 1,
-    "colour denoiser for noise levels 0–50, U-Net at 1/2, 1/4, 1/8 resolution, width 48" },
+    "colour denoiser for noise levels 0–50, U-Net at 1/2, 1/4, 1/8 resolution, width 48", 48, 48,
+    0, FALSE },
   { "unet-denoise-deep", "denoise", 1,
-    "unet-denoise with one more convolution on each side at 1/2 resolution" },
-  { "unet-denoise-wide", "denoise", 1, "unet-denoise with width 64 at 1/2 resolution" },
+    "unet-denoise with one more convolution on each side at 1/2 resolution", 48, 48, 1, FALSE },
+  { "unet-denoise-wide", "denoise", 1, "unet-denoise with width 64 at 1/2 resolution", 64, 48, 0,
+    FALSE },
   { "unet-denoise-small", "denoise", 1,
-    "a faster, smaller colour denoiser (width 32) for tests and quick fine-tuning" },
-  { "unet-x2", "upscale", 2, "2× upscaler, U-Net at low resolution, width 64" },
-  { "unet-x3", "upscale", 3, "3× upscaler, U-Net at low resolution, width 64" },
-  { "unet-x4", "upscale", 4, "4× upscaler, U-Net at low resolution, width 64" },
-  { NULL, NULL, 0, NULL },
+    "a faster, smaller colour denoiser (width 32) for tests and quick fine-tuning", 32, 32, 0,
+    FALSE },
+  { "unet-photo", "denoise", 1,
+    "blind denoiser for photographs (camera noise, JPEG): unet-denoise-wide without a noise "
+    "level",
+    64, 48, 0, TRUE },
+  { "unet-x2", "upscale", 2, "2× upscaler, U-Net at low resolution, width 64", 64, 64, 0, FALSE },
+  { "unet-x3", "upscale", 3, "3× upscaler, U-Net at low resolution, width 64", 64, 64, 0, FALSE },
+  { "unet-x4", "upscale", 4, "4× upscaler, U-Net at low resolution, width 64", 64, 64, 0, FALSE },
+  { NULL },
 };
 
 const AenetPreset *
@@ -145,16 +156,10 @@ char *
 aenet_preset_build_graph(const AenetPreset *preset)
 {
   Graph g = { g_string_new(NULL), 0 };
-  if (strcmp(preset->name, "unet-denoise") == 0)
-    build_unet_denoise(&g, 48, 48, 0);
-  else if (strcmp(preset->name, "unet-denoise-deep") == 0)
-    build_unet_denoise(&g, 48, 48, 1);
-  else if (strcmp(preset->name, "unet-denoise-wide") == 0)
-    build_unet_denoise(&g, 64, 48, 0);
-  else if (strcmp(preset->name, "unet-denoise-small") == 0)
-    build_unet_denoise(&g, 32, 32, 0);
+  if (preset->scale == 1)
+    build_unet_denoise(&g, preset->width_first, preset->width, preset->extra, preset->blind);
   else
-    build_unet_upscale(&g, 64, preset->scale);
+    build_unet_upscale(&g, preset->width, preset->scale);
   g_string_append(g.json, "\n]");
   return g_string_free(g.json, FALSE);
 }

@@ -19,6 +19,7 @@
 #include "commands.h"
 #include "imageio.h"
 #include "json.h"
+#include "job.h"
 #include "model.h"
 #include "network.h"
 #include "ops.h"
@@ -115,29 +116,31 @@ bench_write(void *user, int x, int y, int w, int h, const float *src, GError **e
   return TRUE;
 }
 
-/* The model to measure: -m, else the installed default, else the default
- * preset with random weights (speed does not depend on the weights). */
-static AenetNetwork *
-get_network(const char *model_arg, AenetModel **model_out, char **name, GError **error)
+/* The model to measure: -m, else the installed default denoiser (found
+ * and loaded by a job, as the commands do), else the default preset with
+ * random weights (speed does not depend on the weights). */
+static const AenetNetwork *
+get_network(const char *model_arg, AenetJob **job_out, AenetNetwork **own, char **name,
+            GError **error)
 {
-  *model_out = NULL;
-  char *path = NULL;
-  if (model_arg != NULL) {
-    path = aenet_model_find(model_arg, error);
-    if (path == NULL)
-      return NULL;
-  } else
-    path = aenet_model_find_default("denoise", 1, NULL);
-
-  if (path != NULL) {
-    AenetModel *model = aenet_model_load(path, error);
-    g_free(path);
-    if (model == NULL)
-      return NULL;
-    *model_out = model;
+  AenetJobSettings settings;
+  const AenetTask *denoise = aenet_task_find("denoise");
+  aenet_job_settings_init(&settings, denoise);
+  settings.model = model_arg;
+  settings.noise_level = BENCH_SIGMA;
+  settings.scale = 0;
+  GError *local = NULL;
+  *job_out = aenet_job_new(model_arg != NULL ? NULL : denoise, &settings, &local);
+  if (*job_out != NULL) {
+    const AenetModel *model = aenet_job_get_model(*job_out);
     *name = g_strdup(aenet_model_get_display_name(model));
     return model->network;
   }
+  if (model_arg != NULL) {
+    g_propagate_error(error, local);
+    return NULL;
+  }
+  g_clear_error(&local);
 
   const AenetPreset *preset = aenet_preset_find_default("denoise", 1, error);
   if (preset == NULL)
@@ -149,6 +152,7 @@ get_network(const char *model_arg, AenetModel **model_out, char **name, GError *
     return NULL;
   aenet_network_init_params(net, BENCH_SEED);
   *name = g_strdup_printf(_("%s (preset, random weights)"), preset->name);
+  *own = net;
   return net;
 }
 
@@ -302,8 +306,9 @@ aenet_cmd_bench(int argc, char **argv)
   GError *error = NULL;
   int status = EXIT_USAGE;
   int width = 1920, height = 1080;
-  AenetModel *model = NULL;
-  AenetNetwork *net = NULL;
+  AenetJob *job = NULL;
+  AenetNetwork *own_net = NULL;
+  const AenetNetwork *net = NULL;
   char *name = NULL;
   AenetImage *in = NULL, *out = NULL;
   AenetProgress *progress = NULL;
@@ -339,7 +344,7 @@ aenet_cmd_bench(int argc, char **argv)
     n_threads = (int)g_get_num_processors();
 
   status = EXIT_RUNTIME;
-  net = get_network(model_arg, &model, &name, &error);
+  net = get_network(model_arg, &job, &own_net, &name, &error);
   if (net == NULL)
     goto out;
   int scale = aenet_network_get_scale(net);
@@ -481,10 +486,8 @@ out:
   g_free(times);
   aenet_image_free(out);
   aenet_image_free(in);
-  if (model != NULL)
-    aenet_model_free(model);
-  else
-    aenet_network_free(net);
+  aenet_job_free(job);
+  aenet_network_free(own_net);
   g_free(name);
   g_free(model_arg);
   g_free(size_arg);

@@ -12,6 +12,12 @@ typedef struct {
   const char *task;        /* "denoise" or "upscale" */
   int scale;               /* 1 for denoise */
   const char *description; /* one line for --help and aenet info */
+  /* The graph: widths at the first and the deeper levels, extra
+   * convolutions at the first level (denoisers), and whether a denoiser is
+   * blind (takes no noise level). */
+  int width_first, width;
+  int extra;
+  gboolean blind;
 } AenetPreset;
 
 /* All presets, terminated by an entry whose name is NULL. */

@@ -1,0 +1,439 @@
+/* job.c — a task run with one model (see job.h). */
+#include "config.h"
+
+#include "job.h"
+
+#include <glib/gi18n-lib.h>
+#include <math.h>
+#include <string.h>
+
+#include "cpu.h"
+#include "error.h"
+#include "noise-estimate.h"
+
+/* Rows of the estimate's crop read at a time, so the read buffer stays small. */
+#define ESTIMATE_BAND_ROWS 64
+
+struct AenetJob {
+  const AenetTask *task;
+  AenetJobSettings settings; /* .model points to model_name */
+  char *model_name;
+  AenetModel *model;
+  gboolean fallback;
+  double noise_level;     /* sigma on 0–255 of the last choice, or -1 */
+  gboolean noise_chosen;  /* for the next run */
+  gboolean noise_estimated;
+};
+
+double
+aenet_job_settings_get(const AenetJobSettings *s, AenetParamKind kind)
+{
+  switch (kind) {
+  case AENET_PARAM_NOISE_LEVEL:
+    return s->noise_level;
+  case AENET_PARAM_STRENGTH:
+    return s->strength;
+  case AENET_PARAM_SCALE:
+    return s->scale;
+  }
+  return NAN;
+}
+
+void
+aenet_job_settings_set(AenetJobSettings *s, AenetParamKind kind, double value)
+{
+  switch (kind) {
+  case AENET_PARAM_NOISE_LEVEL:
+    s->noise_level = value;
+    break;
+  case AENET_PARAM_STRENGTH:
+    s->strength = value;
+    break;
+  case AENET_PARAM_SCALE:
+    s->scale = (int)value;
+    break;
+  }
+}
+
+void
+aenet_job_settings_init(AenetJobSettings *settings, const AenetTask *task)
+{
+  memset(settings, 0, sizeof *settings);
+  settings->noise_level = -1.0;
+  settings->strength = 1.0;
+  for (int i = 0; task != NULL && i < task->n_params; i++)
+    aenet_job_settings_set(settings, task->params[i].kind, task->params[i].def);
+}
+
+gboolean
+aenet_job_settings_check(const AenetJobSettings *settings, const AenetTask *task, GError **error)
+{
+  for (int i = 0; task != NULL && i < task->n_params; i++) {
+    const AenetTaskParam *p = &task->params[i];
+    double v = aenet_job_settings_get(settings, p->kind);
+    /* Scale 0: the named model's (checked when it is loaded). */
+    if (p->kind == AENET_PARAM_SCALE && v == 0)
+      continue;
+    if (!aenet_task_param_accepts(p, v))
+      return aenet_task_param_range_error(p, v, error);
+  }
+  if (settings->tile < 0 || settings->n_threads < 0) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
+                _("The tile size and the number of threads cannot be negative."));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* The file for a job: the named model; else, with the noise level
+ * automatic, the task's blind model if installed; else the task's default
+ * for the scale (the blind model's fallback). */
+static char *
+find_model(AenetJob *job, int scale, GError **error)
+{
+  const AenetTask *task = job->task;
+  if (job->model_name != NULL && *job->model_name != '\0')
+    return aenet_model_find(job->model_name, error);
+  if (task->blind_model != NULL && job->settings.noise_level < 0) {
+    char *path = aenet_model_find(task->blind_model, NULL);
+    if (path != NULL)
+      return path;
+    job->fallback = TRUE;
+  }
+  char *name = aenet_task_default_model(task, scale);
+  char *path = aenet_model_find(name, error);
+  g_free(name);
+  return path;
+}
+
+/* Checks that the loaded model does the job's task at the asked scale. */
+static gboolean
+check_model(const AenetJob *job, GError **error)
+{
+  const AenetModel *m = job->model;
+  const char *name = aenet_model_get_display_name(m);
+  if (strcmp(m->task, job->task->model_task) != 0) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_MODEL,
+                /* TRANSLATORS: the tasks are keywords: “denoise”, “upscale”. */
+                _("The model “%s” is for the task “%s”, not for “%s”."), name, m->task,
+                job->task->name);
+    return FALSE;
+  }
+  if (job->settings.scale > 0 && job->settings.scale != m->scale) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_MODEL, _("The model “%s” enlarges %d×, not %d×."),
+                name, m->scale, job->settings.scale);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+AenetJob *
+aenet_job_new(const AenetTask *task, const AenetJobSettings *settings, GError **error)
+{
+  gboolean named = settings->model != NULL && *settings->model != '\0';
+  if (task == NULL && !named) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
+                "internal error: a job needs a task or a model");
+    return NULL;
+  }
+  if (!aenet_job_settings_check(settings, task, error))
+    return NULL;
+
+  AenetJob *job = g_new0(AenetJob, 1);
+  job->task = task;
+  job->settings = *settings;
+  job->model_name = g_strdup(settings->model);
+  job->settings.model = job->model_name;
+  job->noise_level = -1;
+
+  int scale = settings->scale > 0 ? settings->scale : task ? aenet_task_default_scale(task) : 1;
+  char *path = task != NULL || named ? find_model(job, scale, error) : NULL;
+  if (path != NULL)
+    job->model = aenet_model_load(path, error);
+  g_free(path);
+  if (job->model == NULL)
+    goto fail;
+  if (job->task == NULL)
+    job->task = aenet_task_find_for_model(job->model->task); /* the loader checked it exists */
+  if (!check_model(job, error))
+    goto fail;
+
+  aenet_cpu_use_own_threads();
+  return job;
+
+fail:
+  aenet_job_free(job);
+  return NULL;
+}
+
+void
+aenet_job_free(AenetJob *job)
+{
+  if (job == NULL)
+    return;
+  aenet_model_free(job->model);
+  g_free(job->model_name);
+  g_free(job);
+}
+
+const AenetTask *
+aenet_job_get_task(const AenetJob *job)
+{
+  return job->task;
+}
+
+const AenetModel *
+aenet_job_get_model(const AenetJob *job)
+{
+  return job->model;
+}
+
+int
+aenet_job_get_scale(const AenetJob *job)
+{
+  return aenet_network_get_scale(job->model->network);
+}
+
+gboolean
+aenet_job_is_fallback(const AenetJob *job)
+{
+  return job->fallback;
+}
+
+void
+aenet_job_region_init(AenetJobRegion *region)
+{
+  memset(region, 0, sizeof *region);
+}
+
+/* The region as x, y, w, h inside the image. */
+static void
+region_rect(const AenetImageIO *io, const AenetJobRegion *region, int r[4])
+{
+  if (region == NULL || region->roi_width <= 0 || region->roi_height <= 0) {
+    r[0] = r[1] = 0, r[2] = io->width, r[3] = io->height;
+    return;
+  }
+  r[0] = CLAMP(region->roi_x, 0, io->width);
+  r[1] = CLAMP(region->roi_y, 0, io->height);
+  r[2] = MIN(region->roi_width, io->width - r[0]);
+  r[3] = MIN(region->roi_height, io->height - r[1]);
+}
+
+/* The noise estimate's policy, for every caller: a central crop of the
+ * region of at most AENET_JOB_ESTIMATE_PIXELS with the region's shape, its
+ * colour channels (no alpha), clipped to [0, 1] as a saved file is. */
+double
+aenet_job_estimate_noise(const AenetImageIO *io, const AenetJobRegion *region, GError **error)
+{
+  int r[4];
+  region_rect(io, region, r);
+  int cw = r[2], ch = r[3];
+  double pixels = (double)cw * ch;
+  if (pixels > AENET_JOB_ESTIMATE_PIXELS) {
+    double f = sqrt(AENET_JOB_ESTIMATE_PIXELS / pixels);
+    cw = MAX(1, (int)(cw * f));
+    ch = MAX(1, (int)(ch * f));
+  }
+  int x0 = r[0] + (r[2] - cw) / 2, y0 = r[1] + (r[3] - ch) / 2;
+  int nc = io->n_channels, colour = nc >= 3 ? 3 : 1;
+  gsize plane = (gsize)cw * ch;
+  int band = MIN(ch, ESTIMATE_BAND_ROWS);
+  float *rows = g_try_new(float, (gsize)cw *band *nc); /* (band, cw, nc) */
+  float *planar = g_try_new(float, plane *colour);     /* (colour, ch, cw) */
+  double sigma = -1;
+
+  if (rows == NULL || planar == NULL) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_NOMEM,
+                _("Not enough memory to estimate the noise level."));
+    goto out;
+  }
+  for (int y = 0; y < ch; y += band) {
+    int h = MIN(band, ch - y);
+    if (!io->read(io->user, x0, y0 + y, cw, h, rows, error))
+      goto out;
+    aenet_pixels_deinterleave(planar + (gsize)y * cw, plane, rows, (gsize)cw * h, nc, colour);
+  }
+  for (gsize i = 0; i < plane * colour; i++)
+    planar[i] = CLAMP(planar[i], 0.0f, 1.0f);
+  sigma = aenet_noise_estimate(planar, colour, ch, cw, error);
+
+out:
+  g_free(rows);
+  g_free(planar);
+  return sigma;
+}
+
+double
+aenet_job_choose_noise_level(AenetJob *job, const AenetImageIO *io, const AenetJobRegion *region,
+                             GError **error)
+{
+  const AenetTaskParam *p = aenet_task_get_param(job->task, AENET_PARAM_NOISE_LEVEL);
+  job->noise_estimated = FALSE;
+  if (p == NULL)
+    job->noise_level = 0;
+  else if (job->settings.noise_level >= 0)
+    job->noise_level = job->settings.noise_level;
+  else if (!aenet_network_takes_noise_level(job->model->network)) {
+    /* A blind model: the estimate is only shown, so failing is no error. */
+    double sigma = aenet_job_estimate_noise(io, region, NULL);
+    job->noise_level = sigma < 0 ? -1 : CLAMP(sigma, p->min, p->max);
+    job->noise_estimated = sigma >= 0;
+  } else {
+    double sigma = aenet_job_estimate_noise(io, region, error);
+    if (sigma < 0)
+      return -1;
+    job->noise_level = CLAMP(sigma, p->min, p->max);
+    job->noise_estimated = TRUE;
+  }
+  job->noise_chosen = TRUE;
+  return job->noise_level;
+}
+
+void
+aenet_job_set_noise_level(AenetJob *job, double sigma)
+{
+  job->noise_level = MAX(sigma, 0.0);
+  job->noise_chosen = TRUE;
+  job->noise_estimated = FALSE;
+}
+
+double
+aenet_job_get_noise_level(const AenetJob *job)
+{
+  return job->noise_level;
+}
+
+gboolean
+aenet_job_noise_level_estimated(const AenetJob *job)
+{
+  return job->noise_estimated;
+}
+
+/* The tiler's options for a run; the one place the noise level goes from
+ * the user's 0–255 scale to the network's 0–1. */
+static void
+tiler_options(const AenetJob *job, const AenetImageIO *io, const AenetJobRegion *region,
+              AenetTilerOptions *opt)
+{
+  aenet_tiler_options_init(opt);
+  if (region != NULL && io != NULL) {
+    int r[4];
+    region_rect(io, region, r);
+    opt->roi_x = r[0], opt->roi_y = r[1], opt->roi_width = r[2], opt->roi_height = r[3];
+    opt->progress = region->progress;
+    opt->progress_user = region->progress_user;
+    opt->cancel = region->cancel;
+  }
+  opt->tile = job->settings.tile;
+  opt->memory_budget = job->settings.memory_budget;
+  opt->n_threads = job->settings.n_threads;
+  opt->noise_level = (float)(MAX(job->noise_level, 0.0) / 255.0);
+}
+
+gboolean
+aenet_job_plan(const AenetJob *job, const AenetImageIO *io, const AenetJobRegion *region,
+               AenetJobPlan *plan, GError **error)
+{
+  AenetTilerOptions opt;
+  tiler_options(job, io, region, &opt);
+  const AenetNetwork *net = job->model->network;
+  plan->tile = aenet_tiler_choose_tile(net, io, &opt, error);
+  if (plan->tile <= 0)
+    return FALSE;
+  plan->n_threads = opt.n_threads > 0 ? opt.n_threads : (int)MAX(1, g_get_num_processors());
+  plan->memory = aenet_tiler_memory_for_tile(net, io->n_channels, plan->tile, plan->n_threads);
+  return TRUE;
+}
+
+/* Strength below 1: each written rectangle is blended with the input's
+ * same rectangle (size-keeping tasks only: output and input coordinates
+ * are the same). The tiler calls write one at a time. */
+typedef struct {
+  const AenetImageIO *inner;
+  float strength;
+  float *scratch;
+  gsize scratch_size; /* floats */
+} BlendIO;
+
+static gboolean
+blend_read(void *user, int x, int y, int w, int h, float *dst, GError **error)
+{
+  const BlendIO *b = user;
+  return b->inner->read(b->inner->user, x, y, w, h, dst, error);
+}
+
+static gboolean
+blend_write(void *user, int x, int y, int w, int h, const float *src, GError **error)
+{
+  BlendIO *b = user;
+  gsize n = (gsize)w * h * b->inner->n_channels;
+  if (n > b->scratch_size) {
+    g_free(b->scratch);
+    b->scratch = g_try_new(float, n);
+    b->scratch_size = b->scratch != NULL ? n : 0;
+    if (b->scratch == NULL) {
+      g_set_error(error, AENET_ERROR, AENET_ERROR_NOMEM,
+                  _("Not enough memory to blend the result with the original."));
+      return FALSE;
+    }
+  }
+  if (!b->inner->read(b->inner->user, x, y, w, h, b->scratch, error))
+    return FALSE;
+  for (gsize i = 0; i < n; i++)
+    b->scratch[i] += b->strength * (src[i] - b->scratch[i]);
+  return b->inner->write(b->inner->user, x, y, w, h, b->scratch, error);
+}
+
+gboolean
+aenet_job_run(AenetJob *job, const AenetImageIO *io, const AenetJobRegion *region, GError **error)
+{
+  AenetJobRegion whole;
+  if (region == NULL) {
+    aenet_job_region_init(&whole);
+    region = &whole;
+  }
+  if (!job->noise_chosen && aenet_job_choose_noise_level(job, io, region, error) < 0)
+    return FALSE;
+  job->noise_chosen = FALSE; /* the next image chooses again */
+
+  AenetTilerOptions opt;
+  tiler_options(job, io, region, &opt);
+  gboolean blend = job->settings.strength < 1.0 && aenet_job_get_scale(job) == 1;
+  BlendIO b = { io, (float)CLAMP(job->settings.strength, 0.0, 1.0), NULL, 0 };
+  AenetImageIO blended = *io;
+  if (blend) {
+    blended.read = blend_read;
+    blended.write = blend_write;
+    blended.user = &b;
+  }
+  gboolean ok = aenet_tiler_run(job->model->network, blend ? &blended : io, &opt, error);
+  g_free(b.scratch);
+  return ok;
+}
+
+gboolean
+aenet_job_run_planar(AenetJob *job, const float *in, int c, int h, int w, float *out,
+                     GError **error)
+{
+  if (!job->noise_chosen && job->settings.noise_level < 0
+      && aenet_task_get_param(job->task, AENET_PARAM_NOISE_LEVEL) != NULL) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
+                "internal error: a planar run needs its noise level given");
+    return FALSE;
+  }
+  if (!job->noise_chosen)
+    aenet_job_set_noise_level(job, MAX(job->settings.noise_level, 0.0));
+  job->noise_chosen = FALSE;
+
+  AenetTilerOptions opt;
+  tiler_options(job, NULL, NULL, &opt);
+  if (!aenet_tiler_run_planar(job->model->network, in, c, h, w, out, &opt, error))
+    return FALSE;
+  if (job->settings.strength < 1.0 && aenet_job_get_scale(job) == 1) {
+    float s = (float)CLAMP(job->settings.strength, 0.0, 1.0);
+    for (gsize i = 0; i < (gsize)c * h * w; i++)
+      out[i] = in[i] + s * (out[i] - in[i]);
+  }
+  return TRUE;
+}

@@ -1,0 +1,163 @@
+/* process.c — settings, set-up and pixels shared by the GIMP front ends
+ * (see process.h).
+ *
+ * Rectangles cross the job's callbacks as interleaved floats, h rows of
+ * w * n_channels, in drawable-local coordinates (output coordinates for
+ * enlarging, i.e. times the scale). */
+#include "config.h"
+
+#include "process.h"
+
+#include <locale.h>
+#include <string.h>
+#include <glib/gi18n-lib.h>
+
+#include "error.h"
+
+/* GEGL's tile cache in the plug-in, in bytes. GEGL sizes it from the
+ * machine's memory by default, and a plug-in's buffers are proxies of
+ * GIMP's, so a large cache only keeps tiles already read or written and
+ * makes the plug-in grow with the layer (about the layer's size again, at
+ * 48 MP and up). The job reads and writes one tile at a time; this is
+ * ample for that and keeps memory near the engine's budget. GEGL_CACHE_SIZE
+ * (MiB) in the environment still wins. */
+#define AENET_PLUGIN_TILE_CACHE ((guint64)32 << 20)
+
+void
+aenet_values_init(AenetValues *values, const AenetTask *task)
+{
+  AenetJobSettings s;
+  aenet_job_settings_init(&s, task);
+  memset(values, 0, sizeof *values);
+  values->noise_level = s.noise_level;
+  values->strength = s.strength;
+  values->scale = s.scale > 0 ? s.scale : aenet_task_default_scale(task);
+  values->output = AENET_OUTPUT_NEW_IMAGE;
+  values->memory_mb = (int)(AENET_DEFAULT_MEMORY_BUDGET >> 20);
+}
+
+/* The values as a job's settings: the one place the two meet. Only the
+ * task's own parameters are taken (saved values hold every field). */
+static void
+values_to_settings(const AenetValues *values, const AenetTask *task, AenetJobSettings *s)
+{
+  AenetJobSettings saved = { 0 };
+  saved.noise_level = values->noise_level;
+  saved.strength = values->strength;
+  saved.scale = values->scale;
+  aenet_job_settings_init(s, task);
+  for (int i = 0; i < task->n_params; i++)
+    aenet_job_settings_set(s, task->params[i].kind,
+                           aenet_job_settings_get(&saved, task->params[i].kind));
+  s->model = values->model;
+  if (values->memory_mb > 0)
+    s->memory_budget = (gsize)values->memory_mb << 20;
+}
+
+void
+aenet_values_set(AenetValues *values, AenetParamKind kind, double value)
+{
+  AenetJobSettings s = { 0 };
+  s.noise_level = values->noise_level;
+  s.strength = values->strength;
+  s.scale = values->scale;
+  aenet_job_settings_set(&s, kind, value);
+  values->noise_level = s.noise_level;
+  values->strength = s.strength;
+  values->scale = s.scale;
+}
+
+gboolean
+aenet_values_check(const AenetValues *values, const AenetTask *task, GError **error)
+{
+  AenetJobSettings s;
+  values_to_settings(values, task, &s);
+  if (!aenet_job_settings_check(&s, task, error))
+    return FALSE;
+  if (aenet_task_changes_size(task)
+      && (values->output < AENET_OUTPUT_NEW_IMAGE || values->output > AENET_OUTPUT_NEW_LAYER)) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
+                _("The output %d is not known: give 0 (new image), 1 (in place) or 2 "
+                  "(new layer)."),
+                values->output);
+    return FALSE;
+  }
+  if (values->memory_mb != 0
+      && (values->memory_mb < AENET_PLUGIN_MEMORY_MIN_MB
+          || values->memory_mb > AENET_PLUGIN_MEMORY_MAX_MB)) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
+                _("The working memory %d MiB is out of range: give %d to %d MiB."),
+                values->memory_mb, AENET_PLUGIN_MEMORY_MIN_MB, AENET_PLUGIN_MEMORY_MAX_MB);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+AenetJob *
+aenet_values_make_job(const AenetValues *values, const AenetTask *task, GError **error)
+{
+  AenetJobSettings s;
+  values_to_settings(values, task, &s);
+  return aenet_job_new(task, &s, error);
+}
+
+void
+aenet_plugin_init(void)
+{
+  setlocale(LC_ALL, "");
+  setlocale(LC_NUMERIC, "C");
+  bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
+  textdomain(GETTEXT_PACKAGE);
+  gegl_init(NULL, NULL);
+  if (!g_getenv("GEGL_CACHE_SIZE"))
+    g_object_set(gegl_config(), "tile-cache-size", AENET_PLUGIN_TILE_CACHE, NULL);
+}
+
+void
+aenet_plugin_debug_job(const AenetJob *job)
+{
+  if (g_getenv("AENET_DEBUG_JOB") == NULL)
+    return;
+  g_printerr("aenet job: model=%s noise-level=%.3f estimated=%d\n",
+             aenet_model_get_display_name(aenet_job_get_model(job)),
+             aenet_job_get_noise_level(job), aenet_job_noise_level_estimated(job));
+}
+
+const Babl *
+aenet_plugin_float_format(gboolean gray, gboolean alpha, int *n_channels)
+{
+  if (gray) {
+    *n_channels = alpha ? 2 : 1;
+    return babl_format(alpha ? "Y'A float" : "Y' float");
+  }
+  *n_channels = alpha ? 4 : 3;
+  return babl_format(alpha ? "R'G'B'A float" : "R'G'B' float");
+}
+
+static gboolean
+buffer_read(void *user, int x, int y, int w, int h, float *dst, GError **error)
+{
+  AenetBufferIO *b = user;
+  gegl_buffer_get(b->src, GEGL_RECTANGLE(x, y, w, h), 1.0, b->format, dst, GEGL_AUTO_ROWSTRIDE,
+                  GEGL_ABYSS_NONE);
+  return TRUE;
+}
+
+static gboolean
+buffer_write(void *user, int x, int y, int w, int h, const float *src, GError **error)
+{
+  AenetBufferIO *b = user;
+  gegl_buffer_set(b->dst, GEGL_RECTANGLE(x, y, w, h), 0, b->format, src, GEGL_AUTO_ROWSTRIDE);
+  return TRUE;
+}
+
+void
+aenet_buffer_io_init(AenetBufferIO *b, GeglBuffer *src, GeglBuffer *dst, int width, int height,
+                     const Babl *format, int n_channels)
+{
+  b->src = src;
+  b->dst = dst;
+  b->format = format;
+  b->io = (AenetImageIO){ width, height, n_channels, buffer_read, buffer_write, b };
+}

@@ -1,0 +1,276 @@
+/* test-job.c — the job (job.h): which model an automatic noise level uses
+ * (the blind photo model when installed, else the noise-level model and
+ * an estimate: the fallback), the level given reaching the network on the
+ * 0–1 scale, strength blending, and the one estimate policy.
+ *
+ * The models are tiny and written here, with outputs known in closed form:
+ *   "denoise"        out = in + sigma / 255 (a 1×1 convolution that adds
+ *                    the noise-level channel), so the output tells the
+ *                    level the network got;
+ *   "denoise-photo"  out = in / 2, blind (no noise_level op). */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "error.h"
+#include "job.h"
+#include "noise-estimate.h"
+#include "testutil.h"
+
+enum { W = 96, H = 80, C = 3 };
+
+static char *dir; /* the test's model folder */
+
+static void
+save_model(const char *name, const char *graph, const float *weights, gsize n)
+{
+  GError *error = NULL;
+  AenetModel *m = aenet_model_new("denoise", graph, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(aenet_network_get_n_params(m->network), ==, n);
+  memcpy(aenet_network_get_params(m->network), weights, n * sizeof(float));
+  aenet_model_set_meta(m, "name", name);
+  char *file = g_strdup_printf("%s/%s.safetensors", dir, name);
+  g_assert_true(aenet_model_save(m, file, &error));
+  g_assert_no_error(error);
+  g_free(file);
+  aenet_model_free(m);
+}
+
+static void
+save_sigma_model(void)
+{
+  /* 4 inputs (R, G, B, level) to 3: identity plus the level. */
+  float w[3 * 4] = { 0 };
+  for (int o = 0; o < 3; o++)
+    w[o * 4 + o] = w[o * 4 + 3] = 1.0f;
+  save_model("denoise",
+             "[{\"op\":\"input\",\"channels\":3},{\"op\":\"noise_level\"},"
+             "{\"op\":\"concat\",\"in\":[0,1]},"
+             "{\"op\":\"conv\",\"out\":3,\"k\":1,\"bias\":false}]",
+             w, G_N_ELEMENTS(w));
+}
+
+static void
+save_blind_model(void)
+{
+  float w[3 * 3] = { 0 };
+  for (int o = 0; o < 3; o++)
+    w[o * 3 + o] = 0.5f;
+  save_model("denoise-photo",
+             "[{\"op\":\"input\",\"channels\":3},{\"op\":\"conv\",\"out\":3,\"k\":1,\"bias\":false}]",
+             w, G_N_ELEMENTS(w));
+}
+
+/* A smooth pattern with Gaussian noise of sigma 12/255, planar (C, H, W). */
+static float *
+noisy_image(void)
+{
+  float *im = g_new(float, C * H * W);
+  GRand *r = g_rand_new_with_seed(7);
+  for (int c = 0; c < C; c++)
+    for (int y = 0; y < H; y++)
+      for (int x = 0; x < W; x++) {
+        double u1 = g_rand_double_range(r, 1e-9, 1), u2 = g_rand_double(r);
+        double n = 12.0 / 255 * sqrt(-2 * log(u1)) * cos(2 * G_PI * u2);
+        im[(c * H + y) * W + x] = (float)(0.5 + 0.2 * sin(0.05 * x + 0.03 * y + c) + n);
+      }
+  g_rand_free(r);
+  return im;
+}
+
+/* Interleaved (H, W, C) in memory as the job's image. */
+typedef struct {
+  float *in, *out;
+} Mem;
+
+static gboolean
+mem_read(void *user, int x, int y, int w, int h, float *dst, GError **error)
+{
+  Mem *m = user;
+  for (int r = 0; r < h; r++)
+    memcpy(dst + (gsize)r * w * C, m->in + ((gsize)(y + r) * W + x) * C, sizeof(float) * w * C);
+  return TRUE;
+}
+
+static gboolean
+mem_write(void *user, int x, int y, int w, int h, const float *src, GError **error)
+{
+  Mem *m = user;
+  for (int r = 0; r < h; r++)
+    memcpy(m->out + ((gsize)(y + r) * W + x) * C, src + (gsize)r * w * C, sizeof(float) * w * C);
+  return TRUE;
+}
+
+/* Runs a denoise job with these settings on the noisy image; returns the
+ * largest difference of out from a * in + b, and the job's level. */
+static double
+run_denoise(const char *model, double level, double strength, float a, float b, double *sigma,
+            gboolean *fallback, const char **used)
+{
+  const AenetTask *task = aenet_task_find("denoise");
+  AenetJobSettings s;
+  GError *error = NULL;
+  aenet_job_settings_init(&s, task);
+  s.model = model;
+  s.noise_level = level;
+  s.strength = strength;
+  AenetJob *job = aenet_job_new(task, &s, &error);
+  g_assert_no_error(error);
+  g_assert_nonnull(job);
+
+  float *planar = noisy_image();
+  Mem m = { g_new(float, C * H * W), g_new(float, C * H * W) };
+  for (int c = 0; c < C; c++)
+    for (int i = 0; i < H * W; i++)
+      m.in[i * C + c] = planar[c * H * W + i];
+  AenetImageIO io = { W, H, C, mem_read, mem_write, &m };
+  g_assert_true(aenet_job_run(job, &io, NULL, &error));
+  g_assert_no_error(error);
+  *sigma = aenet_job_get_noise_level(job);
+  *fallback = aenet_job_is_fallback(job);
+  static char name[64];
+  g_strlcpy(name, aenet_model_get_display_name(aenet_job_get_model(job)), sizeof name);
+  *used = name;
+
+  double worst = 0;
+  for (int i = 0; i < C * H * W; i++)
+    worst = MAX(worst, fabs(m.out[i] - (a * m.in[i] + b)));
+  g_free(planar);
+  g_free(m.in);
+  g_free(m.out);
+  aenet_job_free(job);
+  return worst;
+}
+
+/* No photo model installed: automatic uses the noise-level model with the
+ * estimate, and says it fell back. */
+static void
+test_fallback(void)
+{
+  char *other = aenet_model_find("denoise-photo", NULL);
+  if (other != NULL) {
+    g_test_skip("a denoise-photo model is installed on this machine");
+    g_free(other);
+    return;
+  }
+  double sigma;
+  gboolean fallback;
+  const char *used;
+  /* The level is not known before: run once to learn it, check the output. */
+  run_denoise(NULL, -1, 1.0, 1, 0, &sigma, &fallback, &used);
+  g_assert_true(fallback);
+  g_assert_cmpstr(used, ==, "denoise");
+  g_assert_cmpfloat(sigma, >, 8);
+  g_assert_cmpfloat(sigma, <, 16);
+  double d = run_denoise(NULL, -1, 1.0, 1, (float)(sigma / 255), &sigma, &fallback, &used);
+  g_assert_cmpfloat(d, <, 1e-5);
+}
+
+/* With the photo model installed, automatic uses it (and still reports an
+ * estimate); a level given uses the noise-level model at that level. */
+static void
+test_blind(void)
+{
+  save_blind_model();
+  double sigma;
+  gboolean fallback;
+  const char *used;
+  double d = run_denoise(NULL, -1, 1.0, 0.5f, 0, &sigma, &fallback, &used);
+  g_assert_cmpfloat(d, <, 1e-5);
+  g_assert_false(fallback);
+  g_assert_cmpstr(used, ==, "denoise-photo");
+  g_assert_cmpfloat(sigma, >, 8); /* shown, not used */
+  /* Strength 0.5: halfway between in and in / 2. */
+  d = run_denoise(NULL, -1, 0.5, 0.75f, 0, &sigma, &fallback, &used);
+  g_assert_cmpfloat(d, <, 1e-5);
+  /* Level 10: the noise-level model, which gets 10 / 255. */
+  d = run_denoise(NULL, 10, 1.0, 1, 10.0f / 255, &sigma, &fallback, &used);
+  g_assert_cmpfloat(d, <, 1e-5);
+  g_assert_cmpstr(used, ==, "denoise");
+  g_assert_cmpfloat(sigma, ==, 10);
+  /* A model named: that one, whatever the level. */
+  d = run_denoise("denoise", -1, 1.0, 1, (float)(sigma / 255), &sigma, &fallback, &used);
+  g_assert_cmpstr(used, ==, "denoise");
+  g_assert_false(fallback);
+}
+
+/* The estimate is the estimator's on the region's central crop. */
+static void
+test_estimate_policy(void)
+{
+  float *planar = noisy_image();
+  Mem m = { g_new(float, C * H * W), NULL };
+  for (int c = 0; c < C; c++)
+    for (int i = 0; i < H * W; i++)
+      m.in[i * C + c] = planar[c * H * W + i];
+  AenetImageIO io = { W, H, C, mem_read, mem_write, &m };
+  AenetJobRegion region;
+  aenet_job_region_init(&region);
+  region.roi_x = 10, region.roi_y = 6, region.roi_width = 64, region.roi_height = 60;
+  GError *error = NULL;
+  double got = aenet_job_estimate_noise(&io, &region, &error);
+  g_assert_no_error(error);
+  float *crop = g_new(float, C * 64 * 60);
+  for (int c = 0; c < C; c++)
+    for (int y = 0; y < 60; y++)
+      for (int x = 0; x < 64; x++)
+        crop[(c * 60 + y) * 64 + x] = CLAMP(planar[(c * H + y + 6) * W + x + 10], 0.0f, 1.0f);
+  double want = aenet_noise_estimate(crop, C, 60, 64, &error);
+  g_assert_no_error(error);
+  g_assert_cmpfloat(got, ==, want);
+  g_free(crop);
+  g_free(planar);
+  g_free(m.in);
+}
+
+/* Values out of the task's ranges are refused with the row's message. */
+static void
+test_settings_check(void)
+{
+  const AenetTask *task = aenet_task_find("denoise");
+  AenetJobSettings s;
+  GError *error = NULL;
+  aenet_job_settings_init(&s, task);
+  g_assert_cmpfloat(s.noise_level, <, 0);
+  g_assert_true(aenet_job_settings_check(&s, task, &error));
+  s.noise_level = 80;
+  g_assert_false(aenet_job_settings_check(&s, task, &error));
+  g_assert_error(error, AENET_ERROR, AENET_ERROR_INVALID);
+  g_assert_nonnull(strstr(error->message, "The noise level 80 is out of range"));
+  g_clear_error(&error);
+  s.noise_level = 75;
+  s.strength = NAN;
+  g_assert_false(aenet_job_settings_check(&s, task, &error));
+  g_clear_error(&error);
+  task = aenet_task_find("upscale");
+  aenet_job_settings_init(&s, task);
+  g_assert_cmpint(s.scale, ==, 2);
+  s.scale = 5;
+  g_assert_false(aenet_job_settings_check(&s, task, &error));
+  g_clear_error(&error);
+  char *name = aenet_task_default_model(task, 3);
+  g_assert_cmpstr(name, ==, "upscale-x3");
+  g_free(name);
+}
+
+int
+main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  dir = test_tmpdir_new();
+  g_setenv("AENET_MODEL_PATH", dir, TRUE);
+  g_setenv("XDG_DATA_HOME", dir, TRUE);
+  save_sigma_model();
+  g_test_add_func("/job/settings-check", test_settings_check);
+  g_test_add_func("/job/estimate-policy", test_estimate_policy);
+  g_test_add_func("/job/automatic-falls-back", test_fallback);
+  g_test_add_func("/job/automatic-uses-blind-model", test_blind);
+  int status = g_test_run();
+  test_tmpdir_remove(dir);
+  g_free(dir);
+  return status;
+}
