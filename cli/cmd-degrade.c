@@ -163,7 +163,7 @@ aenet_cmd_degrade(int argc, char **argv)
     char *path = g_build_filename(out, name, NULL);
     gboolean ok = write_shard(&cfg, ds, images, &rng, first, count, path, &error);
     if (ok)
-      g_print(_("%s: %d pairs\n"), path, count);
+      g_print(ngettext("%s: %d pair\n", "%s: %d pairs\n", count), path, count);
     g_free(path);
     g_free(name);
     if (!ok) {
