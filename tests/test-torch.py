@@ -1,16 +1,16 @@
 #!/usr/bin/env python3
 """The PyTorch bridge (tools/torch) against aenet's command.
 
-For every shipped model and every preset (random weights written by
-PyTorch): PyTorch's output equals `aenet denoise` / `aenet upscale` within
-1/255 on crops of real photos (16-bit TIFF in and out, so the reference is
-not rounded to 8 bits), and weights round-trip bit-exactly
-aenet -> PyTorch -> aenet (the tensors' bytes, and the whole file for
-files aenet wrote). Exit 77 (skipped) only when torch cannot be imported.
+For every shipped model, every preset (random weights written by PyTorch),
+a graph with every op and field, and a gray network: PyTorch's output
+equals `aenet denoise` / `aenet upscale` within 1/255 on crops of real
+photos (16-bit TIFF in and out, so the reference is not rounded to 8 bits).
+Weights round-trip bit-exactly aenet -> PyTorch -> aenet (the tensors'
+bytes, and the whole file for files aenet wrote). Exit 77 (skipped) only
+when torch cannot be imported.
 
 usage: test-torch.py AENET  (environment: AENET_SHARED_DATA)
 """
-import json
 import os
 import struct
 import subprocess
@@ -180,7 +180,8 @@ def main():
                          env=dict(os.environ, LC_ALL="C", LANGUAGE="")).stdout
     presets = [line.split()[0] for line in out.split("Architectures (--arch):")[1].splitlines()
                if line.startswith("  ")]
-    count = len(shipped) * (len(PHOTOS) + 2) + len(presets) * (len(PHOTOS) + 1) + len(PHOTOS) + 1
+    count = (len(shipped) * (len(PHOTOS) + 2) + len(presets) * (len(PHOTOS) + 1)
+             + 2 * len(PHOTOS) + 1)
     print(f"1..{count}", flush=True)
     with tempfile.TemporaryDirectory() as folder:
         for name in shipped:
@@ -213,6 +214,14 @@ def main():
         path = os.path.join(folder, "all-ops.safetensors")
         aenet_torch.save(model, path)
         compare_outputs("every op", model, path, folder)
+
+        # A gray network: the command gives it the mean of R, G and B.
+        gray = [{"op": "input", "channels": 1}, {"op": "conv", "out": 8}, {"op": "relu"},
+                {"op": "conv", "out": 1}, {"op": "add", "in": [0, 3]}]
+        model = aenet_torch.AenetModel(aenet_torch.AenetNet(gray).init_params(5))
+        path = os.path.join(folder, "gray.safetensors")
+        aenet_torch.save(model, path)
+        compare_outputs("a gray network", model, path, folder)
 
         # An op the module does not know is a clear error naming it.
         try:

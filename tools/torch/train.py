@@ -31,7 +31,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 
 import aenet_torch
 from aenet_torch import safetensors_io
@@ -161,8 +160,8 @@ class StepSampler(torch.utils.data.Sampler):
             for j in range(step * self.batch + self.rank, (step + 1) * self.batch, self.world):
                 epoch, k = divmod(j, self.n)
                 if epoch not in perms:
-                    perms = {epoch: torch.randperm(
-                        self.n, generator=torch.Generator().manual_seed(self.seed * 1000003 + epoch))}
+                    g = torch.Generator().manual_seed(self.seed * 1000003 + epoch)
+                    perms = {epoch: torch.randperm(self.n, generator=g)}
                 idx.append(int(perms[epoch][k]))
             yield idx
             step += 1

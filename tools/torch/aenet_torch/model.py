@@ -230,8 +230,8 @@ def _mirror_index(start, length, n):
 
 def run_image(net, image, noise_level=None):
     """The whole image through the network as aenet's tiler computes it.
-    image: (N, C, H, W) or (C, H, W); C may be 1 for a colour network (gray in,
-    gray out as the mean). Returns the output, not clamped."""
+    image: (N, C, H, W) or (C, H, W), C = 1 or 3 whatever the network's.
+    Returns the output, not clamped."""
     single = image.dim() == 3
     x = image[None] if single else image
     n, c, h, w = x.shape
@@ -241,12 +241,15 @@ def run_image(net, image, noise_level=None):
     rows = _mirror_index(-pad, -(-h // align) * align + 2 * pad, h).to(x.device)
     cols = _mirror_index(-pad, -(-w // align) * align + 2 * pad, w).to(x.device)
     region = x.index_select(2, rows).index_select(3, cols)
-    if c == 1 and net.in_channels == 3:
-        region = region.expand(n, 3, *region.shape[2:])
+    # Gray through a colour network: three equal channels in, their mean
+    # out; colour through a gray network: the mean in, three equal out.
+    if c != net.in_channels:
+        region = (region.expand(n, 3, *region.shape[2:]) if c == 1
+                  else region.mean(dim=1, keepdim=True))
     y = net(region, noise_level)
     y = y[:, :, pad * scale:(pad + h) * scale, pad * scale:(pad + w) * scale]
-    if c == 1 and net.in_channels == 3:
-        y = y.mean(dim=1, keepdim=True)
+    if c != net.in_channels:
+        y = y.mean(dim=1, keepdim=True) if c == 1 else y.expand(n, 3, *y.shape[2:])
     return y[0] if single else y
 
 
