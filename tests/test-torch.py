@@ -6,11 +6,13 @@ a graph with every op and field, and a gray network: PyTorch's output
 equals `aenet denoise` / `aenet upscale` within 1/255 on crops of real
 photos (16-bit TIFF in and out, so the reference is not rounded to 8 bits).
 Weights round-trip bit-exactly aenet -> PyTorch -> aenet (the tensors'
-bytes, and the whole file for files aenet wrote). Exit 77 (skipped) only
-when torch cannot be imported.
+bytes, and the whole file for files aenet wrote). A short training run on
+two processes (aenet degrade, train.py, aenet eval) reports the PSNR aenet
+eval measures. Exit 77 (skipped) only when torch cannot be imported.
 
 usage: test-torch.py AENET  (environment: AENET_SHARED_DATA)
 """
+import json
 import os
 import struct
 import subprocess
@@ -173,6 +175,38 @@ def tensor_bytes(path):
     return {k: v.astype("<f4").tobytes() for k, v in tensors.items()}
 
 
+def check_training(folder):
+    """aenet degrade -> train.py on two processes (DDP, gloo) -> aenet eval:
+    the exported model's PSNR is the one PyTorch's validation reported."""
+    shards, val = os.path.join(folder, "shards"), os.path.join(folder, "val.safetensors")
+    model = os.path.join(MODELS, "upscale-x2.safetensors")
+    out = os.path.join(folder, "ft.safetensors")
+    set5 = os.path.join(DATA, "test", "set5", "x2")
+    subprocess.run([AENET, "degrade", "--task", "upscale", "--scale", "2", "--data",
+                    os.path.join(DATA, "train", "t91"), "--out", shards, "--samples", "8",
+                    "--patch", "24"], check=True, capture_output=True)
+    subprocess.run([AENET, "eval", "-m", model, "--data", set5, "--threads", "1",
+                    "--save-inputs", val], check=True, capture_output=True)
+    # --redirects/--tee: torchrun 1.13 fails without them on Python 3.11.
+    run = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--redirects", "1",
+         "--tee", "1", os.path.join(HERE, "..", "tools", "torch", "train.py"), "--from", model,
+         "--data", shards, "--val", val, "--out", out, "--steps", "2", "--batch", "4",
+         "--warmup", "1", "--lr", "1e-4", "--threads", "1", "--workers", "0"],
+        capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    reported = [float(line.split("validation PSNR ")[1].split()[0])
+                for line in run.stdout.splitlines() if "validation PSNR" in line]
+    ok = run.returncode == 0 and len(reported) == 1
+    check(ok, "train.py on two processes", "" if ok else run.stdout[-500:] + run.stderr[-1500:])
+    if not ok:
+        return
+    ev = subprocess.run([AENET, "eval", "-m", out, "--data", set5, "--threads", "1", "--json"],
+                        check=True, capture_output=True, text=True)
+    measured = json.loads(ev.stdout)["conditions"][0]["psnr"]
+    check(abs(measured - reported[0]) < 0.01, "aenet eval of the trained model gives the PSNR "
+          "train.py reported", f"{measured} and {reported[0]} dB")
+
+
 def main():
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     shipped = sorted(f for f in os.listdir(MODELS) if f.endswith(".safetensors"))
@@ -181,7 +215,7 @@ def main():
     presets = [line.split()[0] for line in out.split("Architectures (--arch):")[1].splitlines()
                if line.startswith("  ")]
     count = (len(shipped) * (len(PHOTOS) + 2) + len(presets) * (len(PHOTOS) + 1)
-             + 2 * len(PHOTOS) + 1)
+             + 2 * len(PHOTOS) + 3)
     print(f"1..{count}", flush=True)
     with tempfile.TemporaryDirectory() as folder:
         for name in shipped:
@@ -222,6 +256,8 @@ def main():
         path = os.path.join(folder, "gray.safetensors")
         aenet_torch.save(model, path)
         compare_outputs("a gray network", model, path, folder)
+
+        check_training(folder)
 
         # An op the module does not know is a clear error naming it.
         try:
