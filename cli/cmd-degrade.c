@@ -58,16 +58,15 @@ write_shard(const AenetTrainConfig *c, AenetDataset *ds, const guint *images, Ae
 {
   int p = c->patch, hp = p * c->scale;
   gsize in_n = (gsize)3 * p * p, out_n = (gsize)3 * hp * hp;
-  float *input = g_try_new(float, in_n * count);   /* (count, 3, p, p) */
-  float *target = g_try_new(float, out_n * count); /* (count, 3, hp, hp) */
-  float *sigma = g_new(float, count);              /* (count) */
+  float *input = g_try_new(float, in_n *count);   /* (count, 3, p, p) */
+  float *target = g_try_new(float, out_n *count); /* (count, 3, hp, hp) */
+  float *sigma = g_new(float, count);             /* (count) */
   float *scratch = g_new(float, aenet_degrade_camera_scratch_size(p, p));
   guint n_images = aenet_dataset_get_n_images(ds);
   gboolean ok = input != NULL && target != NULL;
   if (!ok)
-    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOMEM, _("not enough memory for a shard of %d "
-                                                           "pairs"),
-                count);
+    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOMEM,
+                _("not enough memory for a shard of %d pairs"), count);
   for (int i = 0; ok && i < count; i++)
     ok = aenet_train_draw_sample(c, ds, images, n_images, scratch, rng, input + i * in_n,
                                  target + i * out_n, &sigma[i], error);
@@ -99,8 +98,7 @@ aenet_cmd_degrade(int argc, char **argv)
   GOptionEntry entries[] = {
     { "out", 0, 0, G_OPTION_ARG_FILENAME, &out, N_("Folder for the shards"), N_("DIR") },
     { "samples", 0, 0, G_OPTION_ARG_INT64, &samples, N_("Number of pairs to write"), "N" },
-    { "shard-size", 0, 0, G_OPTION_ARG_INT, &shard_size, N_("Pairs per shard (default 512)"),
-      "N" },
+    { "shard-size", 0, 0, G_OPTION_ARG_INT, &shard_size, N_("Pairs per shard (default 512)"), "N" },
     { NULL },
   };
   GOptionContext *ctx = g_option_context_new(NULL);

@@ -298,8 +298,8 @@ saved_add(GPtrArray *saved, const char *role, const float *data, int c, int h, i
 /* One pair per image and condition, "<k>.input" (c, h, w) as the model got
  * it and "<k>.target" (c, H, W); metadata "<k>.name", "<k>.<key>", "task". */
 static gboolean
-saved_write(GPtrArray *saved, GArray *results, const char *task, const char *key,
-            const char *path, GError **error)
+saved_write(GPtrArray *saved, GArray *results, const char *task, const char *key, const char *path,
+            GError **error)
 {
   GHashTable *meta = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
   g_hash_table_insert(meta, g_strdup("task"), g_strdup(task));
@@ -318,8 +318,8 @@ saved_write(GPtrArray *saved, GArray *results, const char *task, const char *key
 /* ---- the two tasks ---- */
 
 static gboolean
-eval_denoise_image(AenetJob *job, const EvalImage *im, int sigma, gboolean clip,
-                   GPtrArray *saved, EvalResult *r, GError **error)
+eval_denoise_image(AenetJob *job, const EvalImage *im, int sigma, gboolean clip, GPtrArray *saved,
+                   EvalResult *r, GError **error)
 {
   gsize n = (gsize)im->c * im->h * im->w;
   float *noisy = g_new(float, n);  /* (c, h, w) */
@@ -614,9 +614,8 @@ aenet_cmd_eval(int argc, char **argv)
     char *lr_path = paired ? find_lr_path(data_dir, im->name, names) : NULL;
     for (int k = 0; k < n_conditions; k++) {
       EvalResult r = { 0 };
-      gboolean ok = denoise
-                        ? eval_denoise_image(job, im, conditions[k], clip, saved, &r, &error)
-                        : eval_upscale_image(job, im, lr_path, saved, &r, &error);
+      gboolean ok = denoise ? eval_denoise_image(job, im, conditions[k], clip, saved, &r, &error)
+                            : eval_upscale_image(job, im, lr_path, saved, &r, &error);
       if (!ok) {
         g_printerr(_("aenet eval: warning: skipping %s: %s\n"), im->name, error->message);
         if (error->code == AENET_ERROR_CANCELLED || error->code == AENET_ERROR_NOMEM) {
@@ -655,8 +654,7 @@ aenet_cmd_eval(int argc, char **argv)
       g_print(ngettext(" (%d image skipped)", " (%d images skipped)", failures), failures);
     g_print("\n");
   }
-  if (saved != NULL
-      && !saved_write(saved, results, model->task, key, save_inputs, &error)) {
+  if (saved != NULL && !saved_write(saved, results, model->task, key, save_inputs, &error)) {
     g_printerr("aenet eval: %s\n", error->message);
     goto out;
   }

@@ -145,12 +145,12 @@ aenet_cmd_info(int argc, char **argv)
 {
   gboolean show_graph = FALSE;
   char *arch = NULL;
-  GOptionEntry entries[] = { { "graph", 0, 0, G_OPTION_ARG_NONE, &show_graph,
-                               N_("Also print the network description (JSON)"), NULL },
-                             { "arch", 0, 0, G_OPTION_ARG_STRING, &arch,
-                               N_("Describe a new model of this architecture instead of a file"),
-                               N_("NAME") },
-                             { NULL } };
+  GOptionEntry entries[]
+      = { { "graph", 0, 0, G_OPTION_ARG_NONE, &show_graph,
+            N_("Also print the network description (JSON)"), NULL },
+          { "arch", 0, 0, G_OPTION_ARG_STRING, &arch,
+            N_("Describe a new model of this architecture instead of a file"), N_("NAME") },
+          { NULL } };
   GOptionContext *context = g_option_context_new(_("MODEL"));
   g_option_context_set_summary(context, _("Describes a model: its task, size, cost per pixel and "
                                           "metadata.\nMODEL is a file or the name of an installed "

@@ -34,8 +34,7 @@ aenet_data_options_add(AenetDataOptions *o, GOptionContext *context)
   GOptionEntry entries[] = {
     { "task", 0, 0, G_OPTION_ARG_STRING, &o->task, N_("denoise or upscale"), N_("TASK") },
     { "scale", 0, 0, G_OPTION_ARG_INT, &o->scale, N_("Upscaling factor: 2, 3 or 4"), "N" },
-    { "data", 0, 0, G_OPTION_ARG_FILENAME, &o->data, N_("Folder of training images"),
-      N_("DIR") },
+    { "data", 0, 0, G_OPTION_ARG_FILENAME, &o->data, N_("Folder of training images"), N_("DIR") },
     { "patch", 0, 0, G_OPTION_ARG_INT, &o->patch,
       N_("Patch size in input pixels (default 96 for denoise, 48 for upscale)"), "PX" },
     { "sigma", 0, 0, G_OPTION_ARG_STRING, &o->sigma,
@@ -85,7 +84,8 @@ aenet_data_options_apply(const AenetDataOptions *o, gboolean balance_sigma, Aene
   if (o->sigma != NULL
       && (!parse_range(o->sigma, &sigma_lo, &sigma_hi) || sigma_lo < 0 || sigma_hi > 255))
     FAIL(_("--sigma takes a range like 0-50 within 0–255, not “%s”"), o->sigma);
-  if (o->jpeg != NULL && (!parse_range(o->jpeg, &jpeg_lo, &jpeg_hi) || jpeg_lo < 1 || jpeg_hi > 100))
+  if (o->jpeg != NULL
+      && (!parse_range(o->jpeg, &jpeg_lo, &jpeg_hi) || jpeg_lo < 1 || jpeg_hi > 100))
     FAIL(_("--jpeg takes a quality range like 30-95 within 1–100, not “%s”"), o->jpeg);
 
   aenet_train_config_init(cfg, o->task != NULL ? o->task : "denoise", o->scale ? o->scale : 2);

@@ -164,8 +164,8 @@ aenet_train_data_rng_init(AenetRng *rng, guint64 seed)
 
 gboolean
 aenet_train_draw_sample(const AenetTrainConfig *c, AenetDataset *ds, const guint *images,
-                        guint n_images, float *scratch, AenetRng *rng, float *input,
-                        float *target, float *noise_level, GError **error)
+                        guint n_images, float *scratch, AenetRng *rng, float *input, float *target,
+                        float *noise_level, GError **error)
 {
   int s = c->scale, p = c->patch;
   guint image = images[aenet_rng_below(rng, n_images)];
