@@ -8,7 +8,8 @@ photos (16-bit TIFF in and out, so the reference is not rounded to 8 bits).
 Weights round-trip bit-exactly aenet -> PyTorch -> aenet (the tensors'
 bytes, and the whole file for files aenet wrote). A short training run on
 two processes (aenet degrade, train.py, aenet eval) reports the PSNR aenet
-eval measures. Exit 77 (skipped) only when torch cannot be imported.
+eval measures, and a run stopped and resumed ends where an uninterrupted
+one does. Exit 77 (skipped) only when torch cannot be imported.
 
 usage: test-torch.py AENET  (environment: AENET_SHARED_DATA)
 """
@@ -206,6 +207,20 @@ def check_training(folder):
     check(abs(measured - reported[0]) < 0.01, "aenet eval of the trained model gives the PSNR "
           "train.py reported", f"{measured} and {reported[0]} dB")
 
+    # Stopped at step 2 and resumed, a run ends with the weights of an
+    # uninterrupted one.
+    train = [sys.executable, os.path.join(HERE, "..", "tools", "torch", "train.py")]
+    common = ["--data", shards, "--val", val, "--steps", "4", "--batch", "2", "--warmup", "1",
+              "--val-every", "0", "--threads", "1", "--workers", "0"]
+    whole = os.path.join(folder, "whole.safetensors")
+    parts = os.path.join(folder, "parts.safetensors")
+    for args in (["--from", model, "--out", whole],
+                 ["--from", model, "--out", parts, "--stop-at", "2"],
+                 ["--resume", parts + ".ckpt.pt", "--out", parts]):
+        subprocess.run(train + common + args, check=True, capture_output=True)
+    a, b = (torch.load(p + ".ckpt.pt")["model"] for p in (whole, parts))
+    check(all(torch.equal(a[k], b[k]) for k in a), "train.py --resume continues bit-exactly")
+
 
 def main():
     torch.set_num_threads(min(2, os.cpu_count() or 1))
@@ -215,7 +230,7 @@ def main():
     presets = [line.split()[0] for line in out.split("Architectures (--arch):")[1].splitlines()
                if line.startswith("  ")]
     count = (len(shipped) * (len(PHOTOS) + 2) + len(presets) * (len(PHOTOS) + 1)
-             + 2 * len(PHOTOS) + 3)
+             + 2 * len(PHOTOS) + 4)
     print(f"1..{count}", flush=True)
     with tempfile.TemporaryDirectory() as folder:
         for name in shipped:
