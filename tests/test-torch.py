@@ -188,10 +188,12 @@ def check_training(folder):
                     "--patch", "24"], check=True, capture_output=True)
     subprocess.run([AENET, "eval", "-m", model, "--data", set5, "--threads", "1",
                     "--save-inputs", val], check=True, capture_output=True)
-    # --redirects/--tee: torchrun 1.13 fails without them on Python 3.11.
+    # --standalone: a free port; --redirects/--tee: torchrun 1.13 fails
+    # without them on Python 3.11.
     run = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--redirects", "1",
-         "--tee", "1", os.path.join(HERE, "..", "tools", "torch", "train.py"), "--from", model,
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+         "--redirects", "1", "--tee", "1", os.path.join(HERE, "..", "tools", "torch", "train.py"),
+         "--from", model,
          "--data", shards, "--val", val, "--out", out, "--steps", "2", "--batch", "4",
          "--warmup", "1", "--lr", "1e-4", "--threads", "1", "--workers", "0"],
         capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
