@@ -65,8 +65,7 @@ static void
 print_usage(gboolean to_stderr)
 {
   GString *s = g_string_new(NULL);
-  g_string_append_printf(s, "%s\n  aenet %s\n\n", _("Usage:"),
-                         _("COMMAND [OPTION…] [ARGUMENT…]"));
+  g_string_append_printf(s, "%s\n  aenet %s\n\n", _("Usage:"), _("COMMAND [OPTION…] [ARGUMENT…]"));
   g_string_append_printf(s, "%s\n\n%s\n", _("Neural image denoising and upscaling."),
                          _("Commands:"));
   for (guint i = 0; i < aenet_task_count(); i++)

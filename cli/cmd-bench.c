@@ -120,8 +120,8 @@ bench_write(void *user, int x, int y, int w, int h, const float *src, GError **e
  * and loaded by a job, as the commands do), else the default preset with
  * random weights (speed does not depend on the weights). */
 static const AenetNetwork *
-get_network(const char *model_arg, AenetJob **job_out, AenetNetwork **own, char **name,
-            GError **error)
+get_network(const char *model_arg, int n_threads, AenetJob **job_out, AenetNetwork **own,
+            char **name, GError **error)
 {
   AenetJobSettings settings;
   const AenetTask *denoise = aenet_task_find("denoise");
@@ -129,6 +129,7 @@ get_network(const char *model_arg, AenetJob **job_out, AenetNetwork **own, char 
   settings.model = model_arg;
   settings.noise_level = BENCH_SIGMA;
   settings.scale = 0;
+  settings.n_threads = n_threads;
   GError *local = NULL;
   *job_out = aenet_job_new(model_arg != NULL ? NULL : denoise, &settings, &local);
   if (*job_out != NULL) {
@@ -317,7 +318,7 @@ aenet_cmd_bench(int argc, char **argv)
   double *times = NULL;
 
   if (!g_option_context_parse(context, &argc, &argv, &error)) {
-    g_printerr(_("aenet: %s (see '%s --help')\n"), error->message, g_get_prgname());
+    g_printerr(_("aenet: %s (see “%s --help”)\n"), error->message, g_get_prgname());
     g_clear_error(&error);
     goto out;
   }
@@ -327,7 +328,7 @@ aenet_cmd_bench(int argc, char **argv)
   }
   if (size_arg != NULL && !parse_size(size_arg, &width, &height)) {
     g_printerr(_("aenet: --size must be WIDTHxHEIGHT with each from %d to %d, e.g. "
-                 "1920x1080, not '%s'\n"),
+                 "1920x1080, not “%s”\n"),
                SIZE_MIN, SIZE_MAX, size_arg);
     goto out;
   }
@@ -344,7 +345,7 @@ aenet_cmd_bench(int argc, char **argv)
     n_threads = (int)g_get_num_processors();
 
   status = EXIT_RUNTIME;
-  net = get_network(model_arg, &job, &own_net, &name, &error);
+  net = get_network(model_arg, n_threads, &job, &own_net, &name, &error);
   if (net == NULL)
     goto out;
   int scale = aenet_network_get_scale(net);
@@ -373,7 +374,12 @@ aenet_cmd_bench(int argc, char **argv)
   aenet_tiler_options_init(&topt);
   topt.noise_level = (float)(BENCH_SIGMA / 255.0);
   topt.n_threads = n_threads; /* the tile shown is the one the parallel runs use */
-  int tile = aenet_tiler_choose_tile(net, &io, &topt, &error);
+  /* The tiles the commands would use: the job's plan (a preset's network
+   * has no job; the tiler's choice is the same rule). */
+  AenetJobPlan plan = { 0 };
+  if (job != NULL && !aenet_job_plan(job, &io, NULL, &plan, &error))
+    goto out;
+  int tile = job != NULL ? plan.tile : aenet_tiler_choose_tile(net, &io, &topt, &error);
   if (tile <= 0)
     goto out;
   /* Both runs split the image the same way, so they do the same work. */

@@ -103,7 +103,7 @@ aenet_cmd_degrade(int argc, char **argv)
   };
   GOptionContext *ctx = g_option_context_new(NULL);
   g_option_context_set_summary(
-      ctx, _("Writes training pairs made by aenet's degradations, as `aenet train` makes them,\n"
+      ctx, _("Writes training pairs made by aenet's degradations, as “aenet train” makes them,\n"
              "to shards that other trainers read (tools/torch/train.py). The same seed and\n"
              "options give the same pairs."));
   aenet_data_options_add(&data, ctx);
@@ -174,7 +174,7 @@ aenet_cmd_degrade(int argc, char **argv)
 
 usage:
   g_printerr("aenet degrade: %s\n%s\n", error->message,
-             _("Run 'aenet degrade --help' for the options."));
+             _("Run “aenet degrade --help” for the options."));
 done:
   g_clear_error(&error);
   g_free(images);

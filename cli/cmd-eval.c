@@ -330,8 +330,7 @@ eval_denoise_image(AenetJob *job, const EvalImage *im, int sigma, gboolean clip,
   aenet_degrade_gaussian(noisy, n, (float)sigma, &rng);
   if (clip)
     aenet_degrade_quantize(noisy, n, 255);
-  gboolean ok
-      = run_model(job, noisy, output, im->c, im->h, im->w, sigma, error);
+  gboolean ok = run_model(job, noisy, output, im->c, im->h, im->w, sigma, error);
   if (ok) {
     r->name = im->name;
     r->condition = sigma;
@@ -504,7 +503,7 @@ aenet_cmd_eval(int argc, char **argv)
   }
   if (sigma_text != NULL && !parse_sigmas(sigma_text, sigmas, &n_sigmas)) {
     g_printerr(_("aenet eval: --sigma needs a comma-separated list of whole numbers from 0 "
-                 "to %d (at most %d of them), not '%s'\n"),
+                 "to %d (at most %d of them), not “%s”\n"),
                (int)SIGMA_MAX, MAX_SIGMAS, sigma_text);
     status = EXIT_USAGE;
     goto out;

@@ -30,7 +30,7 @@ parse_options(GOptionContext *context, int *argc, char ***argv)
   g_option_context_set_translation_domain(context, GETTEXT_PACKAGE);
   if (g_option_context_parse(context, argc, argv, &error))
     return TRUE;
-  g_printerr(_("aenet: %s (see '%s --help')\n"), error->message, g_get_prgname());
+  g_printerr(_("aenet: %s (see “%s --help”)\n"), error->message, g_get_prgname());
   g_error_free(error);
   return FALSE;
 }
@@ -162,8 +162,8 @@ aenet_cmd_info(int argc, char **argv)
     return 2;
   if (argc != (arch != NULL ? 1 : 2)) {
     print_error(arch != NULL ? _("info takes either a MODEL or --arch, not both")
-                : argc < 2   ? _("info needs a MODEL (see 'aenet info --help')")
-                             : _("info takes one MODEL only (see 'aenet info --help')"));
+                : argc < 2   ? _("info needs a MODEL (see “aenet info --help”)")
+                             : _("info takes one MODEL only (see “aenet info --help”)"));
     g_free(arch);
     return 2;
   }
@@ -282,7 +282,7 @@ aenet_cmd_install(int argc, char **argv)
                              { NULL } };
   GOptionContext *context = g_option_context_new(_("MODEL"));
   g_option_context_set_summary(context, _("Checks the model file MODEL and copies it into your "
-                                          "model folder,\nwhere 'aenet -m NAME' and the GIMP "
+                                          "model folder,\nwhere “aenet -m NAME” and the GIMP "
                                           "plug-in find it by name."));
   g_option_context_add_main_entries(context, entries, GETTEXT_PACKAGE);
   gboolean ok = parse_options(context, &argc, &argv);
@@ -290,8 +290,8 @@ aenet_cmd_install(int argc, char **argv)
   if (!ok)
     return 2;
   if (argc != 2) {
-    print_error(argc < 2 ? _("install needs a MODEL file (see 'aenet install --help')")
-                         : _("install takes one MODEL file only (see 'aenet install --help')"));
+    print_error(argc < 2 ? _("install needs a MODEL file (see “aenet install --help”)")
+                         : _("install takes one MODEL file only (see “aenet install --help”)"));
     return 2;
   }
   const char *source = argv[1];

@@ -149,8 +149,8 @@ options_to_settings(const ProcessOptions *opt, AenetJobSettings *s)
       continue;
     if (!parse_param(p, opt->param_text[i], &v)) {
       if (p->has_automatic)
-        aenet_print_error(_("--%s must be a number from %g to %g or “auto”, not “%s”"),
-                          p->option, p->min, p->max, opt->param_text[i]);
+        aenet_print_error(_("--%s must be a number from %g to %g or “auto”, not “%s”"), p->option,
+                          p->min, p->max, opt->param_text[i]);
       else
         aenet_print_error(_("--%s must be a number from %g to %g, not “%s”"), p->option, p->min,
                           p->max, opt->param_text[i]);
@@ -289,9 +289,7 @@ process_file(Batch *b, const char *in_path, const char *out_path, AenetFileType 
       goto out;
     }
     if (aenet_job_noise_level_estimated(job))
-      g_print(takes_noise ? _("Estimated noise level: sigma %.1f (0–255 scale)\n")
-                          : _("Estimated noise level: sigma %.1f (0–255 scale); the photo "
-                              "model needs none\n"),
+      g_print(_("Estimated noise level: sigma %.1f (0–255 scale)\n"),
               aenet_job_get_noise_level(job));
   }
   if (cancel_requested)
@@ -308,9 +306,9 @@ process_file(Batch *b, const char *in_path, const char *out_path, AenetFileType 
     out->exif = g_bytes_ref(in->exif);
   out->jpeg_quality = b->opt->quality > 0 ? b->opt->quality : in->jpeg_quality;
 
-  char *label = b->total > 1 ? g_strdup_printf("%s %d/%d", _(b->opt->task->progress), b->index,
-                                                b->total)
-                             : g_strdup(_(b->opt->task->progress));
+  char *label = b->total > 1
+                    ? g_strdup_printf("%s %d/%d", _(b->opt->task->progress), b->index, b->total)
+                    : g_strdup(_(b->opt->task->progress));
   progress = aenet_progress_new(label);
   g_free(label);
   AenetJobRegion region;
@@ -325,6 +323,9 @@ process_file(Batch *b, const char *in_path, const char *out_path, AenetFileType 
     aenet_progress_clear(progress);
   if (!ran || cancel_requested)
     goto out;
+  /* A blind model found the noise itself: say how much it removed. */
+  if (!takes_noise && aenet_task_get_param(b->opt->task, AENET_PARAM_NOISE_LEVEL) != NULL)
+    g_print(_("Noise removed: sigma %.1f (0–255 scale)\n"), aenet_job_get_removed_level(job));
 
   if (!aenet_image_save(out, out_path, &error))
     goto out;
@@ -477,8 +478,7 @@ process(ProcessOptions *opt, char **files, int n_files)
     return status;
   const AenetTaskParam *noise = aenet_task_get_param(opt->task, AENET_PARAM_NOISE_LEVEL);
   for (int i = 0; noise != NULL && i < opt->task->n_params; i++)
-    if (&opt->task->params[i] == noise && opt->param_text[i] != NULL
-        && settings.noise_level >= 0
+    if (&opt->task->params[i] == noise && opt->param_text[i] != NULL && settings.noise_level >= 0
         && !aenet_network_takes_noise_level(aenet_job_get_model(b.job)->network))
       aenet_print_error(_("note: %s has no noise-level input; --%s is ignored"),
                         aenet_model_get_display_name(aenet_job_get_model(b.job)), noise->option);
@@ -540,31 +540,31 @@ int
 aenet_cmd_process(const AenetTask *task, int argc, char **argv)
 {
   ProcessOptions opt = { .task = task };
-  GOptionEntry common[] = {
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &opt.model,
-      N_("Model file, or name of an installed model"), N_("MODEL") },
-    { "output-dir", 'o', 0, G_OPTION_ARG_FILENAME, &opt.output_dir,
-      N_("Write the results into this folder, under the inputs’ names"), N_("OUTDIR") },
-    { "format", 0, 0, G_OPTION_ARG_STRING, &opt.format,
-      N_("With -o: the type of the results, png, jpg or tif (default: the input’s)"),
-      N_("TYPE") },
-    { "quality", 0, 0, G_OPTION_ARG_INT, &opt.quality,
-      N_("JPEG quality 1–100 (default: the input’s, or 95)"), N_("Q") },
-    { "tile", 0, 0, G_OPTION_ARG_INT, &opt.tile,
-      N_("Tile edge in pixels (default: largest that fits)"), N_("PX") },
-    { "threads", 0, 0, G_OPTION_ARG_INT, &opt.threads, N_("Worker threads (default: one per core)"),
-      N_("N") },
-    { "memory", 0, 0, G_OPTION_ARG_INT, &opt.memory_mb,
-      N_("Working memory for all threads, MiB (default: 256)"), N_("MB") },
-    { NULL }
-  };
+  GOptionEntry common[]
+      = { { "model", 'm', 0, G_OPTION_ARG_FILENAME, &opt.model,
+            N_("Model file, or name of an installed model"), N_("MODEL") },
+          { "output-dir", 'o', 0, G_OPTION_ARG_FILENAME, &opt.output_dir,
+            N_("Write the results into this folder, under the inputs' names"), N_("OUTDIR") },
+          { "format", 0, 0, G_OPTION_ARG_STRING, &opt.format,
+            N_("With -o: the type of the results, png, jpg or tif (default: the input's)"),
+            N_("TYPE") },
+          { "quality", 0, 0, G_OPTION_ARG_INT, &opt.quality,
+            N_("JPEG quality 1–100 (default: the input's, or 95)"), N_("Q") },
+          { "tile", 0, 0, G_OPTION_ARG_INT, &opt.tile,
+            N_("Tile edge in pixels (default: largest that fits)"), N_("PX") },
+          { "threads", 0, 0, G_OPTION_ARG_INT, &opt.threads,
+            N_("Worker threads (default: one per core)"), N_("N") },
+          { "memory", 0, 0, G_OPTION_ARG_INT, &opt.memory_mb,
+            N_("Working memory for all threads, MiB (default: 256)"), N_("MB") },
+          { NULL } };
   /* The task's own options, from its row. */
   GOptionEntry params[AENET_TASK_MAX_PARAMS + 1];
   memset(params, 0, sizeof params);
   for (int i = 0; i < task->n_params; i++) {
     const AenetTaskParam *p = &task->params[i];
-    params[i] = (GOptionEntry){ p->option, 0, 0, G_OPTION_ARG_STRING, &opt.param_text[i],
-                                p->option_help, p->arg_name };
+    params[i]
+        = (GOptionEntry){ p->option,      0,          0, G_OPTION_ARG_STRING, &opt.param_text[i],
+                          p->option_help, p->arg_name };
   }
 
   GOptionContext *context = g_option_context_new(_("IN OUT, or -o OUTDIR IN…"));
@@ -598,7 +598,7 @@ aenet_cmd_process(const AenetTask *task, int argc, char **argv)
                       task->name, task->name);
     status = EXIT_USAGE;
   } else if (opt.output_dir == NULL && opt.format != NULL) {
-    aenet_print_error(_("--format is for -o OUTDIR; with IN OUT the type comes from OUT’s name"));
+    aenet_print_error(_("--format is for -o OUTDIR; with IN OUT the type comes from OUT's name"));
     status = EXIT_USAGE;
   } else
     status = process(&opt, argv + 1, argc - 1);

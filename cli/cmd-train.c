@@ -103,7 +103,7 @@ aenet_cmd_train(int argc, char **argv)
     { "warmup", 0, 0, G_OPTION_ARG_INT64, &warmup, N_("Warm-up steps (default 500)"), "N" },
     { "schedule", 0, 0, G_OPTION_ARG_STRING, &schedule,
       N_("Learning-rate decay: cosine, step or constant"), N_("NAME") },
-    { "loss", 0, 0, G_OPTION_ARG_STRING, &loss, N_("l1, l2 or charbonnier (default)"), N_("NAME") },
+    { "loss", 0, 0, G_OPTION_ARG_STRING, &loss, N_("l1, l2, charbonnier (default) or psnr (the mean of each patch's dB)"), N_("NAME") },
     { "balance-sigma", 0, 0, G_OPTION_ARG_NONE, &balance_sigma,
       N_("Denoising: weigh the loss so that light noise counts as much as heavy noise"), NULL },
     { "val-sigma", 0, 0, G_OPTION_ARG_DOUBLE, &val_sigma,
@@ -198,19 +198,17 @@ aenet_cmd_train(int argc, char **argv)
     cfg.val_sigma = val_sigma;
   if (checkpoint_minutes > 0)
     cfg.checkpoint_minutes = checkpoint_minutes;
-  static const char *const losses[] = { "l1", "l2", "charbonnier" };
-  static const char *const schedules[] = { "cosine", "step", "constant" };
   int choice;
   if (loss != NULL) {
-    if (!parse_choice(loss, losses, 3, &choice)) {
+    if (!parse_choice(loss, aenet_loss_names, AENET_N_LOSSES, &choice)) {
       g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                  _("unknown loss “%s” (l1, l2 or charbonnier)"), loss);
+                  _("unknown loss “%s” (l1, l2, charbonnier or psnr)"), loss);
       goto usage;
     }
     cfg.loss = choice;
   }
   if (schedule != NULL) {
-    if (!parse_choice(schedule, schedules, 3, &choice)) {
+    if (!parse_choice(schedule, aenet_schedule_names, AENET_N_SCHEDULES, &choice)) {
       g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
                   _("unknown schedule “%s” (cosine, step or constant)"), schedule);
       goto usage;
@@ -242,7 +240,7 @@ aenet_cmd_train(int argc, char **argv)
 
 usage:
   fprintf(stderr, "aenet train: %s\n%s\n", error->message,
-          _("Run 'aenet train --help' for the options."));
+          _("Run “aenet train --help” for the options."));
 done:
   g_clear_error(&error);
   aenet_train_config_clear(&cfg);

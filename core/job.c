@@ -20,9 +20,10 @@ struct AenetJob {
   char *model_name;
   AenetModel *model;
   gboolean fallback;
-  double noise_level;     /* sigma on 0–255 of the last choice, or -1 */
-  gboolean noise_chosen;  /* for the next run */
+  double noise_level;    /* sigma on 0–255 of the last choice, or -1 */
+  gboolean noise_chosen; /* for the next run */
   gboolean noise_estimated;
+  double removed_level; /* sigma on 0–255 the last run removed, or -1 */
 };
 
 double
@@ -145,9 +146,10 @@ aenet_job_new(const AenetTask *task, const AenetJobSettings *settings, GError **
   job->model_name = g_strdup(settings->model);
   job->settings.model = job->model_name;
   job->noise_level = -1;
+  job->removed_level = -1;
 
   int scale = settings->scale > 0 ? settings->scale : task ? aenet_task_default_scale(task) : 1;
-  char *path = task != NULL || named ? find_model(job, scale, error) : NULL;
+  char *path = find_model(job, scale, error); /* a named model needs no task */
   if (path != NULL)
     job->model = aenet_model_load(path, error);
   g_free(path);
@@ -192,6 +194,12 @@ int
 aenet_job_get_scale(const AenetJob *job)
 {
   return aenet_network_get_scale(job->model->network);
+}
+
+gsize
+aenet_job_get_memory_budget(const AenetJob *job)
+{
+  return job->settings.memory_budget;
 }
 
 gboolean
@@ -275,10 +283,10 @@ aenet_job_choose_noise_level(AenetJob *job, const AenetImageIO *io, const AenetJ
   else if (job->settings.noise_level >= 0)
     job->noise_level = job->settings.noise_level;
   else if (!aenet_network_takes_noise_level(job->model->network)) {
-    /* A blind model: the estimate is only shown, so failing is no error. */
-    double sigma = aenet_job_estimate_noise(io, region, NULL);
-    job->noise_level = sigma < 0 ? -1 : CLAMP(sigma, p->min, p->max);
-    job->noise_estimated = sigma >= 0;
+    /* A blind model finds the noise itself. A white-noise estimate would
+     * only mislead (it reads σ 2 where real camera noise is removed as
+     * σ 5–10); what it removed is shown after the run instead. */
+    job->noise_level = -1;
   } else {
     double sigma = aenet_job_estimate_noise(io, region, error);
     if (sigma < 0)
@@ -346,43 +354,56 @@ aenet_job_plan(const AenetJob *job, const AenetImageIO *io, const AenetJobRegion
   return TRUE;
 }
 
-/* Strength below 1: each written rectangle is blended with the input's
- * same rectangle (size-keeping tasks only: output and input coordinates
- * are the same). The tiler calls write one at a time. */
+/* Size-keeping tasks write through this: it measures what the network
+ * changed (the result at full strength against the input) and, for a
+ * strength below 1, blends each rectangle with the input's same rectangle
+ * (output and input coordinates are the same). The tiler calls write one
+ * at a time. */
 typedef struct {
   const AenetImageIO *inner;
   float strength;
   float *scratch;
   gsize scratch_size; /* floats */
-} BlendIO;
+  double sum_squares;  /* of (result - input) over colour samples */
+  gsize n_samples;
+} ResultIO;
 
 static gboolean
-blend_read(void *user, int x, int y, int w, int h, float *dst, GError **error)
+result_read(void *user, int x, int y, int w, int h, float *dst, GError **error)
 {
-  const BlendIO *b = user;
-  return b->inner->read(b->inner->user, x, y, w, h, dst, error);
+  const ResultIO *r = user;
+  return r->inner->read(r->inner->user, x, y, w, h, dst, error);
 }
 
 static gboolean
-blend_write(void *user, int x, int y, int w, int h, const float *src, GError **error)
+result_write(void *user, int x, int y, int w, int h, const float *src, GError **error)
 {
-  BlendIO *b = user;
-  gsize n = (gsize)w * h * b->inner->n_channels;
-  if (n > b->scratch_size) {
-    g_free(b->scratch);
-    b->scratch = g_try_new(float, n);
-    b->scratch_size = b->scratch != NULL ? n : 0;
-    if (b->scratch == NULL) {
+  ResultIO *r = user;
+  int nc = r->inner->n_channels, colours = nc >= 3 ? 3 : 1;
+  gsize n = (gsize)w * h * nc;
+  if (n > r->scratch_size) {
+    g_free(r->scratch);
+    r->scratch = g_try_new(float, n);
+    r->scratch_size = r->scratch != NULL ? n : 0;
+    if (r->scratch == NULL) {
       g_set_error(error, AENET_ERROR, AENET_ERROR_NOMEM,
                   _("Not enough memory to blend the result with the original."));
       return FALSE;
     }
   }
-  if (!b->inner->read(b->inner->user, x, y, w, h, b->scratch, error))
+  if (!r->inner->read(r->inner->user, x, y, w, h, r->scratch, error))
     return FALSE;
+  for (gsize i = 0; i < n; i += nc)
+    for (int c = 0; c < colours; c++) {
+      double d = src[i + c] - r->scratch[i + c];
+      r->sum_squares += d * d;
+    }
+  r->n_samples += (gsize)w * h * colours;
+  if (r->strength >= 1.0f)
+    return r->inner->write(r->inner->user, x, y, w, h, src, error);
   for (gsize i = 0; i < n; i++)
-    b->scratch[i] += b->strength * (src[i] - b->scratch[i]);
-  return b->inner->write(b->inner->user, x, y, w, h, b->scratch, error);
+    r->scratch[i] += r->strength * (src[i] - r->scratch[i]);
+  return r->inner->write(r->inner->user, x, y, w, h, r->scratch, error);
 }
 
 gboolean
@@ -393,23 +414,37 @@ aenet_job_run(AenetJob *job, const AenetImageIO *io, const AenetJobRegion *regio
     aenet_job_region_init(&whole);
     region = &whole;
   }
-  if (!job->noise_chosen && aenet_job_choose_noise_level(job, io, region, error) < 0)
-    return FALSE;
+  if (!job->noise_chosen) {
+    GError *failure = NULL; /* -1 alone is a blind model's "no level" */
+    if (aenet_job_choose_noise_level(job, io, region, &failure) < 0 && failure != NULL) {
+      g_propagate_error(error, failure);
+      return FALSE;
+    }
+  }
   job->noise_chosen = FALSE; /* the next image chooses again */
 
   AenetTilerOptions opt;
   tiler_options(job, io, region, &opt);
-  gboolean blend = job->settings.strength < 1.0 && aenet_job_get_scale(job) == 1;
-  BlendIO b = { io, (float)CLAMP(job->settings.strength, 0.0, 1.0), NULL, 0 };
-  AenetImageIO blended = *io;
-  if (blend) {
-    blended.read = blend_read;
-    blended.write = blend_write;
-    blended.user = &b;
+  gboolean keeps_size = aenet_job_get_scale(job) == 1;
+  ResultIO r = { io, (float)CLAMP(job->settings.strength, 0.0, 1.0), NULL, 0, 0, 0 };
+  AenetImageIO through = *io;
+  if (keeps_size) {
+    through.read = result_read;
+    through.write = result_write;
+    through.user = &r;
   }
-  gboolean ok = aenet_tiler_run(job->model->network, blend ? &blended : io, &opt, error);
-  g_free(b.scratch);
+  job->removed_level = -1;
+  gboolean ok = aenet_tiler_run(job->model->network, keeps_size ? &through : io, &opt, error);
+  g_free(r.scratch);
+  if (ok && r.n_samples > 0)
+    job->removed_level = 255.0 * sqrt(r.sum_squares / r.n_samples);
   return ok;
+}
+
+double
+aenet_job_get_removed_level(const AenetJob *job)
+{
+  return job->removed_level;
 }
 
 gboolean

@@ -60,6 +60,8 @@ void aenet_job_free(AenetJob *job); /* NULL is fine */
 const AenetTask *aenet_job_get_task(const AenetJob *job);
 const AenetModel *aenet_job_get_model(const AenetJob *job);
 int aenet_job_get_scale(const AenetJob *job);
+/* The working memory the settings ask for, bytes (0 = the default). */
+gsize aenet_job_get_memory_budget(const AenetJob *job);
 /* TRUE when automatic denoising had to use the noise-level model because
  * the task's blind model is not installed. */
 gboolean aenet_job_is_fallback(const AenetJob *job);
@@ -78,11 +80,11 @@ void aenet_job_region_init(AenetJobRegion *region);
 
 /* Decides the noise level for the next run on this image: the settings'
  * level when given, else an estimate on a central crop of the region of at
- * most AENET_JOB_ESTIMATE_PIXELS (for a blind model too, to show it).
- * Returns sigma on 0–255, 0 when the task has no noise level, -1 with
- * error set on failure. For a model without a noise-level input the level
- * is only shown: an estimate that fails leaves it -1 and is no error
- * (check with aenet_job_noise_level_estimated). */
+ * most AENET_JOB_ESTIMATE_PIXELS. Returns sigma on 0–255, 0 when the task
+ * has no noise level, -1 with error set on failure. A model without a
+ * noise-level input (blind) needs no estimate: the level stays -1 and it
+ * is no error; what such a model removed is shown after the run
+ * (aenet_job_get_removed_level). */
 double aenet_job_choose_noise_level(AenetJob *job, const AenetImageIO *io,
                                     const AenetJobRegion *region, GError **error);
 /* The estimate alone, with the same policy (e.g. for a dialog to show
@@ -115,6 +117,13 @@ gboolean aenet_job_plan(const AenetJob *job, const AenetImageIO *io, const Aenet
  * AENET_ERROR_CANCELLED when stopped by the cancel flag. */
 gboolean aenet_job_run(AenetJob *job, const AenetImageIO *io, const AenetJobRegion *region,
                        GError **error);
+
+/* What the last aenet_job_run of a size-keeping task removed: the standard
+ * deviation of (result - input) at full strength over the colour samples
+ * of the region, on the 0–255 scale; -1 before a run or for upscaling.
+ * For a blind photo model this is the noise level shown to the user: the
+ * level of Gaussian noise with the same power as what the model found. */
+double aenet_job_get_removed_level(const AenetJob *job);
 
 /* Planar (c, h, w) images in memory, c = 1 or 3, out (c, h*s, w*s): eval's
  * and tests' case. Noise level as aenet_job_run (chosen or estimated). */

@@ -43,8 +43,7 @@ check_task(const char *name, const char *task, int scale, const AenetNetwork *ne
     g_set_error(error, AENET_ERROR, AENET_ERROR_MODEL,
                 /* TRANSLATORS: the first %s is the model file's name or “new model”; the
                    second the task named in the file. */
-                _("%s: the task “%s” is not one aenet knows"), name,
-                task ? task : _("(missing)"));
+                _("%s: the task “%s” is not one aenet knows"), name, task ? task : _("(missing)"));
     return FALSE;
   }
   int net_scale = aenet_network_get_scale(net);

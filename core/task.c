@@ -38,7 +38,7 @@ static const AenetTask shipped_tasks[] = {
       .blind_model = "denoise-photo",
       .summary = N_("Remove noise from an image"),
       .description = N_("Removes noise from images. With the noise level automatic (the "
-                        "default), the photo model is used where it is installed."),
+                        "default),\nthe photo model is used where it is installed."),
       .progress = N_("Denoising"),
       .gimp_proc = "plug-in-aenet-denoise",
       .menu_label = N_("Autoencoder _Denoise..."),
@@ -107,7 +107,7 @@ static const AenetTask shipped_tasks[] = {
               .def = 2,
               .step = 1,
               .label = N_("_Scale:"),
-              .option_help = N_("Enlargement 2, 3 or 4 (default: the model’s, or 2)"),
+              .option_help = N_("Enlargement 2, 3 or 4 (default: the model's, or 2)"),
               .arg_name = N_("N"),
               .gimp_help = "Enlargement factor (2, 3 or 4); must match the model's",
               .range_message = N_("The scale %g is not supported: give %g to %g."),

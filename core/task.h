@@ -73,14 +73,14 @@ typedef struct {
   /* The model used when the noise level is automatic, if installed: a
    * network that needs no level. NULL when the task has none. */
   const char *blind_model;
-  const char *summary;      /* the command's list: N_("Remove noise from an image") */
-  const char *description;  /* the command's --help summary (N_()) */
-  const char *progress;     /* N_("Denoising") */
-  const char *gimp_proc;    /* "plug-in-aenet-denoise"; NULL = not in GIMP */
-  const char *menu_label;   /* N_("Autoencoder _Denoise...") */
-  const char *dialog_title; /* N_("Autoencoder Denoise") */
-  const char *blurb;        /* GIMP's one line (N_()) */
-  const char *help;         /* GIMP's help text (N_()) */
+  const char *summary;       /* the command's list: N_("Remove noise from an image") */
+  const char *description;   /* the command's --help summary (N_()) */
+  const char *progress;      /* N_("Denoising") */
+  const char *gimp_proc;     /* "plug-in-aenet-denoise"; NULL = not in GIMP */
+  const char *menu_label;    /* N_("Autoencoder _Denoise...") */
+  const char *dialog_title;  /* N_("Autoencoder Denoise") */
+  const char *blurb;         /* GIMP's one line (N_()) */
+  const char *help;          /* GIMP's help text (N_()) */
   const char *drawable_help; /* GIMP's "drawable" argument description */
   const char *model_help;    /* GIMP's "model" argument description */
   AenetMetric metric;

@@ -60,16 +60,17 @@ save_blind_model(void)
   float w[3 * 3] = { 0 };
   for (int o = 0; o < 3; o++)
     w[o * 3 + o] = 0.5f;
-  save_model("denoise-photo",
-             "[{\"op\":\"input\",\"channels\":3},{\"op\":\"conv\",\"out\":3,\"k\":1,\"bias\":false}]",
-             w, G_N_ELEMENTS(w));
+  save_model(
+      "denoise-photo",
+      "[{\"op\":\"input\",\"channels\":3},{\"op\":\"conv\",\"out\":3,\"k\":1,\"bias\":false}]", w,
+      G_N_ELEMENTS(w));
 }
 
 /* A smooth pattern with Gaussian noise of sigma 12/255, planar (C, H, W). */
 static float *
 noisy_image(void)
 {
-  float *im = g_new(float, C * H * W);
+  float *im = g_new(float, C *H *W);
   GRand *r = g_rand_new_with_seed(7);
   for (int c = 0; c < C; c++)
     for (int y = 0; y < H; y++)
@@ -107,6 +108,8 @@ mem_write(void *user, int x, int y, int w, int h, const float *src, GError **err
 
 /* Runs a denoise job with these settings on the noisy image; returns the
  * largest difference of out from a * in + b, and the job's level. */
+static double last_removed, last_expected_removed; /* the last run's, 0–255 */
+
 static double
 run_denoise(const char *model, double level, double strength, float a, float b, double *sigma,
             gboolean *fallback, const char **used)
@@ -123,7 +126,7 @@ run_denoise(const char *model, double level, double strength, float a, float b, 
   g_assert_nonnull(job);
 
   float *planar = noisy_image();
-  Mem m = { g_new(float, C * H * W), g_new(float, C * H * W) };
+  Mem m = { g_new(float, C *H *W), g_new(float, C *H *W) };
   for (int c = 0; c < C; c++)
     for (int i = 0; i < H * W; i++)
       m.in[i * C + c] = planar[c * H * W + i];
@@ -136,9 +139,14 @@ run_denoise(const char *model, double level, double strength, float a, float b, 
   g_strlcpy(name, aenet_model_get_display_name(aenet_job_get_model(job)), sizeof name);
   *used = name;
 
-  double worst = 0;
-  for (int i = 0; i < C * H * W; i++)
+  double worst = 0, removed = 0;
+  for (int i = 0; i < C * H * W; i++) {
     worst = MAX(worst, fabs(m.out[i] - (a * m.in[i] + b)));
+    removed += (m.out[i] - m.in[i]) * (m.out[i] - m.in[i]);
+  }
+  /* At full strength the network's change; the blend scales it. */
+  last_expected_removed = 255 * sqrt(removed / (C * H * W)) / MAX(strength, 1e-9);
+  last_removed = aenet_job_get_removed_level(job);
   g_free(planar);
   g_free(m.in);
   g_free(m.out);
@@ -183,10 +191,16 @@ test_blind(void)
   g_assert_cmpfloat(d, <, 1e-5);
   g_assert_false(fallback);
   g_assert_cmpstr(used, ==, "denoise-photo");
-  g_assert_cmpfloat(sigma, >, 8); /* shown, not used */
-  /* Strength 0.5: halfway between in and in / 2. */
+  g_assert_cmpfloat(sigma, ==, -1); /* needs no level */
+  /* What it removed is shown: the RMS of in / 2, about 0.5 · 255 / 2. */
+  g_assert_cmpfloat_with_epsilon(last_removed, last_expected_removed, 1e-3);
+  g_assert_cmpfloat(last_removed, >, 50);
+  /* Strength 0.5: halfway between in and in / 2; the network removed as much. */
+  double full = last_removed;
   d = run_denoise(NULL, -1, 0.5, 0.75f, 0, &sigma, &fallback, &used);
   g_assert_cmpfloat(d, <, 1e-5);
+  g_assert_cmpfloat_with_epsilon(last_removed, full, 1e-3);
+  g_assert_cmpfloat_with_epsilon(last_removed, last_expected_removed, 1e-3);
   /* Level 10: the noise-level model, which gets 10 / 255. */
   d = run_denoise(NULL, 10, 1.0, 1, 10.0f / 255, &sigma, &fallback, &used);
   g_assert_cmpfloat(d, <, 1e-5);
@@ -203,7 +217,7 @@ static void
 test_estimate_policy(void)
 {
   float *planar = noisy_image();
-  Mem m = { g_new(float, C * H * W), NULL };
+  Mem m = { g_new(float, C *H *W), NULL };
   for (int c = 0; c < C; c++)
     for (int i = 0; i < H * W; i++)
       m.in[i * C + c] = planar[c * H * W + i];

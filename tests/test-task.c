@@ -148,8 +148,8 @@ run_aenet(const char *first, ...)
 static void
 test_toy_command(void)
 {
-  g_assert_cmpint(run_aenet("invert", "-m", "@invert.safetensors", "@in.png", "@out.png", NULL),
-                  ==, 0);
+  g_assert_cmpint(run_aenet("invert", "-m", "@invert.safetensors", "@in.png", "@out.png", NULL), ==,
+                  0);
   g_assert_cmpint(max_error("in.png", "out.png", -1, 255), <=, 1);
   /* The default model by the row's name, and the row's strength option. */
   g_assert_cmpint(run_aenet("invert", "--strength", "0.5", "@in.png", "@half.png", NULL), ==, 0);

@@ -101,7 +101,7 @@ typedef struct {
   int jpeg_min, jpeg_max;
 } AenetPhotoMix;
 
-/* For blind photo denoisers: 8 % clean, 20 % Gaussian up to 50, 72 %
+/* For blind photo denoisers: 15 % clean, 15 % Gaussian up to 50, 70 %
  * camera; 60 % JPEG at 30–95. */
 extern const AenetPhotoMix aenet_photo_mix_denoise;
 /* For upscalers' low-resolution inputs, which must keep their quality on

@@ -363,12 +363,18 @@ jpeg_error_init(JpegError *e)
 /* The luminance quantization table of the JPEG standard (ITU T.81,
  * Annex K), in natural order: libjpeg's quality q scales it by
  * 5000 / q (q < 50) or 200 - 2q percent. */
+/* clang-format off */
 static const int jpeg_std_luminance[64] = {
-  16, 11, 10, 16, 24,  40,  51,  61,  12, 12, 14, 19, 26,  58,  60,  55,
-  14, 13, 16, 24, 40,  57,  69,  56,  14, 17, 22, 29, 51,  87,  80,  62,
-  18, 22, 37, 56, 68,  109, 103, 77,  24, 35, 55, 64, 81,  104, 113, 92,
-  49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+  16, 11, 10, 16, 24,  40,  51,  61,
+  12, 12, 14, 19, 26,  58,  60,  55,
+  14, 13, 16, 24, 40,  57,  69,  56,
+  14, 17, 22, 29, 51,  87,  80,  62,
+  18, 22, 37, 56, 68,  109, 103, 77,
+  24, 35, 55, 64, 81,  104, 113, 92,
+  49, 64, 78, 87, 103, 121, 120, 101,
+  72, 92, 95, 98, 112, 100, 103, 99,
 };
+/* clang-format on */
 
 /* The libjpeg quality (1–100) whose table is nearest the file's first
  * one, or 0 when the file has none. */
@@ -508,8 +514,8 @@ jpeg_save(const AenetImage *image, const char *path, FILE *fp, GError **error)
   s->c.input_components = color;
   s->c.in_color_space = color == 3 ? JCS_RGB : JCS_GRAYSCALE;
   jpeg_set_defaults(&s->c);
-  jpeg_set_quality(&s->c, image->jpeg_quality > 0 ? CLAMP(image->jpeg_quality, 1, 100) : JPEG_QUALITY,
-                   TRUE);
+  jpeg_set_quality(
+      &s->c, image->jpeg_quality > 0 ? CLAMP(image->jpeg_quality, 1, 100) : JPEG_QUALITY, TRUE);
   /* EXIF files put their APP1 first, in place of JFIF's APP0. */
   if (exif != NULL)
     s->c.write_JFIF_header = FALSE;

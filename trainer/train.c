@@ -295,6 +295,17 @@ step_worker_main(gpointer data)
     case AENET_LOSS_CHARBONNIER:
       loss = aenet_loss_charbonnier(w->dout, out, target, 1e-3f, out_n);
       break;
+    case AENET_LOSS_PSNR: {
+      const double eps = 1.0 / (255.0 * 255.0);
+      double mse = aenet_loss_l2(w->dout, out, target, out_n);
+      loss = 10.0 * log10(mse + eps);
+      float f = (float)(10.0 / G_LN10 / (mse + eps));
+      for (gsize j = 0; j < out_n; j++)
+        w->dout[j] *= f;
+      break;
+    }
+    case AENET_N_LOSSES:
+      g_assert_not_reached();
     }
     /* The error grows with σ, so an unweighted loss spends the network on
      * heavy noise; this weight makes each noise level count about equally
@@ -499,8 +510,8 @@ settings_to_meta(const AenetTrainConfig *c, GHashTable *meta)
   }
 }
 
-static const char *const loss_names[] = { "l1", "l2", "charbonnier" };
-static const char *const schedule_names[] = { "cosine", "step", "constant" };
+const char *const aenet_loss_names[AENET_N_LOSSES] = { "l1", "l2", "charbonnier", "psnr" };
+const char *const aenet_schedule_names[AENET_N_SCHEDULES] = { "cosine", "step", "constant" };
 
 static gboolean
 save_checkpoint(Trainer *t, const AenetRng *next_rng, GError **error)
@@ -514,8 +525,8 @@ save_checkpoint(Trainer *t, const AenetRng *next_rng, GError **error)
   g_hash_table_insert(meta, g_strdup("data_dir"), g_strdup(c->data_dir));
   if (c->val_dir != NULL)
     g_hash_table_insert(meta, g_strdup("val_dir"), g_strdup(c->val_dir));
-  g_hash_table_insert(meta, g_strdup("loss"), g_strdup(loss_names[c->loss]));
-  g_hash_table_insert(meta, g_strdup("schedule"), g_strdup(schedule_names[c->schedule]));
+  g_hash_table_insert(meta, g_strdup("loss"), g_strdup(aenet_loss_names[c->loss]));
+  g_hash_table_insert(meta, g_strdup("schedule"), g_strdup(aenet_schedule_names[c->schedule]));
   g_hash_table_insert(meta, g_strdup("data_rng"),
                       g_strdup_printf("%016" G_GINT64_MODIFIER "x %016" G_GINT64_MODIFIER
                                       "x %016" G_GINT64_MODIFIER "x %016" G_GINT64_MODIFIER "x",
@@ -619,8 +630,8 @@ load_checkpoint(Trainer *t, const char *path, GError **error)
   const char *graph = g_hash_table_lookup(meta, "graph");
   const char *task = g_hash_table_lookup(meta, "task");
   const char *rng_text = g_hash_table_lookup(meta, "data_rng");
-  int loss = name_index(loss_names, 3, g_hash_table_lookup(meta, "loss"));
-  int schedule = name_index(schedule_names, 3, g_hash_table_lookup(meta, "schedule"));
+  int loss = name_index(aenet_loss_names, AENET_N_LOSSES, g_hash_table_lookup(meta, "loss"));
+  int schedule = name_index(aenet_schedule_names, AENET_N_SCHEDULES, g_hash_table_lookup(meta, "schedule"));
   gboolean ok = g_strcmp0(g_hash_table_lookup(meta, "aenet.checkpoint"), CHECKPOINT_FORMAT) == 0
                 && graph != NULL && task != NULL && rng_text != NULL && loss >= 0 && schedule >= 0;
   if (!ok)

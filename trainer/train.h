@@ -24,13 +24,24 @@ typedef enum {
   AENET_LOSS_L1,
   AENET_LOSS_L2,
   AENET_LOSS_CHARBONNIER,
+  /* The mean over patches of 10 log10(MSE + one 8-bit level²): every patch
+   * counts in dB, so clean and lightly degraded patches (most of a real
+   * photo) count as much as heavily degraded ones, which dominate L2. */
+  AENET_LOSS_PSNR,
+  AENET_N_LOSSES
 } AenetLoss;
 
 typedef enum {
   AENET_SCHEDULE_COSINE,
   AENET_SCHEDULE_STEP,
   AENET_SCHEDULE_CONSTANT,
+  AENET_N_SCHEDULES
 } AenetSchedule;
+
+/* Their names, in enum order: the command's --loss and --schedule, and
+ * checkpoints' settings. */
+extern const char *const aenet_loss_names[AENET_N_LOSSES];
+extern const char *const aenet_schedule_names[AENET_N_SCHEDULES];
 
 typedef struct {
   char *task;       /* "denoise" or "upscale" */

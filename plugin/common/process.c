@@ -119,9 +119,11 @@ aenet_plugin_debug_job(const AenetJob *job)
 {
   if (g_getenv("AENET_DEBUG_JOB") == NULL)
     return;
-  g_printerr("aenet job: model=%s noise-level=%.3f estimated=%d\n",
-             aenet_model_get_display_name(aenet_job_get_model(job)),
-             aenet_job_get_noise_level(job), aenet_job_noise_level_estimated(job));
+  g_printerr("aenet job: model=%s noise-level=%.3f estimated=%d removed=%.3f memory=%" G_GSIZE_FORMAT
+             "\n",
+             aenet_model_get_display_name(aenet_job_get_model(job)), aenet_job_get_noise_level(job),
+             aenet_job_noise_level_estimated(job), aenet_job_get_removed_level(job),
+             aenet_job_get_memory_budget(job) >> 20);
 }
 
 const Babl *
@@ -160,4 +162,82 @@ aenet_buffer_io_init(AenetBufferIO *b, GeglBuffer *src, GeglBuffer *dst, int wid
   b->dst = dst;
   b->format = format;
   b->io = (AenetImageIO){ width, height, n_channels, buffer_read, buffer_write, b };
+}
+
+gboolean
+aenet_plugin_drawable_error(GError **error, AenetDrawableProblem problem, const char *name)
+{
+  switch (problem) {
+  case AENET_DRAWABLE_INVALID:
+    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
+                _("The drawable given is not a layer, mask or channel of an open image."));
+    break;
+  case AENET_DRAWABLE_INDEXED:
+    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
+                _("Indexed images are not supported. Convert the image to RGB or "
+                  "grayscale first (Image ▸ Mode)."));
+    break;
+  case AENET_DRAWABLE_GROUP:
+    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
+                _("“%s” is a layer group; choose one of its layers."), name);
+    break;
+  case AENET_DRAWABLE_NOT_LAYER:
+    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
+                _("Upscaling works on layers only; “%s” is a mask or channel."), name);
+    break;
+  case AENET_DRAWABLE_LOCKED:
+    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID, _("The pixels of “%s” are locked."), name);
+    break;
+  case AENET_DRAWABLE_OUTSIDE:
+    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
+                _("The selection does not touch “%s”; there is nothing to change."), name);
+    break;
+  }
+  return FALSE;
+}
+
+gboolean
+aenet_plugin_too_large_error(GError **error, int width, int height, int scale, int max_size)
+{
+  g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
+              _("%d × %d pixels enlarged %d× is larger than GIMP allows (%d pixels "
+                "per side)."),
+              width, height, scale, max_size);
+  return FALSE;
+}
+
+gboolean
+aenet_plugin_run_job(AenetJob *job, AenetBufferIO *b, const AenetJobRegion *region, double estimate,
+                     const AenetPluginProgress *progress, GError **error)
+{
+  const AenetTask *task = aenet_job_get_task(job);
+  AenetJobRegion r = *region;
+  r.progress = progress->fraction;
+  r.progress_user = progress->user;
+
+  char *text = g_strdup_printf(_("%s with “%s”"), _(task->progress),
+                               aenet_model_get_display_name(aenet_job_get_model(job)));
+  progress->start(progress->user, text);
+  g_free(text);
+  if (aenet_task_get_param(task, AENET_PARAM_NOISE_LEVEL) != NULL) {
+    if (estimate >= 0)
+      aenet_job_set_noise_level(job, estimate);
+    else {
+      progress->text(progress->user, _("Estimating the noise level"));
+      GError *local = NULL;
+      if (aenet_job_choose_noise_level(job, &b->io, &r, &local) < 0 && local != NULL) {
+        g_propagate_error(error, local);
+        return FALSE;
+      }
+    }
+    if (aenet_job_get_noise_level(job) >= 0) {
+      text = g_strdup_printf(_("%s (estimated noise level %.1f)"), _(task->progress),
+                             aenet_job_get_noise_level(job));
+      progress->text(progress->user, text);
+      g_free(text);
+    }
+  }
+  gboolean ok = aenet_job_run(job, &b->io, &r, error);
+  aenet_plugin_debug_job(job);
+  return ok;
 }

@@ -1,7 +1,8 @@
 /* process.h — what the GIMP front ends share: everything that is not the
  * libgimp API. The GIMP 2.10 front end (plugin/gimp2/) and any other call
- * these for settings, messages and pixels; they keep only registration,
- * run modes, drawables and the dialog.
+ * these for settings (from the task table), their checks and messages, set-
+ * up, GEGL buffers as the job's image, and running a job with progress;
+ * they keep only registration, run modes, drawables and the dialog.
  *
  * Pixels cross as float formats chosen from the drawable (R'G'B'A, R'G'B',
  * Y'A, Y' float), so 8-, 16- and 32-bit images keep their precision. Only
@@ -52,8 +53,9 @@ AenetJob *aenet_values_make_job(const AenetValues *values, const AenetTask *task
  * C numeric locale; every run of a front end starts with this. */
 void aenet_plugin_init(void);
 
-/* With AENET_DEBUG_JOB set in the environment, prints the job's model and
- * noise level on stderr (tests compare them with the command's). */
+/* With AENET_DEBUG_JOB set in the environment, prints the job's model,
+ * noise level and, after a run, the level it removed on stderr (tests
+ * compare them with the command's). */
 void aenet_plugin_debug_job(const AenetJob *job);
 
 /* The babl float format for a drawable that is gray or not, with alpha or
@@ -69,8 +71,43 @@ typedef struct {
   AenetImageIO io;
 } AenetBufferIO;
 
-void aenet_buffer_io_init(AenetBufferIO *b, GeglBuffer *src, GeglBuffer *dst, int width,
-                          int height, const Babl *format, int n_channels);
+void aenet_buffer_io_init(AenetBufferIO *b, GeglBuffer *src, GeglBuffer *dst, int width, int height,
+                          const Babl *format, int n_channels);
+
+/* Why a drawable cannot be processed; each front end finds out its own
+ * way, and the message is the same. */
+typedef enum {
+  AENET_DRAWABLE_INVALID,   /* not a layer, mask or channel of an open image */
+  AENET_DRAWABLE_INDEXED,   /* an indexed image */
+  AENET_DRAWABLE_GROUP,     /* a layer group */
+  AENET_DRAWABLE_NOT_LAYER, /* a mask or channel, for a task that changes the size */
+  AENET_DRAWABLE_LOCKED,    /* its pixels are locked */
+  AENET_DRAWABLE_OUTSIDE,   /* the selection does not touch it */
+} AenetDrawableProblem;
+
+/* Sets error to the message for the problem; name is the drawable's.
+ * Returns FALSE. */
+gboolean aenet_plugin_drawable_error(GError **error, AenetDrawableProblem problem,
+                                     const char *name);
+/* The message for a result larger than GIMP allows. Returns FALSE. */
+gboolean aenet_plugin_too_large_error(GError **error, int width, int height, int scale,
+                                      int max_size);
+
+/* What a front end shows while a job runs: texts (translated) and the
+ * fraction done. */
+typedef struct {
+  void (*start)(void *user, const char *text); /* a new progress with this text */
+  void (*text)(void *user, const char *text);  /* the text changes */
+  void (*fraction)(void *user, double fraction);
+  void *user;
+} AenetPluginProgress;
+
+/* Runs a job over buffers (b) within region (its roi; progress and cancel
+ * are set here): for a task with a noise level, the level is the dialog's
+ * estimate when that is given (0–255, else negative) or chosen by the job,
+ * and shown. */
+gboolean aenet_plugin_run_job(AenetJob *job, AenetBufferIO *b, const AenetJobRegion *region,
+                              double estimate, const AenetPluginProgress *progress, GError **error);
 
 G_END_DECLS
 

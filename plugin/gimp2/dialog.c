@@ -171,6 +171,7 @@ mem_write(void *user, int x, int y, int w, int h, const float *src, GError **err
 }
 
 static gboolean preview_done(gpointer data);
+static void update_noise_label(Dialog *d);
 
 static gpointer
 preview_worker(gpointer data)
@@ -294,6 +295,7 @@ preview_done(gpointer data)
     return G_SOURCE_REMOVE;
   }
   show_result(d);
+  update_noise_label(d);
   if (d->debug && d->t_changed) {
     gint64 now = g_get_monotonic_time();
     g_printerr(
@@ -308,6 +310,31 @@ preview_done(gpointer data)
 }
 
 static void get_widgets(Dialog *d, AenetValues *v);
+
+/* The line under Automatic: the estimate the noise-level model gets, or,
+ * for the photo model (which needs no level), what it removed in the
+ * preview, as the command says after a run (aenet_job_get_removed_level). */
+static void
+update_noise_label(Dialog *d)
+{
+  if (d->noise_label == NULL)
+    return;
+  gboolean blind
+      = d->job != NULL && !aenet_network_takes_noise_level(aenet_job_get_model(d->job)->network);
+  double removed = blind ? aenet_job_get_removed_level(d->job) : -1;
+  char *text;
+  if (blind && removed >= 0)
+    text = g_strdup_printf(_("The photo model removed noise of level %.1f in the preview."),
+                           removed);
+  else if (blind)
+    text = g_strdup(_("The photo model finds the noise itself."));
+  else if (d->estimate >= 0)
+    text = g_strdup_printf(_("Estimated from the image: %.1f"), d->estimate);
+  else
+    text = g_strdup(_("The noise level could not be estimated."));
+  gtk_label_set_text(GTK_LABEL(d->noise_label), text);
+  g_free(text);
+}
 
 /* Makes the job for the chosen settings (when the model, scale or the
  * automatic level changed); FALSE with the reason shown. The preview's job
@@ -330,6 +357,7 @@ ensure_job(Dialog *d)
   g_free(d->model_key);
   d->model_key = key;
   d->job = aenet_values_make_job(&v, d->task, &error);
+  update_noise_label(d);
   if (!d->job) {
     gtk_label_set_text(GTK_LABEL(d->status), error->message);
     g_error_free(error);
@@ -569,13 +597,7 @@ add_param_rows(Dialog *d, GtkGrid *grid, int *row)
       d->auto_check = gtk_check_button_new_with_mnemonic(_("_Automatic"));
       add_row(grid, (*row)++, _("Noise level:"), d->auto_check);
       d->noise_label = gtk_label_new(NULL);
-      if (d->estimate >= 0) {
-        char *t = g_strdup_printf(_("Estimated from the image: %.1f"), d->estimate);
-        gtk_label_set_text(GTK_LABEL(d->noise_label), t);
-        g_free(t);
-      } else
-        gtk_label_set_text(GTK_LABEL(d->noise_label),
-                           _("The noise level could not be estimated."));
+      update_noise_label(d);
       gtk_label_set_xalign(GTK_LABEL(d->noise_label), 0);
       gtk_style_context_add_class(gtk_widget_get_style_context(d->noise_label), "dim-label");
       gtk_grid_attach(grid, d->noise_label, 1, (*row)++, 1, 1);
@@ -713,8 +735,8 @@ aenet_dialog_run(const AenetTask *task, gint32 image, gint32 drawable, AenetValu
     add_row(grid, row++, _("Out_put:"), d->output_combo);
   }
   /* Less memory: smaller tiles, a little slower; the result is the same. */
-  d->memory_spin = gtk_spin_button_new_with_range(AENET_PLUGIN_MEMORY_MIN_MB,
-                                                  AENET_PLUGIN_MEMORY_MAX_MB, 32);
+  d->memory_spin
+      = gtk_spin_button_new_with_range(AENET_PLUGIN_MEMORY_MIN_MB, AENET_PLUGIN_MEMORY_MAX_MB, 32);
   gtk_widget_set_tooltip_text(d->memory_spin,
                               _("Working memory of all threads. Less memory means smaller tiles "
                                 "and a little more time; the result is the same."));

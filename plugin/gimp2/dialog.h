@@ -11,8 +11,8 @@ G_BEGIN_DECLS
 /* Shows the dialog for a task on a drawable; TRUE when the user pressed
  * OK, with values updated and *estimate the noise level the dialog
  * estimated (0–255) when the level is automatic, else -1. */
-gboolean aenet_dialog_run(const AenetTask *task, gint32 image, gint32 drawable,
-                          AenetValues *values, double *estimate);
+gboolean aenet_dialog_run(const AenetTask *task, gint32 image, gint32 drawable, AenetValues *values,
+                          double *estimate);
 
 G_END_DECLS
 

@@ -11,49 +11,49 @@ const Babl *
 aenet_gimp2_float_format(gint32 drawable, int *n_channels)
 {
   /* Channels and masks report gray: one channel, no alpha. */
-  return aenet_plugin_float_format(gimp_drawable_is_gray(drawable) || gimp_item_is_channel(drawable),
+  return aenet_plugin_float_format(gimp_drawable_is_gray(drawable)
+                                       || gimp_item_is_channel(drawable),
                                    gimp_drawable_has_alpha(drawable), n_channels);
 }
 
 gboolean
 aenet_gimp2_check_drawable(gint32 drawable, gboolean need_layer, GError **error)
 {
-  if (!gimp_item_is_valid(drawable) || !gimp_item_is_drawable(drawable)) {
-    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
-                _("The drawable given is not a layer, mask or channel of an open image."));
-    return FALSE;
-  }
-  if (gimp_drawable_is_indexed(drawable)) {
-    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
-                _("Indexed images are not supported. Convert the image to RGB or "
-                  "grayscale first (Image ▸ Mode)."));
-    return FALSE;
-  }
-  if (gimp_item_is_group(drawable)) {
-    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
-                _("“%s” is a layer group; choose one of its layers."),
-                gimp_item_get_name(drawable));
-    return FALSE;
-  }
-  if (need_layer && !gimp_item_is_layer(drawable)) {
-    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
-                _("Upscaling works on layers only; “%s” is a mask or channel."),
-                gimp_item_get_name(drawable));
-    return FALSE;
-  }
-  if (gimp_item_get_lock_content(drawable)) {
-    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID, _("The pixels of “%s” are locked."),
-                gimp_item_get_name(drawable));
-    return FALSE;
-  }
+  if (!gimp_item_is_valid(drawable) || !gimp_item_is_drawable(drawable))
+    return aenet_plugin_drawable_error(error, AENET_DRAWABLE_INVALID, NULL);
+  const char *name = gimp_item_get_name(drawable);
+  if (gimp_drawable_is_indexed(drawable))
+    return aenet_plugin_drawable_error(error, AENET_DRAWABLE_INDEXED, name);
+  if (gimp_item_is_group(drawable))
+    return aenet_plugin_drawable_error(error, AENET_DRAWABLE_GROUP, name);
+  if (need_layer && !gimp_item_is_layer(drawable))
+    return aenet_plugin_drawable_error(error, AENET_DRAWABLE_NOT_LAYER, name);
+  if (gimp_item_get_lock_content(drawable))
+    return aenet_plugin_drawable_error(error, AENET_DRAWABLE_LOCKED, name);
   return TRUE;
 }
 
+/* GIMP 2.10's progress for aenet_plugin_run_job. */
 static void
-report_progress(void *user, double fraction)
+progress_start(void *user, const char *text)
+{
+  gimp_progress_init(text);
+}
+
+static void
+progress_text(void *user, const char *text)
+{
+  gimp_progress_set_text(text);
+}
+
+static void
+progress_fraction(void *user, double fraction)
 {
   gimp_progress_update(fraction);
 }
+
+static const AenetPluginProgress gimp2_progress
+    = { progress_start, progress_text, progress_fraction, NULL };
 
 gboolean
 aenet_gimp2_filter(gint32 drawable, AenetJob *job, double estimate, GError **error)
@@ -63,12 +63,8 @@ aenet_gimp2_filter(gint32 drawable, AenetJob *job, double estimate, GError **err
 
   if (!aenet_gimp2_check_drawable(drawable, FALSE, error))
     return FALSE;
-  if (!gimp_drawable_mask_intersect(drawable, &x, &y, &w, &h) || w <= 0 || h <= 0) {
-    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
-                _("The selection does not touch “%s”; there is nothing to change."),
-                gimp_item_get_name(drawable));
-    return FALSE;
-  }
+  if (!gimp_drawable_mask_intersect(drawable, &x, &y, &w, &h) || w <= 0 || h <= 0)
+    return aenet_plugin_drawable_error(error, AENET_DRAWABLE_OUTSIDE, gimp_item_get_name(drawable));
 
   const Babl *format = aenet_gimp2_float_format(drawable, &n_channels);
   AenetBufferIO b;
@@ -81,26 +77,8 @@ aenet_gimp2_filter(gint32 drawable, AenetJob *job, double estimate, GError **err
   region.roi_y = y;
   region.roi_width = w;
   region.roi_height = h;
-  region.progress = report_progress;
 
-  const AenetTask *task = aenet_job_get_task(job);
-  gimp_progress_init_printf(_("%s with “%s”"), _(task->progress),
-                            aenet_model_get_display_name(aenet_job_get_model(job)));
-  if (aenet_task_get_param(task, AENET_PARAM_NOISE_LEVEL) != NULL) {
-    if (estimate >= 0)
-      aenet_job_set_noise_level(job, estimate);
-    else {
-      gimp_progress_set_text(_("Estimating the noise level"));
-      if (aenet_job_choose_noise_level(job, &b.io, &region, error) < 0 && error && *error)
-        goto out;
-    }
-    if (aenet_job_get_noise_level(job) >= 0)
-      gimp_progress_set_text_printf(_("%s (estimated noise level %.1f)"), _(task->progress),
-                                    aenet_job_get_noise_level(job));
-  }
-
-  aenet_plugin_debug_job(job);
-  if (!aenet_job_run(job, &b.io, &region, error))
+  if (!aenet_plugin_run_job(job, &b, &region, estimate, &gimp2_progress, error))
     goto out;
   gegl_buffer_flush(b.dst);
   /* The merge applies the selection (with its feathering) and is one undo step. */
@@ -140,13 +118,8 @@ aenet_gimp2_enlarge(gint32 image, gint32 drawable, AenetJob *job, AenetOutput ou
   *new_layer = -1;
   if (!aenet_gimp2_check_drawable(drawable, TRUE, error))
     return FALSE;
-  if ((gint64)w * scale > GIMP_MAX_IMAGE_SIZE || (gint64)h * scale > GIMP_MAX_IMAGE_SIZE) {
-    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
-                _("%d × %d pixels enlarged %d× is larger than GIMP allows (%d pixels "
-                  "per side)."),
-                w, h, scale, GIMP_MAX_IMAGE_SIZE);
-    return FALSE;
-  }
+  if ((gint64)w * scale > GIMP_MAX_IMAGE_SIZE || (gint64)h * scale > GIMP_MAX_IMAGE_SIZE)
+    return aenet_plugin_too_large_error(error, w, h, scale, GIMP_MAX_IMAGE_SIZE);
   gimp_drawable_offsets(drawable, &offx, &offy);
 
   if (output == AENET_OUTPUT_NEW_IMAGE) {
@@ -178,10 +151,7 @@ aenet_gimp2_enlarge(gint32 image, gint32 drawable, AenetJob *job, AenetOutput ou
                        h, format, n_channels);
   AenetJobRegion region;
   aenet_job_region_init(&region);
-  region.progress = report_progress;
-  gimp_progress_init_printf(_("%s with “%s”"), _(aenet_job_get_task(job)->progress),
-                            aenet_model_get_display_name(aenet_job_get_model(job)));
-  ok = aenet_job_run(job, &b.io, &region, error);
+  ok = aenet_plugin_run_job(job, &b, &region, -1, &gimp2_progress, error);
   gegl_buffer_flush(b.dst);
   g_object_unref(b.src);
   g_object_unref(b.dst);

@@ -10,8 +10,8 @@ aenet's own degradations); VAL a file written by `aenet eval --save-inputs`
 (the exact inputs `aenet eval` gives a model), so the validation PSNR printed
 here is the number `aenet eval` reports for the exported model.
 
-The training follows `aenet train` (trainer/train.c): L1, L2 or Charbonnier
-loss (eps 1e-3) per patch, optionally weighed by 30 / (sigma + 5); Adam(W)
+The training follows `aenet train` (trainer/train.c): L1, L2, Charbonnier
+(eps 1e-3) or PSNR (10 log10 of the patch's MSE + 1/255^2) loss per patch, optionally weighed by 30 / (sigma + 5); Adam(W)
 with betas 0.9, 0.999, eps 1e-8; gradient norm clipping; linear warm-up then
 cosine (to 1% of the peak), step or constant learning rate; validation every
 --val-every steps, the best model written to --out; checkpoints (weights,
@@ -35,7 +35,7 @@ import torch.distributed as dist
 import aenet_torch
 from aenet_torch import safetensors_io
 
-LOSSES = ("l1", "l2", "charbonnier")
+LOSSES = ("l1", "l2", "charbonnier", "psnr")
 SCHEDULES = ("cosine", "step", "constant")
 
 
@@ -243,6 +243,8 @@ def batch_loss(kind, out, target, sigma, balance):
         per = d.abs().mean(1)
     elif kind == "l2":
         per = (d * d).mean(1)
+    elif kind == "psnr":  # each patch counts in dB; eps keeps a perfect patch finite
+        per = 10 * torch.log10((d * d).mean(1) + 1 / 255**2)
     else:
         per = torch.sqrt(d * d + 1e-6).mean(1)
     if balance:
