@@ -33,6 +33,7 @@ static const Command commands[] = {
   { "train", aenet_cmd_train, N_("Train a model") },
   { "eval", aenet_cmd_eval, N_("Measure a model's quality on a set of images") },
   { "compare", aenet_cmd_compare, N_("PSNR and SSIM of image files against references") },
+  { "degrade", aenet_cmd_degrade, N_("Write training pairs for other trainers (PyTorch)") },
 };
 
 static const Command *

@@ -30,6 +30,7 @@
 #include "job.h"
 #include "model.h"
 #include "resize.h"
+#include "safetensors.h"
 #include "tiler.h"
 
 #define EXIT_RUNTIME 1
@@ -272,11 +273,53 @@ print_means(const char *key_label, const int *conditions, int n_conditions, GArr
   }
 }
 
+/* ---- the inputs given to the model (--save-inputs) ---- */
+
+static void
+tensor_free(AenetTensor *t)
+{
+  g_free(t->name);
+  g_free(t->data);
+  g_free(t);
+}
+
+static void
+saved_add(GPtrArray *saved, const char *role, const float *data, int c, int h, int w)
+{
+  AenetTensor *t = g_new0(AenetTensor, 1);
+  t->name = g_strdup_printf("%u.%s", saved->len / 2, role);
+  t->n_dims = 3;
+  t->shape[0] = c, t->shape[1] = h, t->shape[2] = w;
+  t->n_elements = (gsize)c * h * w;
+  t->data = g_memdup2(data, t->n_elements * sizeof(float));
+  g_ptr_array_add(saved, t);
+}
+
+/* One pair per image and condition, "<k>.input" (c, h, w) as the model got
+ * it and "<k>.target" (c, H, W); metadata "<k>.name", "<k>.<key>", "task". */
+static gboolean
+saved_write(GPtrArray *saved, GArray *results, const char *task, const char *key, const char *path,
+            GError **error)
+{
+  GHashTable *meta = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  g_hash_table_insert(meta, g_strdup("task"), g_strdup(task));
+  for (guint i = 0; i < results->len; i++) {
+    const EvalResult *r = &g_array_index(results, EvalResult, i);
+    g_hash_table_insert(meta, g_strdup_printf("%u.name", i), g_strdup(r->name));
+    g_hash_table_insert(meta, g_strdup_printf("%u.%s", i, key),
+                        g_strdup_printf("%d", r->condition));
+  }
+  gboolean ok = aenet_safetensors_save(path, (const AenetTensor *const *)saved->pdata, saved->len,
+                                       meta, error);
+  g_hash_table_unref(meta);
+  return ok;
+}
+
 /* ---- the two tasks ---- */
 
 static gboolean
-eval_denoise_image(AenetJob *job, const EvalImage *im, int sigma, gboolean clip, EvalResult *r,
-                   GError **error)
+eval_denoise_image(AenetJob *job, const EvalImage *im, int sigma, gboolean clip, GPtrArray *saved,
+                   EvalResult *r, GError **error)
 {
   gsize n = (gsize)im->c * im->h * im->w;
   float *noisy = g_new(float, n);  /* (c, h, w) */
@@ -294,6 +337,10 @@ eval_denoise_image(AenetJob *job, const EvalImage *im, int sigma, gboolean clip,
     aenet_metrics_denoise(output, im->data, im->c, im->h, im->w, &r->psnr, &r->ssim);
     aenet_metrics_denoise(noisy, im->data, im->c, im->h, im->w, &r->baseline_psnr,
                           &r->baseline_ssim);
+    if (saved != NULL) {
+      saved_add(saved, "input", noisy, im->c, im->h, im->w);
+      saved_add(saved, "target", im->data, im->c, im->h, im->w);
+    }
   }
   g_free(noisy);
   g_free(output);
@@ -336,7 +383,8 @@ crop_to_multiple(EvalImage *im, int s)
 }
 
 static gboolean
-eval_upscale_image(AenetJob *job, EvalImage *hr, const char *lr_path, EvalResult *r, GError **error)
+eval_upscale_image(AenetJob *job, EvalImage *hr, const char *lr_path, GPtrArray *saved,
+                   EvalResult *r, GError **error)
 {
   int s = aenet_job_get_scale(job);
   crop_to_multiple(hr, s);
@@ -383,6 +431,10 @@ eval_upscale_image(AenetJob *job, EvalImage *hr, const char *lr_path, EvalResult
     aenet_metrics_upscale(output, hr->data, c, hr->h, hr->w, s, &r->psnr, &r->ssim);
     aenet_metrics_upscale(bicubic, hr->data, c, hr->h, hr->w, s, &r->baseline_psnr,
                           &r->baseline_ssim);
+    if (saved != NULL) {
+      saved_add(saved, "input", lr, c, lh, lw);
+      saved_add(saved, "target", hr->data, c, hr->h, hr->w);
+    }
   }
   g_free(scratch);
   g_free(bicubic);
@@ -396,7 +448,7 @@ eval_upscale_image(AenetJob *job, EvalImage *hr, const char *lr_path, EvalResult
 int
 aenet_cmd_eval(int argc, char **argv)
 {
-  char *model_name = NULL, *data_dir = NULL, *sigma_text = NULL;
+  char *model_name = NULL, *data_dir = NULL, *sigma_text = NULL, *save_inputs = NULL;
   int scale = 0, n_threads = 0, limit = 0;
   gboolean json = FALSE, clip = FALSE;
   int status = EXIT_RUNTIME;
@@ -413,6 +465,10 @@ aenet_cmd_eval(int argc, char **argv)
     { "threads", 0, 0, G_OPTION_ARG_INT, &n_threads, N_("Worker threads (0 = one per core)"),
       N_("N") },
     { "limit", 0, 0, G_OPTION_ARG_INT, &limit, N_("Use only the first N images"), N_("N") },
+    { "save-inputs", 0, 0, G_OPTION_ARG_FILENAME, &save_inputs,
+      N_("Also write each input given to the model and its reference image to FILE "
+         "(safetensors), to validate with the same data elsewhere"),
+      N_("FILE") },
     { NULL }
   };
   GOptionContext *context = g_option_context_new(_("- measure a model on test images"));
@@ -427,6 +483,7 @@ aenet_cmd_eval(int argc, char **argv)
   GPtrArray *names = NULL;
   GArray *results = g_array_new(FALSE, TRUE, sizeof(EvalResult));
   GPtrArray *keep = g_ptr_array_new_with_free_func((GDestroyNotify)eval_image_free);
+  GPtrArray *saved = NULL;
   int sigmas[MAX_SIGMAS], n_sigmas = 0;
 
   if (!g_option_context_parse(context, &argc, &argv, &error)) {
@@ -539,6 +596,8 @@ aenet_cmd_eval(int argc, char **argv)
   }
   gint64 start = g_get_monotonic_time();
   int failures = 0;
+  if (save_inputs != NULL)
+    saved = g_ptr_array_new_with_free_func((GDestroyNotify)tensor_free);
   for (guint i = 0; i < tests->len; i++) {
     char *file = g_build_filename(data_dir, tests->pdata[i], NULL);
     EvalImage *im = eval_image_load(file, &error);
@@ -554,8 +613,8 @@ aenet_cmd_eval(int argc, char **argv)
     char *lr_path = paired ? find_lr_path(data_dir, im->name, names) : NULL;
     for (int k = 0; k < n_conditions; k++) {
       EvalResult r = { 0 };
-      gboolean ok = denoise ? eval_denoise_image(job, im, conditions[k], clip, &r, &error)
-                            : eval_upscale_image(job, im, lr_path, &r, &error);
+      gboolean ok = denoise ? eval_denoise_image(job, im, conditions[k], clip, saved, &r, &error)
+                            : eval_upscale_image(job, im, lr_path, saved, &r, &error);
       if (!ok) {
         g_printerr(_("aenet eval: warning: skipping %s: %s\n"), im->name, error->message);
         if (error->code == AENET_ERROR_CANCELLED || error->code == AENET_ERROR_NOMEM) {
@@ -594,6 +653,10 @@ aenet_cmd_eval(int argc, char **argv)
       g_print(ngettext(" (%d image skipped)", " (%d images skipped)", failures), failures);
     g_print("\n");
   }
+  if (saved != NULL && !saved_write(saved, results, model->task, key, save_inputs, &error)) {
+    g_printerr("aenet eval: %s\n", error->message);
+    goto out;
+  }
   status = 0;
 
 out:
@@ -607,5 +670,8 @@ out:
   g_free(model_name);
   g_free(data_dir);
   g_free(sigma_text);
+  g_free(save_inputs);
+  if (saved != NULL)
+    g_ptr_array_unref(saved);
   return status;
 }

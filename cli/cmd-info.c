@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "model.h"
+#include "presets.h"
 
 #define MODEL_SUFFIX ".safetensors"
 
@@ -121,13 +122,35 @@ print_info(const AenetModel *model, gboolean show_graph)
   }
 }
 
+/* A new model of a preset (--arch), its parameters not initialised: what
+ * "aenet train --arch" starts from, for tools that build it elsewhere. */
+static AenetModel *
+preset_model(const char *arch, GError **error)
+{
+  const AenetPreset *preset = aenet_preset_find(arch, error);
+  if (preset == NULL)
+    return NULL;
+  char *graph = aenet_preset_build_graph(preset);
+  AenetModel *model = aenet_model_new(preset->task, graph, error);
+  if (model != NULL) {
+    aenet_model_set_meta(model, "name", preset->name);
+    aenet_model_set_meta(model, "description", preset->description);
+  }
+  g_free(graph);
+  return model;
+}
+
 int
 aenet_cmd_info(int argc, char **argv)
 {
   gboolean show_graph = FALSE;
-  GOptionEntry entries[] = { { "graph", 0, 0, G_OPTION_ARG_NONE, &show_graph,
-                               N_("Also print the network description (JSON)"), NULL },
-                             { NULL } };
+  char *arch = NULL;
+  GOptionEntry entries[]
+      = { { "graph", 0, 0, G_OPTION_ARG_NONE, &show_graph,
+            N_("Also print the network description (JSON)"), NULL },
+          { "arch", 0, 0, G_OPTION_ARG_STRING, &arch,
+            N_("Describe a new model of this architecture instead of a file"), N_("NAME") },
+          { NULL } };
   GOptionContext *context = g_option_context_new(_("MODEL"));
   g_option_context_set_summary(context, _("Describes a model: its task, size, cost per pixel and "
                                           "metadata.\nMODEL is a file or the name of an installed "
@@ -137,16 +160,24 @@ aenet_cmd_info(int argc, char **argv)
   g_option_context_free(context);
   if (!ok)
     return 2;
-  if (argc != 2) {
-    print_error(argc < 2 ? _("info needs a MODEL (see “aenet info --help”)")
-                         : _("info takes one MODEL only (see “aenet info --help”)"));
+  if (argc != (arch != NULL ? 1 : 2)) {
+    print_error(arch != NULL ? _("info takes either a MODEL or --arch, not both")
+                : argc < 2   ? _("info needs a MODEL (see “aenet info --help”)")
+                             : _("info takes one MODEL only (see “aenet info --help”)"));
+    g_free(arch);
     return 2;
   }
 
   GError *error = NULL;
-  char *path = aenet_model_find(argv[1], &error);
-  AenetModel *model = path != NULL ? aenet_model_load(path, &error) : NULL;
-  g_free(path);
+  AenetModel *model = NULL;
+  if (arch != NULL)
+    model = preset_model(arch, &error);
+  else {
+    char *path = aenet_model_find(argv[1], &error);
+    model = path != NULL ? aenet_model_load(path, &error) : NULL;
+    g_free(path);
+  }
+  g_free(arch);
   if (model == NULL) {
     print_error(error->message);
     g_error_free(error);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "data-options.h"
 #include "presets.h"
 #include "progress.h"
 #include "train.h"
@@ -67,39 +68,19 @@ parse_choice(const char *value, const char *const *names, int n, int *out)
   return FALSE;
 }
 
-static gboolean
-parse_range(const char *text, double *lo, double *hi)
-{
-  char *end = NULL;
-  *lo = g_ascii_strtod(text, &end);
-  if (end == text)
-    return FALSE;
-  if (*end == '\0') {
-    *hi = *lo;
-    return TRUE;
-  }
-  if (*end != '-' && *end != ',' && *end != ':')
-    return FALSE;
-  const char *rest = end + 1;
-  *hi = g_ascii_strtod(rest, &end);
-  return end != rest && *end == '\0' && *lo <= *hi;
-}
-
 int
 aenet_cmd_train(int argc, char **argv)
 {
-  char *task = NULL, *data = NULL, *val = NULL, *from = NULL, *arch = NULL, *resume = NULL;
+  char *val = NULL, *from = NULL, *arch = NULL, *resume = NULL;
   char *out = NULL, *checkpoint = NULL, *name = NULL, *loss = NULL, *schedule = NULL;
-  char *sigma = NULL, *jpeg = NULL, *init_from = NULL, *widen_from = NULL;
-  gboolean balance_sigma = FALSE, photo = FALSE;
-  int scale = 0, patch = 0, batch = 0, threads = 0, val_images = 0;
-  gint64 steps = 0, stop_at = 0, seed = -1, val_every = -1, warmup = -1;
+  char *init_from = NULL, *widen_from = NULL;
+  gboolean balance_sigma = FALSE;
+  int batch = 0, threads = 0, val_images = 0;
+  gint64 steps = 0, stop_at = 0, val_every = -1, warmup = -1;
   double minutes = 0, lr = 0, weight_decay = -1, clip = -1, checkpoint_minutes = 0;
-  double poisson = 0, lr_sigma = 0, val_sigma = -1, cache_mb = 0;
+  double val_sigma = -1;
+  AenetDataOptions data;
   GOptionEntry entries[] = {
-    { "task", 0, 0, G_OPTION_ARG_STRING, &task, N_("denoise or upscale"), N_("TASK") },
-    { "scale", 0, 0, G_OPTION_ARG_INT, &scale, N_("Upscaling factor: 2, 3 or 4"), "N" },
-    { "data", 0, 0, G_OPTION_ARG_FILENAME, &data, N_("Folder of training images"), N_("DIR") },
     { "val", 0, 0, G_OPTION_ARG_FILENAME, &val,
       N_("Folder of validation images (default: hold out part of --data)"), N_("DIR") },
     { "from", 0, 0, G_OPTION_ARG_FILENAME, &from, N_("Fine-tune this model"), N_("MODEL") },
@@ -110,8 +91,6 @@ aenet_cmd_train(int argc, char **argv)
          "same output"),
       N_("MODEL") },
     { "arch", 0, 0, G_OPTION_ARG_STRING, &arch, N_("Architecture for a new model"), N_("NAME") },
-    { "patch", 0, 0, G_OPTION_ARG_INT, &patch,
-      N_("Patch size in input pixels (default 96 for denoise, 48 for upscale)"), "PX" },
     { "batch", 0, 0, G_OPTION_ARG_INT, &batch, N_("Patches per step (default 16)"), "N" },
     { "steps", 0, 0, G_OPTION_ARG_INT64, &steps, N_("Total training steps"), "N" },
     { "minutes", 0, 0, G_OPTION_ARG_DOUBLE, &minutes, N_("Time budget for this run"), "M" },
@@ -125,30 +104,15 @@ aenet_cmd_train(int argc, char **argv)
     { "schedule", 0, 0, G_OPTION_ARG_STRING, &schedule,
       N_("Learning-rate decay: cosine, step or constant"), N_("NAME") },
     { "loss", 0, 0, G_OPTION_ARG_STRING, &loss, N_("l1, l2, charbonnier (default) or psnr (the mean of each patch's dB)"), N_("NAME") },
-    { "sigma", 0, 0, G_OPTION_ARG_STRING, &sigma,
-      N_("Training noise levels, 0–255 scale (default 0-50)"), N_("MIN-MAX") },
     { "balance-sigma", 0, 0, G_OPTION_ARG_NONE, &balance_sigma,
       N_("Denoising: weigh the loss so that light noise counts as much as heavy noise"), NULL },
-    { "photo", 0, 0, G_OPTION_ARG_NONE, &photo,
-      N_("Camera noise, Gaussian noise and JPEG on the input as in real photographs (for "
-         "denoising, a blind model: --arch unet-photo)"),
-      NULL },
     { "val-sigma", 0, 0, G_OPTION_ARG_DOUBLE, &val_sigma,
       N_("Noise level for validation (default 25)"), "S" },
-    { "lr-sigma", 0, 0, G_OPTION_ARG_DOUBLE, &lr_sigma,
-      N_("Upscaling: add noise up to this level (0–255) to the low-resolution input"), "S" },
-    { "poisson", 0, 0, G_OPTION_ARG_DOUBLE, &poisson,
-      N_("Also add signal-dependent noise up to this gain"), "G" },
-    { "jpeg", 0, 0, G_OPTION_ARG_STRING, &jpeg,
-      N_("Also compress inputs as JPEG at a quality in this range"), N_("MIN-MAX") },
-    { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, N_("Random seed (default 1)"), "N" },
     { "threads", 0, 0, G_OPTION_ARG_INT, &threads, N_("Threads (default: all cores)"), "N" },
     { "val-every", 0, 0, G_OPTION_ARG_INT64, &val_every,
       N_("Validate every N steps (default 1000)"), "N" },
     { "val-images", 0, 0, G_OPTION_ARG_INT, &val_images, N_("Validation images (default 16)"),
       "N" },
-    { "cache-mb", 0, 0, G_OPTION_ARG_DOUBLE, &cache_mb,
-      N_("Memory for decoded images (default 2048)"), "MB" },
     { "resume", 0, 0, G_OPTION_ARG_FILENAME, &resume, N_("Resume from a checkpoint"),
       N_("CHECKPOINT") },
     { "checkpoint", 0, 0, G_OPTION_ARG_FILENAME, &checkpoint,
@@ -163,6 +127,7 @@ aenet_cmd_train(int argc, char **argv)
   g_option_context_set_summary(
       ctx, _("Trains a denoising or upscaling model on a folder of photos, or fine-tunes one.\n"
              "Ctrl-C writes a checkpoint and stops; --resume continues exactly."));
+  aenet_data_options_add(&data, ctx);
   g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
   GString *archs = g_string_new(_("Architectures (--arch):"));
   for (const AenetPreset *p = aenet_presets_get(); p->name != NULL; p++)
@@ -179,19 +144,9 @@ aenet_cmd_train(int argc, char **argv)
                 argv[1]);
     goto usage;
   }
-  if (resume == NULL && task == NULL) {
+  if (resume == NULL && data.task == NULL) {
     g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
                 _("--task denoise or --task upscale is required"));
-    goto usage;
-  }
-  if (task != NULL && strcmp(task, "denoise") != 0 && strcmp(task, "upscale") != 0) {
-    g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                _("the task must be denoise or upscale, not “%s”"), task);
-    goto usage;
-  }
-  if (scale != 0 && (scale < 2 || scale > 4)) {
-    g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                _("the scale must be 2, 3 or 4, not %d"), scale);
     goto usage;
   }
   if (out == NULL) {
@@ -209,27 +164,14 @@ aenet_cmd_train(int argc, char **argv)
                 _("give either --init-from or --widen-from, not both"));
     goto usage;
   }
-  if (balance_sigma && g_strcmp0(task, "upscale") == 0) {
-    g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                _("--balance-sigma is for denoising"));
+  if (!aenet_data_options_apply(&data, balance_sigma, &cfg, &error))
     goto usage;
-  }
-  if (photo && (balance_sigma || sigma != NULL || jpeg != NULL || poisson > 0 || lr_sigma > 0)) {
-    g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                _("--photo chooses the noise and JPEG itself: give it without --sigma, --jpeg, "
-                  "--poisson, --lr-sigma and --balance-sigma"));
-    goto usage;
-  }
-
-  aenet_train_config_init(&cfg, task != NULL ? task : "denoise", scale ? scale : 2);
-  cfg.data_dir = g_strdup(data);
   cfg.val_dir = g_strdup(val);
   cfg.from = g_strdup(from);
   cfg.arch = g_strdup(arch);
   cfg.init_from = g_strdup(widen_from != NULL ? widen_from : init_from);
   cfg.widen = widen_from != NULL;
   cfg.balance_sigma = balance_sigma;
-  cfg.photo = photo;
   cfg.resume = g_strdup(resume);
   cfg.out = g_strdup(out);
   cfg.checkpoint = g_strdup(checkpoint);
@@ -238,8 +180,6 @@ aenet_cmd_train(int argc, char **argv)
   cfg.minutes = minutes;
   cfg.stop_at_step = stop_at;
   cfg.threads = threads;
-  if (patch)
-    cfg.patch = patch;
   if (batch)
     cfg.batch = batch;
   if (lr > 0)
@@ -250,8 +190,6 @@ aenet_cmd_train(int argc, char **argv)
     cfg.clip = clip;
   if (warmup >= 0)
     cfg.warmup = warmup;
-  if (seed >= 0)
-    cfg.seed = seed;
   if (val_every >= 0)
     cfg.val_every = val_every;
   if (val_images > 0)
@@ -260,15 +198,6 @@ aenet_cmd_train(int argc, char **argv)
     cfg.val_sigma = val_sigma;
   if (checkpoint_minutes > 0)
     cfg.checkpoint_minutes = checkpoint_minutes;
-  if (cache_mb > 0)
-    cfg.cache_bytes = (gsize)(cache_mb * 1048576.0);
-  cfg.poisson_gain = poisson;
-  if (lr_sigma < 0 || lr_sigma > 255) {
-    g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                _("--lr-sigma must be within 0–255, not %g"), lr_sigma);
-    goto usage;
-  }
-  cfg.lr_sigma = lr_sigma;
   int choice;
   if (loss != NULL) {
     if (!parse_choice(loss, aenet_loss_names, AENET_N_LOSSES, &choice)) {
@@ -285,25 +214,6 @@ aenet_cmd_train(int argc, char **argv)
       goto usage;
     }
     cfg.schedule = choice;
-  }
-  double lo, hi;
-  if (sigma != NULL) {
-    if (!parse_range(sigma, &lo, &hi) || lo < 0 || hi > 255) {
-      g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                  _("--sigma takes a range like 0-50 within 0–255, not “%s”"), sigma);
-      goto usage;
-    }
-    cfg.sigma_min = lo;
-    cfg.sigma_max = hi;
-  }
-  if (jpeg != NULL) {
-    if (!parse_range(jpeg, &lo, &hi) || lo < 1 || hi > 100) {
-      g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                  _("--jpeg takes a quality range like 30-95 within 1–100, not “%s”"), jpeg);
-      goto usage;
-    }
-    cfg.jpeg_min = lo;
-    cfg.jpeg_max = hi;
   }
 
   Reporter reporter = { isatty(STDERR_FILENO), 0 };
@@ -335,8 +245,9 @@ done:
   g_clear_error(&error);
   aenet_train_config_clear(&cfg);
   g_option_context_free(ctx);
-  g_free(task), g_free(data), g_free(val), g_free(from), g_free(arch), g_free(resume);
+  aenet_data_options_clear(&data);
+  g_free(val), g_free(from), g_free(arch), g_free(resume);
   g_free(out), g_free(checkpoint), g_free(name), g_free(loss), g_free(schedule);
-  g_free(sigma), g_free(jpeg), g_free(init_from), g_free(widen_from);
+  g_free(init_from), g_free(widen_from);
   return status;
 }

@@ -425,7 +425,7 @@ printf 'not a model at all, just text that is long enough...' >garbage.safetenso
 # ---- the program itself ----
 run "$AENET" --help
 check "--help exits 0" test "$STATUS" -eq 0
-for cmd in info install denoise upscale bench train eval; do
+for cmd in info install denoise upscale bench train eval degrade; do
   check "--help lists $cmd" grep -Eq "^ +$cmd " <<<"$STDOUT"
 done
 run "$AENET" --version
@@ -636,6 +636,54 @@ check "bench prints the peak memory" grep -q "Peak memory" <<<"$STDOUT"
 expect_ok "bench --json" bench -m denoise.safetensors --size 64x48 --repeat 1 --threads 1 --json
 printf '%s\n' "$STDOUT" >bench.json
 check "bench --json is valid and complete" py json bench.json model width height runs speedup kernel peak_rss_bytes
+
+# ---- training data for other trainers (tools/torch) ----
+differ () { ! cmp -s "$1" "$2"; }
+# usage_error NAME PATTERN ARGS...: status 2 and PATTERN on stderr (the
+# training commands add a line pointing to --help).
+usage_error () {
+  local name=$1 pattern=$2
+  shift 2
+  run "$AENET" "$@"
+  check "$name: exit status 2 (got $STATUS)" test "$STATUS" -eq 2
+  check "$name: says /$pattern/" grep -Eq -- "$pattern" <<<"$STDERR"
+}
+mkdir -p photos
+for i in 1 2 3; do py png "photos/p$i.png" 120 100 3 8 $((20 + i)); done
+pairs=(--data photos --samples 5 --shard-size 2 --patch 32)
+expect_ok "degrade" degrade --task denoise "${pairs[@]}" --seed 3 --out shards-a
+check "degrade: 5 pairs in shards of 2 are 3 shards" \
+  test -e shards-a/shard-00002.safetensors -a ! -e shards-a/shard-00003.safetensors
+expect_ok "degrade again" degrade --task denoise "${pairs[@]}" --seed 3 --out shards-b
+check "degrade: the same seed gives the same pairs" \
+  cmp -s shards-a/shard-00002.safetensors shards-b/shard-00002.safetensors
+expect_ok "degrade, another seed" degrade --task denoise "${pairs[@]}" --seed 4 --out shards-c
+check "degrade: another seed gives other pairs" \
+  differ shards-a/shard-00000.safetensors shards-c/shard-00000.safetensors
+expect_ok "degrade --photo, upscaling" degrade --task upscale --scale 2 --photo "${pairs[@]}" \
+  --out shards-up
+check "degrade: a shard holds input, target and sigma" python3 -c '
+import json, struct, sys
+f = open("shards-up/shard-00000.safetensors", "rb")
+h = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+assert h["input"]["shape"] == [2, 3, 32, 32] and h["target"]["shape"] == [2, 3, 64, 64]
+assert h["sigma"]["shape"] == [2] and h["__metadata__"]["aenet.shard"] == "1"'
+usage_error "degrade without --samples" "samples" degrade --task denoise --data photos --out x
+usage_error "degrade --photo with --sigma" "photo" degrade --task denoise --photo --sigma 5 \
+  "${pairs[@]}" --out x
+expect_ok "eval --save-inputs" eval -m denoise.safetensors --data photos --sigma 10 --threads 1 \
+  --save-inputs val.safetensors
+check "eval --save-inputs: one input and target per image" python3 -c '
+import json, struct
+f = open("val.safetensors", "rb")
+h = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+assert h["2.input"]["shape"] == [3, 100, 120] and "2.target" in h and "3.input" not in h
+assert h["__metadata__"]["2.sigma"] == "10" and h["__metadata__"]["task"] == "denoise"'
+run "$AENET" info --arch unet-x2 --graph
+check "info --arch shows a preset's graph" grep -q '"op": "bicubic"' <<<"$STDOUT"
+expect_error "info --arch and a MODEL" 2 "either a MODEL or --arch" info --arch unet-x2 \
+  denoise.safetensors
+expect_error "info --arch, unknown" 1 "unknown architecture" info --arch no-such-net
 
 # ---- cancelling ----
 # Only decisive when the run is still going when the signal arrives.

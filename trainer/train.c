@@ -156,23 +156,36 @@ aenet_train_degrade(const AenetTrainConfig *c, float *input, int size, float *sc
   return TRUE;
 }
 
-static gboolean
-make_sample(Trainer *t, AenetRng *rng, float *input, float *target, float *sigma, GError **error)
+void
+aenet_train_data_rng_init(AenetRng *rng, guint64 seed)
 {
-  const AenetTrainConfig *c = &t->cfg;
+  aenet_rng_init(rng, seed ^ 0xda7a); /* not the weights' stream */
+}
+
+gboolean
+aenet_train_draw_sample(const AenetTrainConfig *c, AenetDataset *ds, const guint *images,
+                        guint n_images, float *scratch, AenetRng *rng, float *input, float *target,
+                        float *noise_level, GError **error)
+{
   int s = c->scale, p = c->patch;
-  guint image = t->train_index[aenet_rng_below(rng, t->n_train)];
+  guint image = images[aenet_rng_below(rng, n_images)];
   int w, h;
-  aenet_dataset_get_size(t->train_ds, image, &w, &h);
+  aenet_dataset_get_size(ds, image, &w, &h);
   int x = aenet_rng_below(rng, w / s - p + 1);
   int y = aenet_rng_below(rng, h / s - p + 1);
   int transform = aenet_rng_below(rng, 8);
-  if (!aenet_dataset_get_patch(t->train_ds, image, x, y, p, transform, target, s > 1 ? input : NULL,
-                               error))
+  if (!aenet_dataset_get_patch(ds, image, x, y, p, transform, target, s > 1 ? input : NULL, error))
     return FALSE;
   if (s == 1)
     memcpy(input, target, (gsize)3 * p * p * sizeof(float));
-  return aenet_train_degrade(c, input, p, t->degrade_scratch, rng, sigma, error);
+  return aenet_train_degrade(c, input, p, scratch, rng, noise_level, error);
+}
+
+static gboolean
+make_sample(Trainer *t, AenetRng *rng, float *input, float *target, float *sigma, GError **error)
+{
+  return aenet_train_draw_sample(&t->cfg, t->train_ds, t->train_index, t->n_train,
+                                 t->degrade_scratch, rng, input, target, sigma, error);
 }
 
 static gpointer
@@ -862,7 +875,7 @@ create_model(Trainer *t, GError **error)
   t->n_params = aenet_network_get_n_params(t->net);
   t->m = g_new0(float, t->n_params);
   t->v = g_new0(float, t->n_params);
-  aenet_rng_init(&t->data_rng, c->seed ^ 0xda7a);
+  aenet_train_data_rng_init(&t->data_rng, c->seed);
   t->best_val = -1;
   return TRUE;
 }

@@ -15,6 +15,7 @@
 
 #include <glib.h>
 
+#include "dataset.h"
 #include "rng.h"
 
 G_BEGIN_DECLS
@@ -112,6 +113,17 @@ void aenet_train_config_clear(AenetTrainConfig *cfg);
  * error on a JPEG failure. */
 gboolean aenet_train_degrade(const AenetTrainConfig *cfg, float *input, int size, float *scratch,
                              AenetRng *rng, float *noise_level, GError **error);
+
+/* The generator a run with this seed draws its pairs from. */
+void aenet_train_data_rng_init(AenetRng *rng, guint64 seed);
+
+/* Draws one training pair as a run does: one of the n_images listed images
+ * of ds, a random patch of it (cfg->patch input pixels) in one of the eight
+ * flips and rotations, its input degraded by aenet_train_degrade. input is
+ * (3, p, p), target (3, p*s, p*s); scratch as for aenet_train_degrade. */
+gboolean aenet_train_draw_sample(const AenetTrainConfig *cfg, AenetDataset *ds, const guint *images,
+                                 guint n_images, float *scratch, AenetRng *rng, float *input,
+                                 float *target, float *noise_level, GError **error);
 
 /* Trains until cfg->steps or the time budget or the stop flag. Returns
  * FALSE with error on failure; a stop is not a failure. */
