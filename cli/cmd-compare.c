@@ -56,12 +56,12 @@ aenet_cmd_compare(int argc, char **argv)
   GError *error = NULL;
   int status = 2;
   if (!g_option_context_parse(context, &argc, &argv, &error)) {
-    g_printerr(_("aenet: %s (see '%s --help')\n"), error->message, g_get_prgname());
+    g_printerr(_("aenet: %s (see “%s --help”)\n"), error->message, g_get_prgname());
     goto out;
   }
   if (argc < 3 || (argc - 1) % 2 != 0 || crop < 0 || (crop > 0 && !luma)) {
     g_printerr(_("aenet: compare takes pairs of files REFERENCE IMAGE, and --crop only with --y "
-                 "(see 'aenet compare --help')\n"));
+                 "(see “aenet compare --help”)\n"));
     goto out;
   }
   double sum_psnr = 0, sum_ssim = 0;
