@@ -10,10 +10,12 @@
 
 #include "ops.h"
 #include "testutil.h"
+#include "winograd.h"
 
 typedef struct {
   const char *name;
   int cin, cout, k, stride;
+  gboolean winograd; /* F(4x4, 3x3), forward only */
 } BenchCase;
 
 typedef struct {
@@ -21,6 +23,7 @@ typedef struct {
   int h, w;
   gboolean backward;
   float *inp, *weight, *bias, *out, *dinp, *dweight, *dbias, *scratch;
+  float *u; /* transformed weights (winograd) */
 } Worker;
 
 static void
@@ -29,7 +32,8 @@ worker_init(Worker *wk, const BenchCase *c, int h, int w, AenetRng *rng)
   int ho = (h - 1) / c->stride + 1, wo = (w - 1) / c->stride + 1;
   size_t nin = (size_t)c->cin * h * w, nout = (size_t)c->cout * ho * wo;
   size_t nw = (size_t)c->cout * c->cin * c->k * c->k;
-  size_t ns = aenet_conv2d_scratch_size(c->cin, h, w, c->k, c->stride);
+  size_t ns = c->winograd ? aenet_winograd_scratch_size(c->cin, h, w, c->cout)
+                          : aenet_conv2d_scratch_size(c->cin, h, w, c->k, c->stride);
   wk->c = c;
   wk->h = h;
   wk->w = w;
@@ -44,6 +48,11 @@ worker_init(Worker *wk, const BenchCase *c, int h, int w, AenetRng *rng)
   test_fill_uniform(wk->inp, nin, rng, -1.0f, 1.0f);
   test_fill_uniform(wk->weight, nw, rng, -0.1f, 0.1f);
   test_fill_uniform(wk->bias, c->cout, rng, -0.1f, 0.1f);
+  wk->u = NULL;
+  if (c->winograd) {
+    wk->u = g_new(float, aenet_winograd_weights_size(c->cin, c->cout));
+    aenet_winograd_weights(wk->u, wk->weight, c->cin, c->cout);
+  }
   /* The backward pass reads out as dout: any values will do. */
   test_fill_uniform(wk->out, nout, rng, -1.0f, 1.0f);
 }
@@ -59,6 +68,7 @@ worker_clear(Worker *wk)
   g_free(wk->dbias);
   g_free(wk->out);
   g_free(wk->scratch);
+  g_free(wk->u);
 }
 
 static gpointer
@@ -66,7 +76,10 @@ worker_run(gpointer data)
 {
   Worker *wk = data;
   const BenchCase *c = wk->c;
-  if (wk->backward)
+  if (c->winograd)
+    aenet_winograd_forward(wk->out, wk->inp, wk->u, wk->bias, wk->scratch, c->cin, wk->h, wk->w,
+                           c->cout, 0);
+  else if (wk->backward)
     aenet_conv2d_backward(wk->dinp, wk->dweight, wk->dbias, wk->out, wk->inp, wk->weight,
                           wk->scratch, c->cin, wk->h, wk->w, c->cout, c->k, c->stride);
   else
@@ -120,6 +133,9 @@ main(int argc, char **argv)
   static const BenchCase cases[] = {
     { "3x3 64->64", 64, 64, 3, 1 }, { "3x3 s2 64->64", 64, 64, 3, 2 }, { "3x3 3->64", 3, 64, 3, 1 },
     { "1x1 64->64", 64, 64, 1, 1 }, { "1x1 s2 64->64", 64, 64, 1, 2 },
+    { "3x3 96->96", 96, 96, 3, 1 }, { "3x3 192->192", 192, 192, 3, 1 },
+    { "wino 64->64", 64, 64, 3, 1, TRUE }, { "wino 96->96", 96, 96, 3, 1, TRUE },
+    { "wino 192->192", 192, 192, 3, 1, TRUE }, { "wino 16->64", 16, 64, 3, 1, TRUE },
   };
   AenetRng rng;
   aenet_rng_init(&rng, 1);
@@ -135,8 +151,8 @@ main(int argc, char **argv)
       worker_init(&workers[i], c, size, size, &rng);
     int ho = (size - 1) / c->stride + 1, wo = ho;
     double flops = 2.0 * c->cout * c->cin * c->k * c->k * (double)ho * wo;
-    double g[4];
-    for (int pass = 0; pass < 2; pass++)
+    double g[4] = { 0, 0, 0, 0 };
+    for (int pass = 0; pass < (c->winograd ? 1 : 2); pass++)
       for (int nthreads = 1; nthreads <= 2; nthreads++) {
         double t = time_median(workers, nthreads, pass == 1, runs);
         g[pass * 2 + nthreads - 1] = nthreads * flops * (pass == 1 ? 2 : 1) / t * 1e-9;
