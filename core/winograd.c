@@ -106,7 +106,7 @@ band_layout(Band *b, float *scratch, int cin, int cout, int nt)
 {
   size_t at = 0;
   size_t sizes[6] = { (size_t)36 * cin * nt, (size_t)36 * cout * nt, (size_t)4 * (nt + 1),
-                      (size_t)24 * (nt + 1),  (size_t)36 * nt,         (size_t)16 * nt };
+                      (size_t)24 * (nt + 1), (size_t)36 * nt,        (size_t)16 * nt };
   float **where[6] = { &b->v, &b->m, &b->rowbuf, &b->ph, &b->tmp, &b->rowout };
   b->nt = nt;
   for (int i = 0; i < 6; i++) {
@@ -162,8 +162,8 @@ input_transform(float *restrict v, size_t vstride, const float *restrict ph, flo
   }
   /* Columns: V = Bᵀ T. */
   for (int j = 0; j < 6; j++) {
-    const float *t0 = tmp + (size_t)j * nt, *t1 = t0 + 6 * nt, *t2 = t1 + 6 * nt,
-                *t3 = t2 + 6 * nt, *t4 = t3 + 6 * nt, *t5 = t4 + 6 * nt;
+    const float *t0 = tmp + (size_t)j * nt, *t1 = t0 + 6 * nt, *t2 = t1 + 6 * nt, *t3 = t2 + 6 * nt,
+                *t4 = t3 + 6 * nt, *t5 = t4 + 6 * nt;
     float *v0 = v + (size_t)j * vstride, *v1 = v0 + 6 * vstride, *v2 = v1 + 6 * vstride,
           *v3 = v2 + 6 * vstride, *v4 = v3 + 6 * vstride, *v5 = v4 + 6 * vstride;
     for (int q = 0; q < n; q++) {

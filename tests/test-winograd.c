@@ -98,8 +98,8 @@ check_shape(const Shape *s, AenetRng *rng)
       g_assert_cmpfloat(err, <=, allowed);
     }
   }
-  g_test_message("%dx%dx%d -> %d: largest error %.2e of the magnitude", s->cin, s->h, s->w,
-                 s->cout, worst);
+  g_test_message("%dx%dx%d -> %d: largest error %.2e of the magnitude", s->cin, s->h, s->w, s->cout,
+                 worst);
 
   /* The im2col path agrees too, the way the network compares them. */
   float *ref = g_new(float, nout);
@@ -140,7 +140,7 @@ test_random_shapes(void)
   for (int t = 0; t < 40; t++) {
     Shape s = { 1 + (int)aenet_rng_below(&rng, 40), 1 + (int)aenet_rng_below(&rng, 50),
                 1 + (int)aenet_rng_below(&rng, 90), 1 + (int)aenet_rng_below(&rng, 40),
-                aenet_rng_below(&rng, 2), aenet_rng_below(&rng, 2) };
+                aenet_rng_below(&rng, 2),           aenet_rng_below(&rng, 2) };
     check_shape(&s, &rng);
   }
 }
