@@ -686,7 +686,7 @@ plan_workspace(const AenetNetwork *net, int h, int w, gboolean training, Plan *p
       scale_size(a, h, w, &ih, &iw);
       p->scratch_size = MAX(p->scratch_size,
                             aenet_conv2d_scratch_size(a->channels, ih, iw, node->k, node->stride));
-      if (!training && node->wino != G_MAXSIZE)
+      if (node->wino != G_MAXSIZE)
         p->scratch_size = MAX(p->scratch_size,
                               aenet_winograd_scratch_size(a->channels, ih, iw, node->channels));
     } else if (node->op == OP_BICUBIC) {
@@ -824,6 +824,8 @@ aenet_workspace_new(const AenetNetwork *net, int h, int w, gboolean training, GE
   ws->h = h;
   ws->w = w;
   ws->training = training;
+  /* Training passes keep im2col unless asked (see aenet_workspace_set_conv_kernel). */
+  ws->kernel = training ? AENET_CONV_IM2COL : AENET_CONV_WINOGRAD;
   ws->memory = g_aligned_alloc0(p.total, sizeof(float), 64);
   if (ws->memory == NULL) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_NOMEM,
@@ -912,8 +914,7 @@ aenet_network_forward(const AenetNetwork *net, AenetWorkspace *ws, const float *
                       float noise_level)
 {
   const float *params = net->params;
-  const float *wino
-      = !ws->training && ws->kernel == AENET_CONV_WINOGRAD ? network_winograd(net) : NULL;
+  const float *wino = ws->kernel == AENET_CONV_WINOGRAD ? network_winograd(net) : NULL;
   for (int i = 0; i < net->n_nodes; i++) {
     const Node *n = &net->nodes[i];
     const Node *a = n->n_in > 0 ? &net->nodes[n->in[0]] : NULL;
@@ -936,14 +937,15 @@ aenet_network_forward(const AenetNetwork *net, AenetWorkspace *ws, const float *
     case OP_CONV:
       if (wino != NULL && n->wino != G_MAXSIZE)
         aenet_winograd_forward(out, x, wino + n->wino, n->has_bias ? params + n->bias : NULL,
-                               ws->scratch, a->channels, ih, iw, n->channels, n->relu_fused);
+                               ws->scratch, a->channels, ih, iw, n->channels,
+                               n->relu_fused && !ws->training);
       else
         aenet_conv2d_forward(out, x, params + n->weight, n->has_bias ? params + n->bias : NULL,
                              ws->scratch, a->channels, ih, iw, n->channels, n->k, n->stride);
       break;
     case OP_RELU:
       /* Done in place by the Winograd conv before it. */
-      if (wino != NULL && prev->relu_fused && n->in[0] == i - 1 && out == x)
+      if (wino != NULL && !ws->training && prev->relu_fused && n->in[0] == i - 1 && out == x)
         break;
       aenet_relu_forward(out, x, count);
       break;

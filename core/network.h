@@ -37,8 +37,8 @@ G_BEGIN_DECLS
 typedef struct AenetNetwork AenetNetwork;
 typedef struct AenetWorkspace AenetWorkspace;
 
-/* How an inference workspace runs the 3×3 stride-1 convolutions (every
- * other convolution, and every training pass, uses im2col + sgemm). */
+/* How a workspace runs the 3×3 stride-1 convolutions of forward passes
+ * (other convolutions and backward passes use im2col + sgemm). */
 typedef enum {
   AENET_CONV_WINOGRAD, /* the default: F(4×4, 3×3), see winograd.h */
   AENET_CONV_IM2COL,   /* the reference */
@@ -86,7 +86,11 @@ gsize aenet_workspace_size(const AenetNetwork *net, int h, int w, gboolean train
 AenetWorkspace *aenet_workspace_new(const AenetNetwork *net, int h, int w, gboolean training,
                                     GError **error);
 void aenet_workspace_free(AenetWorkspace *ws); /* NULL is fine */
-/* Chooses the kernel of later inference passes (ignored when training). */
+/* Chooses the kernel of later passes. Inference workspaces start with
+ * Winograd, training ones with im2col: a training forward pass by
+ * Winograd is faster, but the backward pass is the exact gradient of the
+ * im2col forward, so its gradients then differ from those of the forward
+ * actually computed by float rounding (about 1e-6 of their size). */
 void aenet_workspace_set_conv_kernel(AenetWorkspace *ws, AenetConvKernel kernel);
 
 /* input is (in_channels, h, w); noise_level is sigma on the [0, 1] scale. */

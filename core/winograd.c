@@ -237,13 +237,15 @@ segment_input(Band *b, const float *inp, int cin, int h, int w, int ty, int tx0,
   for (int ci = 0; ci < cin; ci++) {
     for (int r = 0; r < 6; r++) {
       const int y = 4 * ty - 1 + r;
-      float *row = b->rowbuf;
-      if (y < 0 || y >= h || hi <= lo)
-        memset(row, 0, sizeof(float) * len);
+      const float *row = b->rowbuf;
+      if (y >= 0 && y < h && lo == 0 && hi == len)
+        row = inp + ((size_t)ci * h + y) * w + x0; /* wholly inside: read in place */
+      else if (y < 0 || y >= h || hi <= lo)
+        memset(b->rowbuf, 0, sizeof(float) * len);
       else {
-        memset(row, 0, sizeof(float) * lo);
-        memcpy(row + lo, inp + ((size_t)ci * h + y) * w + x0 + lo, sizeof(float) * (hi - lo));
-        memset(row + hi, 0, sizeof(float) * (len - hi));
+        memset(b->rowbuf, 0, sizeof(float) * lo);
+        memcpy(b->rowbuf + lo, inp + ((size_t)ci * h + y) * w + x0 + lo, sizeof(float) * (hi - lo));
+        memset(b->rowbuf + hi, 0, sizeof(float) * (len - hi));
       }
       deinterleave4(b->ph + (size_t)(4 * r) * (b->nt + 1), row, n, b->nt + 1);
     }

@@ -4,8 +4,8 @@
  * zero padding 1 (see ops.h for the layout rules: CHW tensors, weights
  * (cout, cin, 3, 3), outputs first, no allocation), computed on 4×4 output
  * tiles from 6×6 input tiles: 36 multiplications per tile and channel pair
- * instead of 144. Inference only: the results differ from the direct sum
- * by rounding (about 1e-6 of the values' size), and there is no backward.
+ * instead of 144. Forward only: the results differ from the direct sum by
+ * rounding (about 1e-6 of the values' size); backward passes use im2col.
  *
  * Weights are transformed once, for a given set of parameters, into U
  * (36, cout, cin); the forward pass then runs, band of tiles after band,

@@ -274,9 +274,11 @@ test_forward_upscaler(void)
   check_forward(small_upscaler, 7, 9, 3);
 }
 
-/* Every parameter gradient of L = Σ out · R against central differences. */
+/* Every parameter gradient of L = Σ out · R against central differences,
+ * the forward passes by the given kernel (Winograd's forward is made from
+ * the parameters again at every pass, as they change). */
 static void
-check_gradients(const char *json, int h, int w, int scale, float sigma)
+check_gradients(const char *json, int h, int w, int scale, float sigma, AenetConvKernel kernel)
 {
   AenetNetwork *net = new_network(json, 11);
   AenetRng rng;
@@ -289,6 +291,7 @@ check_gradients(const char *json, int h, int w, int scale, float sigma)
   GError *error = NULL;
   AenetWorkspace *ws = aenet_workspace_new(net, h, w, TRUE, &error);
   g_assert_no_error(error);
+  aenet_workspace_set_conv_kernel(ws, kernel);
   aenet_network_forward(net, ws, input, sigma);
   aenet_network_backward(net, ws, grads, r);
 
@@ -313,7 +316,8 @@ check_gradients(const char *json, int h, int w, int scale, float sigma)
     if (err > 1e-2)
       g_error("parameter %zu: backward %g, finite differences %g", i, grads[i], numeric);
   }
-  g_test_message("worst relative gradient error %.2e over %zu parameters", worst, np);
+  g_test_message("%s forward: worst relative gradient error %.2e over %zu parameters",
+                 aenet_conv_kernel_name(kernel), worst, np);
 
   /* Gradients accumulate: a second backward doubles them. */
   float *twice = g_memdup2(grads, np * sizeof(float));
@@ -330,13 +334,15 @@ check_gradients(const char *json, int h, int w, int scale, float sigma)
 static void
 test_gradients_unet(void)
 {
-  check_gradients(small_unet, 8, 12, 1, 0.2f);
+  check_gradients(small_unet, 8, 12, 1, 0.2f, AENET_CONV_IM2COL);
+  check_gradients(small_unet, 8, 12, 1, 0.2f, AENET_CONV_WINOGRAD);
 }
 
 static void
 test_gradients_upscaler(void)
 {
-  check_gradients(small_upscaler, 5, 6, 3, 0);
+  check_gradients(small_upscaler, 5, 6, 3, 0, AENET_CONV_IM2COL);
+  check_gradients(small_upscaler, 5, 6, 3, 0, AENET_CONV_WINOGRAD);
 }
 
 static void
