@@ -178,7 +178,10 @@ main(int argc, char **argv)
         double t = time_median(workers, nthreads, pass == 1, runs);
         g[pass * 2 + nthreads - 1] = nthreads * flops * (pass == 1 ? 2 : 1) / t * 1e-9;
       }
-    printf("%-16s %12.1f %12.1f %12.1f %12.1f\n", c->name, g[0], g[1], g[2], g[3]);
+    if (c->winograd) /* no backward */
+      printf("%-16s %12.1f %12.1f %12s %12s\n", c->name, g[0], g[1], "-", "-");
+    else
+      printf("%-16s %12.1f %12.1f %12.1f %12.1f\n", c->name, g[0], g[1], g[2], g[3]);
     for (int i = 0; i < 2; i++)
       worker_clear(&workers[i]);
   }
