@@ -148,47 +148,49 @@ deinterleave4(float *restrict ph, const float *restrict row, int n, int stride)
 /* Bᵀ d B for n tiles: ph holds the 6 input rows by phase, (6, 4, s) with
  * s = nt + 1; tile q of row r reads columns 4q .. 4q + 5 of that row. The
  * result goes to v[ξ * vstride + q]. tmp is (36, nt). */
+/* o[k][q] = (Bᵀ d)_k with d_k = d[k][q], for n tiles q. */
+static inline void
+bt6(float *const o[6], const float *const d[6], int n)
+{
+  float *restrict o0 = o[0], *restrict o1 = o[1], *restrict o2 = o[2], *restrict o3 = o[3],
+                  *restrict o4 = o[4], *restrict o5 = o[5];
+  const float *restrict i0 = d[0], *restrict i1 = d[1], *restrict i2 = d[2], *restrict i3 = d[3],
+                        *restrict i4 = d[4], *restrict i5 = d[5];
+  IVDEP
+  for (int q = 0; q < n; q++) {
+    const float d0 = i0[q], d1 = i1[q], d2 = i2[q], d3 = i3[q], d4 = i4[q], d5 = i5[q];
+    o0[q] = 4.0f * d0 - 5.0f * d2 + d4;
+    o1[q] = -4.0f * (d1 + d2) + d3 + d4;
+    o2[q] = 4.0f * (d1 - d2) - d3 + d4;
+    o3[q] = 2.0f * (d3 - d1) - d2 + d4;
+    o4[q] = 2.0f * (d1 - d3) - d2 + d4;
+    o5[q] = 4.0f * d1 - 5.0f * d3 + d5;
+  }
+}
+
 WINO_CLONES static void
 input_transform(float *restrict v, size_t vstride, const float *restrict ph, float *restrict tmp,
                 int n, int nt)
 {
   const int s = nt + 1;
-  /* Rows: T = d B, row by row. */
+  /* Rows: T = d B, row by row; tile q reads phases 0-3 at q and, for its
+   * last two columns, phases 0-1 at q + 1. */
   for (int r = 0; r < 6; r++) {
-    const float *restrict p0 = ph + (size_t)(4 * r) * s, *restrict p1 = p0 + s,
-                          *restrict p2 = p1 + s, *restrict p3 = p2 + s;
-    const float *restrict p4 = p0 + 1, *restrict p5 = p1 + 1; /* the next tile's first two */
-    float *restrict t0 = tmp + (size_t)(6 * r) * nt, *restrict t1 = t0 + nt, *restrict t2 = t1 + nt,
-                    *restrict t3 = t2 + nt, *restrict t4 = t3 + nt, *restrict t5 = t4 + nt;
-    IVDEP
-    for (int q = 0; q < n; q++) {
-      const float d0 = p0[q], d1 = p1[q], d2 = p2[q], d3 = p3[q], d4 = p4[q], d5 = p5[q];
-      t0[q] = 4.0f * d0 - 5.0f * d2 + d4;
-      t1[q] = -4.0f * (d1 + d2) + d3 + d4;
-      t2[q] = 4.0f * (d1 - d2) - d3 + d4;
-      t3[q] = 2.0f * (d3 - d1) - d2 + d4;
-      t4[q] = 2.0f * (d1 - d3) - d2 + d4;
-      t5[q] = 4.0f * d1 - 5.0f * d3 + d5;
-    }
+    const float *p = ph + (size_t)(4 * r) * s;
+    const float *d[6] = { p, p + s, p + 2 * s, p + 3 * s, p + 1, p + s + 1 };
+    float *t = tmp + (size_t)(6 * r) * nt;
+    float *o[6] = { t, t + nt, t + 2 * nt, t + 3 * nt, t + 4 * nt, t + 5 * nt };
+    bt6(o, d, n);
   }
   /* Columns: V = Bᵀ T. */
   for (int j = 0; j < 6; j++) {
-    const float *restrict t0 = tmp + (size_t)j * nt, *restrict t1 = t0 + 6 * nt,
-                          *restrict t2 = t1 + 6 * nt, *restrict t3 = t2 + 6 * nt,
-                          *restrict t4 = t3 + 6 * nt, *restrict t5 = t4 + 6 * nt;
-    float *restrict v0 = v + (size_t)j * vstride, *restrict v1 = v0 + 6 * vstride,
-                    *restrict v2 = v1 + 6 * vstride, *restrict v3 = v2 + 6 * vstride,
-                    *restrict v4 = v3 + 6 * vstride, *restrict v5 = v4 + 6 * vstride;
-    IVDEP
-    for (int q = 0; q < n; q++) {
-      const float d0 = t0[q], d1 = t1[q], d2 = t2[q], d3 = t3[q], d4 = t4[q], d5 = t5[q];
-      v0[q] = 4.0f * d0 - 5.0f * d2 + d4;
-      v1[q] = -4.0f * (d1 + d2) + d3 + d4;
-      v2[q] = 4.0f * (d1 - d2) - d3 + d4;
-      v3[q] = 2.0f * (d3 - d1) - d2 + d4;
-      v4[q] = 2.0f * (d1 - d3) - d2 + d4;
-      v5[q] = 4.0f * d1 - 5.0f * d3 + d5;
-    }
+    const float *t = tmp + (size_t)j * nt;
+    const float *d[6] = { t, t + 6 * nt, t + 12 * nt, t + 18 * nt, t + 24 * nt, t + 30 * nt };
+    float *w = v + (size_t)j * vstride;
+    float *o[6] = {
+      w, w + 6 * vstride, w + 12 * vstride, w + 18 * vstride, w + 24 * vstride, w + 30 * vstride
+    };
+    bt6(o, d, n);
   }
 }
 
