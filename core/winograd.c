@@ -102,7 +102,6 @@ typedef struct {
   int nt;
   float *v;      /* (36, cin, nt) */
   float *m;      /* (36, cout, nt) */
-  float *rowbuf; /* (4 * (nt + 1)): one input row, zero outside the image */
   float *ph;     /* (6, 4, nt + 1): the segment's 6 input rows by column phase */
   float *tmp;    /* (36, nt): half-transformed tiles */
   float *rowout; /* (4, 4 * nt): output rows of a segment cut by the image's edge */
@@ -112,11 +111,11 @@ static size_t
 band_layout(Band *b, float *scratch, int cin, int cout, int nt)
 {
   size_t at = 0;
-  size_t sizes[6] = { (size_t)36 * cin * nt, (size_t)36 * cout * nt, (size_t)4 * (nt + 1),
-                      (size_t)24 * (nt + 1), (size_t)36 * nt,        (size_t)16 * nt };
-  float **where[6] = { &b->v, &b->m, &b->rowbuf, &b->ph, &b->tmp, &b->rowout };
+  size_t sizes[5] = { (size_t)36 * cin * nt, (size_t)36 * cout * nt, (size_t)24 * (nt + 1),
+                      (size_t)36 * nt, (size_t)16 * nt };
+  float **where[5] = { &b->v, &b->m, &b->ph, &b->tmp, &b->rowout };
   b->nt = nt;
-  for (int i = 0; i < 6; i++) {
+  for (int i = 0; i < 5; i++) {
     if (scratch != NULL)
       *where[i] = scratch + at;
     at += round16(sizes[i]);
@@ -132,12 +131,12 @@ aenet_winograd_scratch_size(int cin, int h, int w, int cout)
   return band_layout(&b, NULL, cin, cout, band_tiles(cin, cout, n_tiles));
 }
 
-/* Splits one padded row (4 * (n + 1) floats) by column phase:
+/* Splits a run of count groups of 4 floats by column phase:
  * ph[m * stride + q] = row[4q + m]. */
 WINO_CLONES static void
-deinterleave4(float *restrict ph, const float *restrict row, int n, int stride)
+deinterleave4(float *restrict ph, const float *restrict row, int count, int stride)
 {
-  for (int q = 0; q <= n; q++) {
+  for (int q = 0; q < count; q++) {
     ph[q] = row[4 * q];
     ph[stride + q] = row[4 * q + 1];
     ph[2 * stride + q] = row[4 * q + 2];
@@ -247,25 +246,35 @@ static void
 segment_input(Band *b, const float *inp, int cin, int h, int w, int ty, int tx0, int n, int col)
 {
   const size_t vstride = (size_t)cin * b->nt;
-  const int x0 = 4 * tx0 - 1; /* image column of the row buffer's first entry */
-  const int len = 4 * (n + 1);
-  /* The part of the row buffer inside the image: [lo, hi). */
+  const int x0 = 4 * tx0 - 1; /* image column of entry 0 of the segment's rows */
+  const int len = 4 * (n + 1), stride = b->nt + 1;
+  /* Entries [lo, hi) of a row are inside the image; groups [qa, qb) of 4
+   * lie wholly inside and are split straight from the input row, the few
+   * others (at the image's left and right edges) one by one. */
   const int lo = x0 < 0 ? -x0 : 0;
   const int hi = w - x0 < len ? w - x0 : len;
+  const int qa = (lo + 3) / 4, qb = hi / 4 > qa ? hi / 4 : qa;
   for (int ci = 0; ci < cin; ci++) {
     for (int r = 0; r < 6; r++) {
       const int y = 4 * ty - 1 + r;
-      const float *row = b->rowbuf;
-      if (y >= 0 && y < h && lo == 0 && hi == len)
-        row = inp + ((size_t)ci * h + y) * w + x0; /* wholly inside: read in place */
-      else if (y < 0 || y >= h || hi <= lo)
-        memset(b->rowbuf, 0, sizeof(float) * len);
-      else {
-        memset(b->rowbuf, 0, sizeof(float) * lo);
-        memcpy(b->rowbuf + lo, inp + ((size_t)ci * h + y) * w + x0 + lo, sizeof(float) * (hi - lo));
-        memset(b->rowbuf + hi, 0, sizeof(float) * (len - hi));
+      float *ph = b->ph + (size_t)(4 * r) * stride;
+      if (y < 0 || y >= h) {
+        for (int m = 0; m < 4; m++)
+          memset(ph + (size_t)m * stride, 0, sizeof(float) * (n + 1));
+        continue;
       }
-      deinterleave4(b->ph + (size_t)(4 * r) * (b->nt + 1), row, n, b->nt + 1);
+      const float *row = inp + ((size_t)ci * h + y) * w; /* image columns */
+      deinterleave4(ph + qa, row + x0 + 4 * qa, qb - qa, stride);
+      for (int q = 0; q <= n; q++) {
+        if (q == qa)
+          q = qb; /* done above */
+        if (q > n)
+          break;
+        for (int m = 0; m < 4; m++) {
+          const int c = 4 * q + m;
+          ph[(size_t)m * stride + q] = c >= lo && c < hi ? row[x0 + c] : 0.0f;
+        }
+      }
     }
     input_transform(b->v + (size_t)ci * b->nt + col, vstride, b->ph, b->tmp, n, b->nt);
   }
