@@ -70,7 +70,12 @@ aenet_winograd_weights_size(int cin, int cout)
   return (size_t)36 * cout * cin;
 }
 
-void
+/* Runs of input channels transformed together, so the loops over them
+ * are vector code: (G g Gᵀ) for WINO_WEIGHT_RUN kernels at once. Training
+ * remakes the weights at every step. */
+#define WINO_WEIGHT_RUN 32
+
+WINO_CLONES void
 aenet_winograd_weights(float *u, const float *weight, int cin, int cout)
 {
   /* G (6, 3); U[ξ = 6i + j][co][ci] = (G g Gᵀ)[i][j], in double. */
@@ -84,16 +89,22 @@ aenet_winograd_weights(float *u, const float *weight, int cin, int cout)
   };
   const size_t plane = (size_t)cout * cin;
   for (int co = 0; co < cout; co++)
-    for (int ci = 0; ci < cin; ci++) {
-      const float *g = weight + ((size_t)co * cin + ci) * 9;
-      double gt[6][3]; /* G g */
+    for (int c0 = 0; c0 < cin; c0 += WINO_WEIGHT_RUN) {
+      const int nc = cin - c0 < WINO_WEIGHT_RUN ? cin - c0 : WINO_WEIGHT_RUN;
+      double g[9][WINO_WEIGHT_RUN], gt[6][3][WINO_WEIGHT_RUN]; /* g, then G g */
+      for (int c = 0; c < nc; c++)
+        for (int k = 0; k < 9; k++)
+          g[k][c] = weight[((size_t)co * cin + c0 + c) * 9 + k];
       for (int i = 0; i < 6; i++)
-        for (int c = 0; c < 3; c++)
-          gt[i][c] = G[i][0] * g[c] + G[i][1] * g[3 + c] + G[i][2] * g[6 + c];
+        for (int x = 0; x < 3; x++)
+          for (int c = 0; c < nc; c++)
+            gt[i][x][c] = G[i][0] * g[x][c] + G[i][1] * g[3 + x][c] + G[i][2] * g[6 + x][c];
       for (int i = 0; i < 6; i++)
-        for (int j = 0; j < 6; j++)
-          u[(size_t)(6 * i + j) * plane + (size_t)co * cin + ci]
-              = (float)(gt[i][0] * G[j][0] + gt[i][1] * G[j][1] + gt[i][2] * G[j][2]);
+        for (int j = 0; j < 6; j++) {
+          float *o = u + (size_t)(6 * i + j) * plane + (size_t)co * cin + c0;
+          for (int c = 0; c < nc; c++)
+            o[c] = (float)(gt[i][0][c] * G[j][0] + gt[i][1][c] * G[j][1] + gt[i][2][c] * G[j][2]);
+        }
     }
 }
 
