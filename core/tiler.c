@@ -1,12 +1,15 @@
 /* tiler.c — overlapping tiles through a network, stitched without seams.
  *
- * A tile's output square [x0, x0 + T) is computed from the input square
- * [x0 - pad, x0 + T + pad), where pad is the network's reach rounded up to
- * its alignment. Tile origins differ by multiples of T (itself a multiple of
- * the alignment), so every tile sees the same down-sampling phase, and every
- * output pixel is at least pad away from its tile's border, out of reach of
- * the zero padding inside the network: the stitched result does not depend
- * on T. Outside the image, coordinates are mirrored (half-sample symmetric).
+ * A tile's output rectangle [x0, x0 + Tw) × [y0, y0 + Th) is computed from
+ * the input rectangle grown by pad on every side, where pad is the
+ * network's reach rounded up to its alignment. Tile origins differ by
+ * multiples of Tw and Th (themselves multiples of the alignment), so every
+ * tile sees the same down-sampling phase, and every output pixel is at
+ * least pad away from its tile's border, out of reach of the zero padding
+ * inside the network: the stitched result does not depend on the tile size
+ * (up to rounding, since Winograd convolutions round differently at
+ * different positions in their 4×4 tiles). Outside the image, coordinates
+ * are mirrored (half-sample symmetric).
  *
  * Per-thread buffers (input region as read, the network's planar input,
  * the output tile, alpha for upscaling) are sized once per run. */
