@@ -3,10 +3,13 @@
  * Runs the model through the tiler on a random image, with one thread and
  * with N, several times each, and reports median times, throughput, the
  * effective GFLOPS (2 × multiply-adds per input pixel × pixels / time), the
- * speed-up and the peak memory. Also measures the raw rate of the main
- * kernel, a 3×3 convolution 64 → 64 on a 256×256 input, with one thread and
- * with N threads each owning its buffers, which is the ceiling the whole
- * network can reach. */
+ * speed-up and the peak memory, with the tiles, the work they make
+ * (pixels run through the network / pixels of the image: the margins
+ * around tiles are computed twice) and the convolution method. Also
+ * measures the raw rate of the main kernel, a 3×3 convolution 64 → 64 on a
+ * 256×256 input by the same method, with one thread and with N threads
+ * each owning its buffers, which is the ceiling the whole network can
+ * reach. */
 #include "config.h"
 
 #include <errno.h>
@@ -27,6 +30,7 @@
 #include "progress.h"
 #include "rng.h"
 #include "tiler.h"
+#include "winograd.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
@@ -161,15 +165,17 @@ get_network(const char *model_arg, int n_threads, AenetJob **job_out, AenetNetwo
 
 typedef struct {
   float *inp, *weight, *bias, *out, *scratch; /* (KC,KS,KS) (KC,KC,KK,KK) (KC) (KC,KS,KS) */
+  float *u;                                   /* Winograd weights, or NULL for im2col */
   int repeat;
   double *times; /* repeat entries, seconds per call */
 } KernelJob;
 
 static gboolean
-kernel_job_init(KernelJob *job, int repeat, guint64 seed)
+kernel_job_init(KernelJob *job, AenetConvKernel kernel, int repeat, guint64 seed)
 {
   gsize plane = (gsize)KC * KS * KS;
-  gsize scratch = aenet_conv2d_scratch_size(KC, KS, KS, KK, 1);
+  gsize scratch = kernel == AENET_CONV_WINOGRAD ? aenet_winograd_scratch_size(KC, KS, KS, KC)
+                                                : aenet_conv2d_scratch_size(KC, KS, KS, KK, 1);
   job->inp = g_try_new(float, plane);
   job->weight = g_try_new(float, (gsize)KC *KC *KK *KK);
   job->bias = g_try_new(float, KC);
@@ -188,6 +194,12 @@ kernel_job_init(KernelJob *job, int repeat, guint64 seed)
     job->weight[i] = (float)(aenet_rng_uniform(&rng) - 0.5) * 0.1f;
   for (int i = 0; i < KC; i++)
     job->bias[i] = 0.01f * i;
+  if (kernel == AENET_CONV_WINOGRAD) {
+    job->u = g_try_new(float, aenet_winograd_weights_size(KC, KC));
+    if (job->u == NULL)
+      return FALSE;
+    aenet_winograd_weights(job->u, job->weight, KC, KC);
+  }
   return TRUE;
 }
 
@@ -199,7 +211,18 @@ kernel_job_clear(KernelJob *job)
   g_free(job->bias);
   g_free(job->out);
   g_free(job->scratch);
+  g_free(job->u);
   g_free(job->times);
+}
+
+static void
+kernel_job_call(KernelJob *job)
+{
+  if (job->u != NULL)
+    aenet_winograd_forward(job->out, job->inp, job->u, job->bias, job->scratch, KC, KS, KS, KC, 0);
+  else
+    aenet_conv2d_forward(job->out, job->inp, job->weight, job->bias, job->scratch, KC, KS, KS, KC,
+                         KK, 1);
 }
 
 static gpointer
@@ -208,8 +231,7 @@ kernel_job_run(gpointer data)
   KernelJob *job = data;
   for (int r = 0; r < job->repeat; r++) {
     double t0 = now_seconds();
-    aenet_conv2d_forward(job->out, job->inp, job->weight, job->bias, job->scratch, KC, KS, KS, KC,
-                         KK, 1);
+    kernel_job_call(job);
     job->times[r] = now_seconds() - t0;
   }
   return NULL;
@@ -218,21 +240,20 @@ kernel_job_run(gpointer data)
 /* GFLOPS of n_threads threads running the kernel at once, or -1 when
  * memory ran out. */
 static double
-kernel_gflops(int n_threads, int repeat)
+kernel_gflops(AenetConvKernel kernel, int n_threads, int repeat)
 {
   double flops = 2.0 * KC * KC * KK * KK * (double)KS * KS;
   KernelJob *jobs = g_new0(KernelJob, n_threads);
   GThread **threads = g_new0(GThread *, n_threads);
   gboolean ok = TRUE;
   for (int i = 0; i < n_threads; i++)
-    ok = kernel_job_init(&jobs[i], repeat, BENCH_SEED + i) && ok;
+    ok = kernel_job_init(&jobs[i], kernel, repeat, BENCH_SEED + i) && ok;
 
   double rate = -1;
   if (ok) {
     /* Warm-up: page in the buffers and let BLAS set up. */
     for (int i = 0; i < n_threads; i++)
-      aenet_conv2d_forward(jobs[i].out, jobs[i].inp, jobs[i].weight, jobs[i].bias, jobs[i].scratch,
-                           KC, KS, KS, KC, KK, 1);
+      kernel_job_call(&jobs[i]);
     double t0 = now_seconds();
     for (int i = 1; i < n_threads; i++)
       threads[i] = g_thread_new("aenet-bench", kernel_job_run, &jobs[i]);
@@ -285,17 +306,20 @@ aenet_cmd_bench(int argc, char **argv)
   int n_threads = 0;
   int repeat = 5;
   gboolean json = FALSE;
-  GOptionEntry entries[]
-      = { { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_arg,
-            N_("Model file or name (default: the default denoiser)"), N_("MODEL") },
-          { "size", 0, 0, G_OPTION_ARG_STRING, &size_arg, N_("Image size (default: 1920x1080)"),
-            N_("WxH") },
-          { "threads", 0, 0, G_OPTION_ARG_INT, &n_threads,
-            N_("Threads for the parallel runs (default: one per core)"), N_("N") },
-          { "repeat", 0, 0, G_OPTION_ARG_INT, &repeat, N_("Runs of each kind (default: 5)"),
-            N_("N") },
-          { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print the results as JSON"), NULL },
-          { NULL } };
+  gboolean im2col = FALSE;
+  GOptionEntry entries[] = {
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_arg,
+      N_("Model file or name (default: the default denoiser)"), N_("MODEL") },
+    { "size", 0, 0, G_OPTION_ARG_STRING, &size_arg, N_("Image size (default: 1920x1080)"),
+      N_("WxH") },
+    { "threads", 0, 0, G_OPTION_ARG_INT, &n_threads,
+      N_("Threads for the parallel runs (default: one per core)"), N_("N") },
+    { "repeat", 0, 0, G_OPTION_ARG_INT, &repeat, N_("Runs of each kind (default: 5)"), N_("N") },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print the results as JSON"), NULL },
+    { "im2col", 0, 0, G_OPTION_ARG_NONE, &im2col,
+      N_("Run 3×3 convolutions by im2col and sgemm, the reference, instead of Winograd"), NULL },
+    { NULL }
+  };
   GOptionContext *context = g_option_context_new(NULL);
   g_option_context_set_translation_domain(context, GETTEXT_PACKAGE);
   g_option_context_set_summary(context,
@@ -373,17 +397,15 @@ aenet_cmd_bench(int argc, char **argv)
   AenetTilerOptions topt;
   aenet_tiler_options_init(&topt);
   topt.noise_level = (float)(BENCH_SIGMA / 255.0);
-  topt.n_threads = n_threads; /* the tile shown is the one the parallel runs use */
-  /* The tiles the commands would use: the job's plan (a preset's network
-   * has no job; the tiler's choice is the same rule). */
-  AenetJobPlan plan = { 0 };
-  if (job != NULL && !aenet_job_plan(job, &io, NULL, &plan, &error))
-    goto out;
-  int tile = job != NULL ? plan.tile : aenet_tiler_choose_tile(net, &io, &topt, &error);
-  if (tile <= 0)
+  topt.n_threads = n_threads; /* the tiles shown are the ones the parallel runs use */
+  topt.conv_kernel = im2col ? AENET_CONV_IM2COL : AENET_CONV_WINOGRAD;
+  AenetTilePlan plan;
+  if (!aenet_tiler_plan(net, &io, &topt, &plan, &error))
     goto out;
   /* Both runs split the image the same way, so they do the same work. */
-  topt.tile = tile;
+  topt.tile = plan.tile_width;
+  topt.tile_height = plan.tile_height;
+  const char *method = aenet_conv_kernel_name(topt.conv_kernel);
 
   int configs[2] = { 1, n_threads };
   int n_configs = n_threads > 1 ? 2 : 1;
@@ -405,8 +427,8 @@ aenet_cmd_bench(int argc, char **argv)
     n_results++;
   }
   aenet_progress_update(progress, 1.0, _("kernel"));
-  double kernel1 = kernel_gflops(1, repeat);
-  double kernelN = n_threads > 1 ? kernel_gflops(n_threads, repeat) : -1;
+  double kernel1 = kernel_gflops(topt.conv_kernel, 1, repeat);
+  double kernelN = n_threads > 1 ? kernel_gflops(topt.conv_kernel, n_threads, repeat) : -1;
   aenet_progress_clear(progress);
   if (kernel1 < 0) {
     print_error(_("not enough memory for the kernel benchmark"));
@@ -428,7 +450,15 @@ aenet_cmd_bench(int argc, char **argv)
     append_int(s, "height", height, TRUE);
     append_int(s, "scale", scale, TRUE);
     append_int(s, "channels", channels, TRUE);
-    append_int(s, "tile", tile, TRUE);
+    append_int(s, "tile_width", plan.tile_width, TRUE);
+    append_int(s, "tile_height", plan.tile_height, TRUE);
+    append_int(s, "tiles", plan.tiles_x * plan.tiles_y, TRUE);
+    append_int(s, "margin", plan.margin, TRUE);
+    append_number(s, "work_factor", plan.work, TRUE);
+    aenet_json_append_string(s, "conv_kernel");
+    g_string_append(s, ": ");
+    aenet_json_append_string(s, method);
+    g_string_append(s, ", ");
     append_int(s, "repeat", repeat, TRUE);
     append_number(s, "macs_per_input_pixel", macs, TRUE);
     g_string_append(s, "\"runs\": [");
@@ -442,7 +472,9 @@ aenet_cmd_bench(int argc, char **argv)
     }
     g_string_append(s, "], ");
     append_number(s, "speedup", speedup, TRUE);
-    g_string_append(s, "\"kernel\": {\"op\": \"conv3x3 64->64 256x256\", ");
+    g_string_append(s, "\"kernel\": {\"op\": \"conv3x3 64->64 256x256\", \"method\": ");
+    aenet_json_append_string(s, method);
+    g_string_append(s, ", ");
     append_number(s, "gflops_1_thread", kernel1, TRUE);
     append_int(s, "threads", n_threads, TRUE);
     if (kernelN > 0)
@@ -460,7 +492,12 @@ aenet_cmd_bench(int argc, char **argv)
     g_print("%-22s %dx%d, %d %s, %s %d\n", _("Image:"), width, height, channels,
             channels == 1 ? _("channel") : _("channels"), _("scale"), scale);
     g_print("%-22s %.0f\n", _("Multiply-adds/pixel:"), macs);
-    g_print("%-22s %d px\n", _("Tile:"), tile);
+    char *tiles = g_strdup_printf(_("%d×%d px, %d × %d tiles, %d px margin"), plan.tile_width,
+                                  plan.tile_height, plan.tiles_x, plan.tiles_y, plan.margin);
+    g_print("%-22s %s\n", _("Tile:"), tiles);
+    g_free(tiles);
+    g_print("%-22s %.3f\n", _("Work / nominal:"), plan.work);
+    g_print("%-22s %s\n", _("3x3 convolutions:"), method);
     g_print("%-22s %d\n\n", _("Runs of each kind:"), repeat);
     g_print("%8s  %10s  %10s  %10s\n", _("Threads"), _("Median s"), _("MP/s"), _("GFLOPS"));
     for (int i = 0; i < n_results; i++)
@@ -471,7 +508,7 @@ aenet_cmd_bench(int argc, char **argv)
       g_print("\n%-22s %.2fx\n", label, speedup);
       g_free(label);
     }
-    g_print("\n%s\n", _("Kernel: conv 3x3 64->64 on 256x256"));
+    g_print("\n%s (%s)\n", _("Kernel: conv 3x3 64->64 on 256x256"), method);
     g_print("  %-20s %.1f GFLOPS\n", _("1 thread:"), kernel1);
     if (kernelN > 0) {
       char *label = g_strdup_printf(_("%d threads:"), n_threads);

@@ -341,17 +341,11 @@ tiler_options(const AenetJob *job, const AenetImageIO *io, const AenetJobRegion 
 
 gboolean
 aenet_job_plan(const AenetJob *job, const AenetImageIO *io, const AenetJobRegion *region,
-               AenetJobPlan *plan, GError **error)
+               AenetTilePlan *plan, GError **error)
 {
   AenetTilerOptions opt;
   tiler_options(job, io, region, &opt);
-  const AenetNetwork *net = job->model->network;
-  plan->tile = aenet_tiler_choose_tile(net, io, &opt, error);
-  if (plan->tile <= 0)
-    return FALSE;
-  plan->n_threads = opt.n_threads > 0 ? opt.n_threads : (int)MAX(1, g_get_num_processors());
-  plan->memory = aenet_tiler_memory_for_tile(net, io->n_channels, plan->tile, plan->n_threads);
-  return TRUE;
+  return aenet_tiler_plan(job->model->network, io, &opt, plan, error);
 }
 
 /* Size-keeping tasks write through this: it measures what the network

@@ -100,16 +100,10 @@ gboolean aenet_job_noise_level_estimated(const AenetJob *job);
 
 #define AENET_JOB_ESTIMATE_PIXELS 4000000
 
-/* How an image is split: the tile edge, the threads and their memory. */
-typedef struct {
-  int tile;
-  int n_threads;
-  gsize memory; /* bytes of working memory for all threads */
-} AenetJobPlan;
-
-/* Plans the tiles for an image (io's size and channels) and region. */
+/* Plans the tiles for an image (io's size and channels) and region with
+ * the job's settings: the tiler's plan (tiler.h), the one a run uses. */
 gboolean aenet_job_plan(const AenetJob *job, const AenetImageIO *io, const AenetJobRegion *region,
-                        AenetJobPlan *plan, GError **error);
+                        AenetTilePlan *plan, GError **error);
 
 /* Runs the task over the region: output pixels are written through io
  * (for a size-keeping task, blended with io's input by the strength).

@@ -17,6 +17,7 @@
 #include "ops.h"
 #include "resize.h"
 #include "rng.h"
+#include "winograd.h"
 
 #define MAX_INPUTS 8
 #define MAX_NODES 512
@@ -53,6 +54,10 @@ typedef struct {
   gsize weight, bias;  /* offsets into the parameters (conv), alpha for prelu */
   gboolean needs_grad; /* some parameter is upstream of this node */
   int last_use;        /* index of the last node reading this one */
+  /* Inference only (see plan_network): */
+  gsize wino;          /* conv 3×3 stride 1: offset of its Winograd weights */
+  gboolean relu_fused; /* conv whose only reader, the next node, is a ReLU */
+  gboolean into_add;   /* shuffle whose only reader, the next node, is an add */
 } Node;
 
 struct AenetNetwork {
@@ -65,15 +70,25 @@ struct AenetNetwork {
   gsize n_params;
   float *params;
   GArray *param_info; /* AenetParamInfo, names owned */
+  /* Winograd weights of the 3×3 stride-1 convs, made from the parameters
+   * when an inference pass first needs them and again whenever the
+   * parameters changed since (wino_source is the copy they were made
+   * from). A cache, not part of the network's value: filled under the
+   * lock from passes on a const network. */
+  GMutex wino_lock;
+  gsize n_wino;
+  float *wino, *wino_source;
+  gboolean wino_ready;
 };
 
 struct AenetWorkspace {
   int n_nodes;
   int h, w;
   gboolean training;
-  float *memory;   /* one allocation for everything below */
-  float **outputs; /* per node; the input node points at the caller's input */
-  float **grads;   /* per node (training only), NULL where not needed */
+  AenetConvKernel kernel; /* inference only */
+  float *memory;          /* one allocation for everything below */
+  float **outputs;        /* per node; the input node points at the caller's input */
+  float **grads;          /* per node (training only), NULL where not needed */
   float *scratch;
   gsize scratch_size;
 };
@@ -372,6 +387,27 @@ plan_network(AenetNetwork *net, GError **error)
   g_free(reach);
   net->n_params = offset;
 
+  /* Inference shortcuts, decided here once for every workspace: a
+   * Winograd conv applies the ReLU that alone reads it, and a shuffle
+   * that alone feeds an add is added straight into the add's other input
+   * when nothing else reads that either (saving the shuffle's buffer). */
+  for (int i = 0; i < net->n_nodes; i++) {
+    Node *n = &net->nodes[i];
+    n->wino = G_MAXSIZE;
+    if (n->op == OP_CONV && n->k == 3 && n->stride == 1) {
+      n->wino = net->n_wino;
+      net->n_wino += aenet_winograd_weights_size(net->nodes[n->in[0]].channels, n->channels);
+    }
+    if (i + 1 >= net->n_nodes || n->last_use != i + 1)
+      continue;
+    const Node *next = &net->nodes[i + 1];
+    n->relu_fused = n->wino != G_MAXSIZE && next->op == OP_RELU;
+    if (n->op == OP_SHUFFLE && next->op == OP_ADD && next->in[0] != next->in[1]) {
+      const Node *other = &net->nodes[next->in[next->in[0] == i ? 1 : 0]];
+      n->into_add = other->op != OP_INPUT && other->last_use == i + 1;
+    }
+  }
+
   const Node *out = &net->nodes[net->n_nodes - 1];
   if (net->in_channels == 0)
     FAIL(_("the network has no input node"));
@@ -435,6 +471,7 @@ aenet_network_new(const char *json, gsize length, GError **error)
     return NULL;
   }
   AenetNetwork *net = g_new0(AenetNetwork, 1);
+  g_mutex_init(&net->wino_lock);
   net->n_nodes = n;
   net->nodes = g_new0(Node, n);
   gboolean ok = TRUE;
@@ -461,6 +498,9 @@ aenet_network_free(AenetNetwork *net)
 {
   if (net == NULL)
     return;
+  g_mutex_clear(&net->wino_lock);
+  g_free(net->wino);
+  g_free(net->wino_source);
   if (net->param_info != NULL) {
     for (guint i = 0; i < net->param_info->len; i++)
       g_free((char *)g_array_index(net->param_info, AenetParamInfo, i).name);
@@ -646,6 +686,9 @@ plan_workspace(const AenetNetwork *net, int h, int w, gboolean training, Plan *p
       scale_size(a, h, w, &ih, &iw);
       p->scratch_size = MAX(p->scratch_size,
                             aenet_conv2d_scratch_size(a->channels, ih, iw, node->k, node->stride));
+      if (node->wino != G_MAXSIZE)
+        p->scratch_size = MAX(p->scratch_size,
+                              aenet_winograd_scratch_size(a->channels, ih, iw, node->channels));
     } else if (node->op == OP_BICUBIC) {
       const Node *a = &net->nodes[node->in[0]];
       int ih, iw;
@@ -673,55 +716,74 @@ plan_workspace(const AenetNetwork *net, int h, int w, gboolean training, Plan *p
       }
     }
   } else {
-    /* Inference: a node's buffer is reused once its last reader ran.
-     * Greedy slots, each as big as the largest node it ever holds. */
-    int *slot_of = g_new(int, n);
-    int *slot_owner = g_new(int, n); /* node in the slot, -1 = free */
-    gsize *slot_size = g_new0(gsize, n);
-    int n_slots = 0;
+    /* Inference: buffers live from the node that writes them to their
+     * last reader, and are placed in memory by lifetime (below). An
+     * activation or an add works in place in an input that nobody reads
+     * after it, extending that buffer's life. A shuffle added into an add
+     * has no buffer: the add reads the shuffle's input, which so lives
+     * until the add. */
+    int *buf = g_new(int, n);   /* node whose buffer a node writes, -1 = none */
+    int *until = g_new(int, n); /* per node: the last node that reads it */
+    int *end = g_new(int, n);   /* per buffer (by owner): end of its life */
     for (int i = 0; i < n; i++) {
-      slot_of[i] = -1;
-      if (net->nodes[i].op == OP_INPUT)
-        continue;
-      for (int s = 0; s < n_slots; s++)
-        if (slot_owner[s] >= 0 && net->nodes[slot_owner[s]].last_use < i)
-          slot_owner[s] = -1;
-      /* An activation whose input nobody else reads works in place. */
       const Node *node = &net->nodes[i];
-      int in = node->n_in > 0 ? node->in[0] : -1;
-      if ((node->op == OP_RELU || node->op == OP_LEAKY_RELU || node->op == OP_PRELU)
-          && slot_of[in] >= 0 && net->nodes[in].last_use == i) {
-        slot_of[i] = slot_of[in];
-        slot_owner[slot_of[i]] = i;
-        continue;
-      }
-      gsize need = round16(node_elements(net, i, h, w));
-      int best = -1;
-      for (int s = 0; s < n_slots; s++)
-        if (slot_owner[s] < 0
-            && (best < 0 || (slot_size[s] >= need) > (slot_size[best] >= need)
-                || ((slot_size[s] >= need) == (slot_size[best] >= need)
-                    && slot_size[s] > slot_size[best])))
-          best = s;
-      if (best < 0)
-        best = n_slots++;
-      slot_owner[best] = i;
-      slot_size[best] = MAX(slot_size[best], need);
-      slot_of[i] = best;
-    }
-    gsize *slot_offset = g_new(gsize, MAX(n_slots, 1));
-    for (int s = 0; s < n_slots; s++) {
-      slot_offset[s] = p->total;
-      p->total += slot_size[s];
+      until[i] = node->last_use;
+      if (node->op == OP_SHUFFLE && node->into_add)
+        until[node->in[0]] = i + 1;
     }
     for (int i = 0; i < n; i++) {
-      p->offset[i] = slot_of[i] < 0 ? G_MAXSIZE : slot_offset[slot_of[i]];
+      const Node *node = &net->nodes[i];
+      buf[i] = -1;
+      if (node->op == OP_INPUT || (node->op == OP_SHUFFLE && node->into_add))
+        continue;
+      buf[i] = i;
+      for (int j = 0; j < node->n_in; j++) {
+        int in = node->in[j];
+        if ((node->op == OP_RELU || node->op == OP_LEAKY_RELU || node->op == OP_PRELU
+             || node->op == OP_ADD)
+            && buf[in] >= 0 && until[in] == i)
+          buf[i] = buf[in];
+      }
+      end[buf[i]] = until[i];
+    }
+    /* Largest buffers first, each at the lowest offset that overlaps no
+     * buffer already placed whose life overlaps its own. */
+    gsize *at = g_new(gsize, n);
+    gboolean *placed = g_new0(gboolean, n);
+    for (;;) {
+      int b = -1;
+      gsize size = 0;
+      for (int i = 0; i < n; i++)
+        if (buf[i] == i && !placed[i] && (b < 0 || round16(node_elements(net, i, h, w)) > size)) {
+          b = i;
+          size = round16(node_elements(net, i, h, w));
+        }
+      if (b < 0)
+        break;
+      gsize offset = 0;
+      gboolean moved = TRUE;
+      while (moved) { /* past every conflicting buffer, until none is in the way */
+        moved = FALSE;
+        for (int i = 0; i < n; i++)
+          if (placed[i] && i <= end[b] && b <= end[i]
+              && offset < at[i] + round16(node_elements(net, i, h, w)) && at[i] < offset + size) {
+            offset = at[i] + round16(node_elements(net, i, h, w));
+            moved = TRUE;
+          }
+      }
+      at[b] = offset;
+      placed[b] = TRUE;
+      p->total = MAX(p->total, offset + size);
+    }
+    for (int i = 0; i < n; i++) {
+      p->offset[i] = buf[i] < 0 ? G_MAXSIZE : at[buf[i]];
       p->grad_offset[i] = G_MAXSIZE;
     }
-    g_free(slot_offset);
-    g_free(slot_size);
-    g_free(slot_owner);
-    g_free(slot_of);
+    g_free(placed);
+    g_free(at);
+    g_free(end);
+    g_free(until);
+    g_free(buf);
   }
   p->scratch_offset = p->total;
   p->total += round16(p->scratch_size);
@@ -762,6 +824,8 @@ aenet_workspace_new(const AenetNetwork *net, int h, int w, gboolean training, GE
   ws->h = h;
   ws->w = w;
   ws->training = training;
+  /* Training passes keep im2col unless asked (see aenet_workspace_set_conv_kernel). */
+  ws->kernel = training ? AENET_CONV_IM2COL : AENET_CONV_WINOGRAD;
   ws->memory = g_aligned_alloc0(p.total, sizeof(float), 64);
   if (ws->memory == NULL) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_NOMEM,
@@ -796,17 +860,66 @@ aenet_workspace_free(AenetWorkspace *ws)
   g_free(ws);
 }
 
+void
+aenet_workspace_set_conv_kernel(AenetWorkspace *ws, AenetConvKernel kernel)
+{
+  ws->kernel = kernel;
+}
+
+const char *
+aenet_conv_kernel_name(AenetConvKernel kernel)
+{
+  return kernel == AENET_CONV_IM2COL ? "im2col" : "winograd";
+}
+
 /* ---- passes ----------------------------------------------------------- */
+
+/* The Winograd weights for the current parameters, made or remade when
+ * they changed; NULL when the network has no 3×3 stride-1 conv or memory
+ * ran out (then the passes use im2col). */
+static const float *
+network_winograd(const AenetNetwork *cnet)
+{
+  AenetNetwork *net = (AenetNetwork *)cnet; /* only the cache changes, under the lock */
+  if (net->n_wino == 0)
+    return NULL;
+  g_mutex_lock(&net->wino_lock);
+  if (net->wino == NULL) {
+    net->wino = g_try_new(float, net->n_wino);
+    net->wino_source = g_try_new(float, MAX(net->n_params, 1));
+    if (net->wino == NULL || net->wino_source == NULL) {
+      g_clear_pointer(&net->wino, g_free);
+      g_clear_pointer(&net->wino_source, g_free);
+      g_mutex_unlock(&net->wino_lock);
+      return NULL;
+    }
+  }
+  if (!net->wino_ready
+      || memcmp(net->wino_source, net->params, net->n_params * sizeof(float)) != 0) {
+    for (int i = 0; i < net->n_nodes; i++) {
+      const Node *n = &net->nodes[i];
+      if (n->wino != G_MAXSIZE)
+        aenet_winograd_weights(net->wino + n->wino, net->params + n->weight,
+                               net->nodes[n->in[0]].channels, n->channels);
+    }
+    memcpy(net->wino_source, net->params, net->n_params * sizeof(float));
+    net->wino_ready = TRUE;
+  }
+  g_mutex_unlock(&net->wino_lock);
+  return net->wino;
+}
 
 void
 aenet_network_forward(const AenetNetwork *net, AenetWorkspace *ws, const float *input,
                       float noise_level)
 {
   const float *params = net->params;
+  const float *wino = ws->kernel == AENET_CONV_WINOGRAD ? network_winograd(net) : NULL;
   for (int i = 0; i < net->n_nodes; i++) {
     const Node *n = &net->nodes[i];
     const Node *a = n->n_in > 0 ? &net->nodes[n->in[0]] : NULL;
     const float *x = a != NULL ? ws->outputs[n->in[0]] : NULL;
+    const Node *prev = i > 0 ? &net->nodes[i - 1] : NULL;
     float *out = ws->outputs[i];
     int ih = 0, iw = 0, oh, ow;
     if (a != NULL)
@@ -822,10 +935,18 @@ aenet_network_forward(const AenetNetwork *net, AenetWorkspace *ws, const float *
         out[j] = noise_level;
       break;
     case OP_CONV:
-      aenet_conv2d_forward(out, x, params + n->weight, n->has_bias ? params + n->bias : NULL,
-                           ws->scratch, a->channels, ih, iw, n->channels, n->k, n->stride);
+      if (wino != NULL && n->wino != G_MAXSIZE)
+        aenet_winograd_forward(out, x, wino + n->wino, n->has_bias ? params + n->bias : NULL,
+                               ws->scratch, a->channels, ih, iw, n->channels,
+                               n->relu_fused && !ws->training);
+      else
+        aenet_conv2d_forward(out, x, params + n->weight, n->has_bias ? params + n->bias : NULL,
+                             ws->scratch, a->channels, ih, iw, n->channels, n->k, n->stride);
       break;
     case OP_RELU:
+      /* Done in place by the Winograd conv before it. */
+      if (wino != NULL && !ws->training && prev->relu_fused && n->in[0] == i - 1 && out == x)
+        break;
       aenet_relu_forward(out, x, count);
       break;
     case OP_LEAKY_RELU:
@@ -835,6 +956,15 @@ aenet_network_forward(const AenetNetwork *net, AenetWorkspace *ws, const float *
       aenet_prelu_forward(out, x, params + n->weight, n->channels, (gsize)oh * ow);
       break;
     case OP_ADD:
+      if (!ws->training && prev->op == OP_SHUFFLE && prev->into_add) {
+        /* out is the other input's buffer (see plan_workspace); adding a
+         * shuffled tensor is the adjoint of unshuffling, summed in. */
+        int sh, sw;
+        scale_size(prev, ws->h, ws->w, &sh, &sw);
+        aenet_pixel_unshuffle_backward(out, ws->outputs[prev->in[0]], prev->channels, sh, sw,
+                                       prev->factor);
+        break;
+      }
       aenet_add_forward(out, x, ws->outputs[n->in[1]], count);
       break;
     case OP_CONCAT:
@@ -846,6 +976,8 @@ aenet_network_forward(const AenetNetwork *net, AenetWorkspace *ws, const float *
       }
       break;
     case OP_SHUFFLE:
+      if (!ws->training && n->into_add)
+        break; /* done by the add */
       aenet_pixel_shuffle_forward(out, x, n->channels, ih, iw, n->factor);
       break;
     case OP_UNSHUFFLE:

@@ -21,8 +21,12 @@
  * A workspace holds what one forward (and backward) pass on an input of a
  * fixed size needs: every node's output, their gradients when training, and
  * the shared scratch. Inference workspaces reuse buffers whose values are no
- * longer needed. One workspace per thread; the network itself is read-only
- * during passes, so threads can share it. */
+ * longer needed, work in place where they can (activations, adds) and run
+ * 3×3 convolutions by Winograd's method, whose weights the network prepares
+ * from its parameters on the first inference pass after they changed (a
+ * cache of 4 floats per 3×3 weight, outside the workspaces). One workspace
+ * per thread; the network itself is read-only during passes, so threads can
+ * share it. */
 #ifndef AENET_NETWORK_H
 #define AENET_NETWORK_H
 
@@ -32,6 +36,16 @@ G_BEGIN_DECLS
 
 typedef struct AenetNetwork AenetNetwork;
 typedef struct AenetWorkspace AenetWorkspace;
+
+/* How a workspace runs the 3×3 stride-1 convolutions of forward passes
+ * (other convolutions and backward passes use im2col + sgemm). */
+typedef enum {
+  AENET_CONV_WINOGRAD, /* the default: F(4×4, 3×3), see winograd.h */
+  AENET_CONV_IM2COL,   /* the reference */
+} AenetConvKernel;
+
+/* "winograd" or "im2col". */
+const char *aenet_conv_kernel_name(AenetConvKernel kernel);
 
 typedef struct {
   const char *name; /* "nodes.<i>.weight" */
@@ -72,6 +86,12 @@ gsize aenet_workspace_size(const AenetNetwork *net, int h, int w, gboolean train
 AenetWorkspace *aenet_workspace_new(const AenetNetwork *net, int h, int w, gboolean training,
                                     GError **error);
 void aenet_workspace_free(AenetWorkspace *ws); /* NULL is fine */
+/* Chooses the kernel of later passes. Inference workspaces start with
+ * Winograd, training ones with im2col: a training forward pass by
+ * Winograd is faster, but the backward pass is the exact gradient of the
+ * im2col forward, so its gradients then differ from those of the forward
+ * actually computed by float rounding (about 1e-6 of their size). */
+void aenet_workspace_set_conv_kernel(AenetWorkspace *ws, AenetConvKernel kernel);
 
 /* input is (in_channels, h, w); noise_level is sigma on the [0, 1] scale. */
 void aenet_network_forward(const AenetNetwork *net, AenetWorkspace *ws, const float *input,

@@ -1,12 +1,15 @@
 /* tiler.c — overlapping tiles through a network, stitched without seams.
  *
- * A tile's output square [x0, x0 + T) is computed from the input square
- * [x0 - pad, x0 + T + pad), where pad is the network's reach rounded up to
- * its alignment. Tile origins differ by multiples of T (itself a multiple of
- * the alignment), so every tile sees the same down-sampling phase, and every
- * output pixel is at least pad away from its tile's border, out of reach of
- * the zero padding inside the network: the stitched result does not depend
- * on T. Outside the image, coordinates are mirrored (half-sample symmetric).
+ * A tile's output rectangle [x0, x0 + Tw) × [y0, y0 + Th) is computed from
+ * the input rectangle grown by pad on every side, where pad is the
+ * network's reach rounded up to its alignment. Tile origins differ by
+ * multiples of Tw and Th (themselves multiples of the alignment), so every
+ * tile sees the same down-sampling phase, and every output pixel is at
+ * least pad away from its tile's border, out of reach of the zero padding
+ * inside the network: the stitched result does not depend on the tile size
+ * (up to rounding, since Winograd convolutions round differently at
+ * different positions in their 4×4 tiles). Outside the image, coordinates
+ * are mirrored (half-sample symmetric).
  *
  * Per-thread buffers (input region as read, the network's planar input,
  * the output tile, alpha for upscaling) are sized once per run. */
@@ -77,16 +80,22 @@ thread_buffer_floats(const Geometry *g, int tile_w, int tile_h)
   return n;
 }
 
+static gsize
+memory_for_tile(const AenetNetwork *net, const Geometry *g, int tile_w, int tile_h, int n_threads)
+{
+  return (gsize)MAX(n_threads, 1)
+         * (aenet_workspace_size(net, tile_h + 2 * g->pad, tile_w + 2 * g->pad, FALSE)
+            + thread_buffer_floats(g, tile_w, tile_h) * sizeof(float));
+}
+
 gsize
-aenet_tiler_memory_for_tile(const AenetNetwork *net, int n_channels, int tile, int n_threads)
+aenet_tiler_memory_for_tile(const AenetNetwork *net, int n_channels, int tile_width,
+                            int tile_height, int n_threads)
 {
   Geometry g;
   geometry_init(&g, net, n_channels);
-  tile = round_up(MAX(tile, 1), g.align);
-  int side = tile + 2 * g.pad;
-  return (gsize)MAX(n_threads, 1)
-         * (aenet_workspace_size(net, side, side, FALSE)
-            + thread_buffer_floats(&g, tile, tile) * sizeof(float));
+  return memory_for_tile(net, &g, round_up(MAX(tile_width, 1), g.align),
+                         round_up(MAX(tile_height, 1), g.align), n_threads);
 }
 
 void
@@ -144,68 +153,116 @@ grid_from_roi(const int roi[4], int align, int grid[4])
   grid[3] = roi[1] + roi[3] - grid[1];
 }
 
+/* Equal tiles along one axis of n pixels: the tile size for k tiles. */
 static int
-count_tiles(const int grid[4], int tile)
+split(int n, int k, int align)
 {
-  return ((grid[2] + tile - 1) / tile) * ((grid[3] + tile - 1) / tile);
+  return round_up((n + k - 1) / k, align);
 }
 
-static int
-choose_tile(const AenetNetwork *net, const AenetImageIO *io, const AenetTilerOptions *opt,
-            const int roi[4], GError **error)
+/* Fills plan->tile_* and tiles_* for tiles of at most cap_w × cap_h,
+ * as even as the grid allows: an image 1.1 tiles wide gets two tiles of
+ * 0.55, not one and a sliver. */
+static void
+plan_capped(AenetTilePlan *plan, const int grid[4], int cap_w, int cap_h, int align)
+{
+  plan->tiles_x = (grid[2] + cap_w - 1) / cap_w;
+  plan->tiles_y = (grid[3] + cap_h - 1) / cap_h;
+  plan->tile_width = MIN(cap_w, split(grid[2], plan->tiles_x, align));
+  plan->tile_height = MIN(cap_h, split(grid[3], plan->tiles_y, align));
+}
+
+/* Work per thread of a plan, in pixels: rounds of tiles times a tile with
+ * its margins. */
+static double
+plan_cost(const AenetTilePlan *p, const Geometry *g, int threads)
+{
+  int n = p->tiles_x * p->tiles_y;
+  return (double)((n + threads - 1) / threads) * (p->tile_width + 2 * g->pad)
+         * (p->tile_height + 2 * g->pad);
+}
+
+/* Searches tiles_x; for each, the fewest rows of tiles that fit the budget
+ * and a few more (more rows can even out the rounds of threads). */
+static gboolean
+plan_within_budget(AenetTilePlan *best, const AenetNetwork *net, const Geometry *g,
+                   const int grid[4], int threads, gsize budget)
+{
+  int max_x = (grid[2] + g->align - 1) / g->align, max_y = (grid[3] + g->align - 1) / g->align;
+  double best_cost = -1;
+  int last_w = -1;
+  for (int nx = 1; nx <= max_x; nx++) {
+    int tw = split(grid[2], nx, g->align);
+    if (tw == last_w)
+      continue; /* same tiles as the previous count */
+    last_w = tw;
+    if (memory_for_tile(net, g, tw, split(grid[3], max_y, g->align), threads) > budget)
+      continue; /* too wide even for the flattest tiles */
+    /* The fewest rows that fit: memory grows with the tile height. */
+    int lo = 1, hi = max_y;
+    while (lo < hi) {
+      int mid = (lo + hi) / 2;
+      if (memory_for_tile(net, g, tw, split(grid[3], mid, g->align), threads) <= budget)
+        hi = mid;
+      else
+        lo = mid + 1;
+    }
+    for (int ny = lo; ny <= MIN(max_y, lo + threads); ny++) {
+      AenetTilePlan p;
+      plan_capped(&p, grid, tw, split(grid[3], ny, g->align), g->align);
+      double cost = plan_cost(&p, g, threads);
+      if (best_cost < 0 || cost < best_cost) {
+        best_cost = cost;
+        *best = p;
+      }
+    }
+  }
+  return best_cost >= 0;
+}
+
+static gboolean
+plan_tiles(AenetTilePlan *plan, const AenetNetwork *net, const AenetImageIO *io,
+           const AenetTilerOptions *opt, const int roi[4], GError **error)
 {
   Geometry g;
   geometry_init(&g, net, io->n_channels);
   int threads = resolve_threads(opt);
   int grid[4];
   grid_from_roi(roi, g.align, grid);
-  int biggest = round_up(MAX(grid[2], grid[3]), g.align);
-  if (opt->tile > 0)
-    return MIN(round_up(opt->tile, g.align), biggest);
-
-  gsize budget = opt->memory_budget ? opt->memory_budget : AENET_DEFAULT_MEMORY_BUDGET;
-  if (aenet_tiler_memory_for_tile(net, io->n_channels, g.align, threads) > budget) {
-    g_set_error(error, AENET_ERROR, AENET_ERROR_NOMEM,
-                _("a memory budget of %zu MiB is too small for this model with %d threads "
-                  "(it needs at least %zu MiB)"),
-                budget >> 20, threads,
-                (aenet_tiler_memory_for_tile(net, io->n_channels, g.align, threads) >> 20) + 1);
-    return 0;
+  if (opt->tile > 0) {
+    int cap_w = round_up(opt->tile, g.align);
+    int cap_h = round_up(opt->tile_height > 0 ? opt->tile_height : opt->tile, g.align);
+    plan_capped(plan, grid, cap_w, cap_h, g.align);
+  } else {
+    gsize budget = opt->memory_budget ? opt->memory_budget : AENET_DEFAULT_MEMORY_BUDGET;
+    if (!plan_within_budget(plan, net, &g, grid, threads, budget)) {
+      g_set_error(error, AENET_ERROR, AENET_ERROR_NOMEM,
+                  _("a memory budget of %zu MiB is too small for this model with %d threads "
+                    "(it needs at least %zu MiB)"),
+                  budget >> 20, threads,
+                  (memory_for_tile(net, &g, g.align, g.align, threads) >> 20) + 1);
+      return FALSE;
+    }
   }
-  /* Largest tile within the budget: binary search over multiples of align. */
-  int lo = 1, hi = biggest / g.align;
-  while (lo < hi) {
-    int mid = (lo + hi + 1) / 2;
-    if (aenet_tiler_memory_for_tile(net, io->n_channels, mid * g.align, threads) <= budget)
-      lo = mid;
-    else
-      hi = mid - 1;
-  }
-  int tile = lo * g.align;
-  /* Give every thread work, unless tiles would shrink to mostly overlap. */
-  while (count_tiles(grid, tile) < threads && tile / 2 >= MAX(64, 2 * g.pad))
-    tile = round_up(tile / 2, g.align);
-  return tile;
+  plan->margin = g.pad;
+  plan->memory = memory_for_tile(net, &g, plan->tile_width, plan->tile_height,
+                                 MIN(threads, plan->tiles_x * plan->tiles_y));
+  plan->work = (double)plan->tiles_x * plan->tiles_y * (plan->tile_width + 2 * g.pad)
+               * (plan->tile_height + 2 * g.pad) / ((double)roi[2] * roi[3]);
+  return TRUE;
 }
 
-/* Tiles as even as the grid allows, no bigger than the square edge `tile`:
- * an image 1.1 tiles wide gets two tiles of 0.55, not one and a sliver. */
-static void
-even_tiles(const int grid[4], int tile, int align, int *tile_w, int *tile_h)
-{
-  int nx = (grid[2] + tile - 1) / tile, ny = (grid[3] + tile - 1) / tile;
-  *tile_w = MIN(tile, round_up((grid[2] + nx - 1) / nx, align));
-  *tile_h = MIN(tile, round_up((grid[3] + ny - 1) / ny, align));
-}
-
-int
-aenet_tiler_choose_tile(const AenetNetwork *net, const AenetImageIO *io,
-                        const AenetTilerOptions *opt, GError **error)
+gboolean
+aenet_tiler_plan(const AenetNetwork *net, const AenetImageIO *io, const AenetTilerOptions *opt,
+                 AenetTilePlan *plan, GError **error)
 {
   int roi[4];
-  if (!resolve_roi(io, opt, roi, error))
-    return 0;
-  return choose_tile(net, io, opt, roi, error);
+  AenetTilerOptions defaults;
+  if (opt == NULL) {
+    aenet_tiler_options_init(&defaults);
+    opt = &defaults;
+  }
+  return resolve_roi(io, opt, roi, error) && plan_tiles(plan, net, io, opt, roi, error);
 }
 
 /* ---- running ---------------------------------------------------------- */
@@ -380,6 +437,7 @@ worker_init(Worker *w, Run *run, GError **error)
   w->ws = aenet_workspace_new(run->net, side_h, side_w, FALSE, error);
   if (w->ws == NULL)
     return FALSE;
+  aenet_workspace_set_conv_kernel(w->ws, run->opt->conv_kernel);
   w->region = g_try_new(float, thread_buffer_floats(g, run->tile_w, run->tile_h));
   if (w->region == NULL) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_NOMEM, _("not enough memory for the tiles"));
@@ -416,13 +474,14 @@ aenet_tiler_run(const AenetNetwork *net, const AenetImageIO *io, const AenetTile
   if (!resolve_roi(io, opt, run.roi, error))
     return FALSE;
   geometry_init(&run.g, net, io->n_channels);
-  int tile = choose_tile(net, io, opt, run.roi, error);
-  if (tile == 0)
+  AenetTilePlan plan;
+  if (!plan_tiles(&plan, net, io, opt, run.roi, error))
     return FALSE;
   grid_from_roi(run.roi, run.g.align, run.grid);
-  even_tiles(run.grid, tile, run.g.align, &run.tile_w, &run.tile_h);
-  run.tiles_x = (run.grid[2] + run.tile_w - 1) / run.tile_w;
-  run.n_tiles = run.tiles_x * ((run.grid[3] + run.tile_h - 1) / run.tile_h);
+  run.tile_w = plan.tile_width;
+  run.tile_h = plan.tile_height;
+  run.tiles_x = plan.tiles_x;
+  run.n_tiles = plan.tiles_x * plan.tiles_y;
   int n_threads = MIN(resolve_threads(opt), run.n_tiles);
 
   Worker *workers = g_new0(Worker, n_threads);

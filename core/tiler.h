@@ -41,10 +41,15 @@ typedef struct {
   /* Input area to process (x, y, width, height); width 0 = whole image.
    * Pixels around it are read as context where the image has them. */
   int roi_x, roi_y, roi_width, roi_height;
-  int tile;            /* largest tile edge in input pixels; 0 = largest within the budget */
-  gsize memory_budget; /* bytes for all threads' working memory; 0 = default */
-  int n_threads;       /* 0 = number of cores */
-  float noise_level;   /* sigma on the [0, 1] scale, for networks that take it */
+  /* Largest tile edge in input pixels (tiles split the area evenly, so
+   * they can come out smaller); 0 = the tiles within the budget that make
+   * the least work (see aenet_tiler_plan). */
+  int tile;
+  int tile_height;             /* with tile > 0: largest tile height, tile is then the width */
+  gsize memory_budget;         /* bytes for all threads' working memory; 0 = default */
+  int n_threads;               /* 0 = number of cores */
+  float noise_level;           /* sigma on the [0, 1] scale, for networks that take it */
+  AenetConvKernel conv_kernel; /* how 3×3 convolutions run; 0 = Winograd */
   /* Called from the thread that called aenet_tiler_run after each tile is
    * written, with the fraction done. */
   void (*progress)(void *user, double fraction);
@@ -54,11 +59,29 @@ typedef struct {
 
 /* Fills opt with defaults (everything zero, whole image). */
 void aenet_tiler_options_init(AenetTilerOptions *opt);
-/* The tile edge the options give for this network (after the budget). */
-int aenet_tiler_choose_tile(const AenetNetwork *net, const AenetImageIO *io,
-                            const AenetTilerOptions *opt, GError **error);
-/* Working memory in bytes for a given tile edge and thread count. */
-gsize aenet_tiler_memory_for_tile(const AenetNetwork *net, int n_channels, int tile, int n_threads);
+/* How a run splits the area into tiles. Each tile is computed from the
+ * input area around it, margin pixels wider on every side; the network
+ * runs over all these areas, so the work done is that many pixels' worth
+ * of multiply-adds, `work` times the area's. */
+typedef struct {
+  int tile_width, tile_height; /* input pixels, multiples of the alignment */
+  int tiles_x, tiles_y;
+  int margin;   /* input pixels around each tile */
+  gsize memory; /* bytes of working memory, all threads */
+  double work;  /* pixels the network runs over / pixels in the area, ≥ 1 */
+} AenetTilePlan;
+
+/* The tiles the options give for this network and image. Without a tile
+ * size, among the ways to cut the area into equal aligned tiles whose
+ * working memory fits the budget, the one with the least work per thread:
+ * rounds of tiles (tiles / threads, rounded up) times the tile's area with
+ * its margins. Wide or tall tiles can beat squares when they split the
+ * area evenly. */
+gboolean aenet_tiler_plan(const AenetNetwork *net, const AenetImageIO *io,
+                          const AenetTilerOptions *opt, AenetTilePlan *plan, GError **error);
+/* Working memory in bytes for a tile size and thread count. */
+gsize aenet_tiler_memory_for_tile(const AenetNetwork *net, int n_channels, int tile_width,
+                                  int tile_height, int n_threads);
 /* Runs the network over the image; FALSE with error set on failure,
  * AENET_ERROR_CANCELLED when stopped by the cancel flag. */
 gboolean aenet_tiler_run(const AenetNetwork *net, const AenetImageIO *io,

@@ -3,17 +3,23 @@
  * their own buffers, OpenBLAS itself at one thread, as the engine runs.
  * Prints the median over several runs. Not a test.
  *
- * usage: bench-ops [SIZE [RUNS]]   (default 256 pixels square, 7 runs) */
+ * usage: bench-ops [SIZE [RUNS [cpu]]]   (default 256 pixels square, 7 runs)
+ * With "cpu", time is each thread's own CPU time (the slowest thread's),
+ * which other programs running at the same time barely change. */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "ops.h"
 #include "testutil.h"
+#include "winograd.h"
 
 typedef struct {
   const char *name;
   int cin, cout, k, stride;
+  gboolean winograd; /* F(4x4, 3x3), forward only */
 } BenchCase;
 
 typedef struct {
@@ -21,7 +27,19 @@ typedef struct {
   int h, w;
   gboolean backward;
   float *inp, *weight, *bias, *out, *dinp, *dweight, *dbias, *scratch;
+  float *u;   /* transformed weights (winograd) */
+  double cpu; /* CPU time of the last call, seconds */
 } Worker;
+
+static gboolean use_cpu_time;
+
+static double
+thread_cpu_seconds(void)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return t.tv_sec + t.tv_nsec * 1e-9;
+}
 
 static void
 worker_init(Worker *wk, const BenchCase *c, int h, int w, AenetRng *rng)
@@ -29,7 +47,8 @@ worker_init(Worker *wk, const BenchCase *c, int h, int w, AenetRng *rng)
   int ho = (h - 1) / c->stride + 1, wo = (w - 1) / c->stride + 1;
   size_t nin = (size_t)c->cin * h * w, nout = (size_t)c->cout * ho * wo;
   size_t nw = (size_t)c->cout * c->cin * c->k * c->k;
-  size_t ns = aenet_conv2d_scratch_size(c->cin, h, w, c->k, c->stride);
+  size_t ns = c->winograd ? aenet_winograd_scratch_size(c->cin, h, w, c->cout)
+                          : aenet_conv2d_scratch_size(c->cin, h, w, c->k, c->stride);
   wk->c = c;
   wk->h = h;
   wk->w = w;
@@ -44,6 +63,11 @@ worker_init(Worker *wk, const BenchCase *c, int h, int w, AenetRng *rng)
   test_fill_uniform(wk->inp, nin, rng, -1.0f, 1.0f);
   test_fill_uniform(wk->weight, nw, rng, -0.1f, 0.1f);
   test_fill_uniform(wk->bias, c->cout, rng, -0.1f, 0.1f);
+  wk->u = NULL;
+  if (c->winograd) {
+    wk->u = g_new(float, aenet_winograd_weights_size(c->cin, c->cout));
+    aenet_winograd_weights(wk->u, wk->weight, c->cin, c->cout);
+  }
   /* The backward pass reads out as dout: any values will do. */
   test_fill_uniform(wk->out, nout, rng, -1.0f, 1.0f);
 }
@@ -59,6 +83,7 @@ worker_clear(Worker *wk)
   g_free(wk->dbias);
   g_free(wk->out);
   g_free(wk->scratch);
+  g_free(wk->u);
 }
 
 static gpointer
@@ -66,12 +91,17 @@ worker_run(gpointer data)
 {
   Worker *wk = data;
   const BenchCase *c = wk->c;
-  if (wk->backward)
+  double start = thread_cpu_seconds();
+  if (c->winograd)
+    aenet_winograd_forward(wk->out, wk->inp, wk->u, wk->bias, wk->scratch, c->cin, wk->h, wk->w,
+                           c->cout, 0);
+  else if (wk->backward)
     aenet_conv2d_backward(wk->dinp, wk->dweight, wk->dbias, wk->out, wk->inp, wk->weight,
                           wk->scratch, c->cin, wk->h, wk->w, c->cout, c->k, c->stride);
   else
     aenet_conv2d_forward(wk->out, wk->inp, wk->weight, wk->bias, wk->scratch, c->cin, wk->h, wk->w,
                          c->cout, c->k, c->stride);
+  wk->cpu = thread_cpu_seconds() - start;
   return NULL;
 }
 
@@ -99,6 +129,8 @@ time_median(Worker *workers, int nthreads, gboolean backward, int runs)
       g_thread_join(threads[i]);
     if (r >= 0)
       t[r] = (g_get_monotonic_time() - start) * 1e-6;
+    if (r >= 0 && use_cpu_time)
+      t[r] = MAX(workers[0].cpu, nthreads > 1 ? workers[1].cpu : 0.0);
   }
   qsort(t, runs, sizeof(double), compare_double);
   double median = t[runs / 2];
@@ -111,6 +143,7 @@ main(int argc, char **argv)
 {
   int size = argc > 1 ? atoi(argv[1]) : 256;
   int runs = argc > 2 ? atoi(argv[2]) : 7;
+  use_cpu_time = argc > 3 && strcmp(argv[3], "cpu") == 0;
   if (size < 1 || runs < 1) {
     fprintf(stderr, "usage: %s [SIZE [RUNS]]\n", argv[0]);
     return 2;
@@ -118,8 +151,12 @@ main(int argc, char **argv)
   openblas_set_num_threads(1);
 
   static const BenchCase cases[] = {
-    { "3x3 64->64", 64, 64, 3, 1 }, { "3x3 s2 64->64", 64, 64, 3, 2 }, { "3x3 3->64", 3, 64, 3, 1 },
-    { "1x1 64->64", 64, 64, 1, 1 }, { "1x1 s2 64->64", 64, 64, 1, 2 },
+    { "3x3 64->64", 64, 64, 3, 1 },        { "3x3 s2 64->64", 64, 64, 3, 2 },
+    { "3x3 3->64", 3, 64, 3, 1 },          { "1x1 64->64", 64, 64, 1, 1 },
+    { "1x1 s2 64->64", 64, 64, 1, 2 },     { "3x3 96->96", 96, 96, 3, 1 },
+    { "3x3 192->192", 192, 192, 3, 1 },    { "wino 64->64", 64, 64, 3, 1, TRUE },
+    { "wino 96->96", 96, 96, 3, 1, TRUE }, { "wino 192->192", 192, 192, 3, 1, TRUE },
+    { "wino 16->64", 16, 64, 3, 1, TRUE },
   };
   AenetRng rng;
   aenet_rng_init(&rng, 1);
@@ -135,13 +172,16 @@ main(int argc, char **argv)
       worker_init(&workers[i], c, size, size, &rng);
     int ho = (size - 1) / c->stride + 1, wo = ho;
     double flops = 2.0 * c->cout * c->cin * c->k * c->k * (double)ho * wo;
-    double g[4];
-    for (int pass = 0; pass < 2; pass++)
+    double g[4] = { 0, 0, 0, 0 };
+    for (int pass = 0; pass < (c->winograd ? 1 : 2); pass++)
       for (int nthreads = 1; nthreads <= 2; nthreads++) {
         double t = time_median(workers, nthreads, pass == 1, runs);
         g[pass * 2 + nthreads - 1] = nthreads * flops * (pass == 1 ? 2 : 1) / t * 1e-9;
       }
-    printf("%-16s %12.1f %12.1f %12.1f %12.1f\n", c->name, g[0], g[1], g[2], g[3]);
+    if (c->winograd) /* no backward */
+      printf("%-16s %12.1f %12.1f %12s %12s\n", c->name, g[0], g[1], "-", "-");
+    else
+      printf("%-16s %12.1f %12.1f %12.1f %12.1f\n", c->name, g[0], g[1], g[2], g[3]);
     for (int i = 0; i < 2; i++)
       worker_clear(&workers[i]);
   }

@@ -274,9 +274,11 @@ test_forward_upscaler(void)
   check_forward(small_upscaler, 7, 9, 3);
 }
 
-/* Every parameter gradient of L = Σ out · R against central differences. */
+/* Every parameter gradient of L = Σ out · R against central differences,
+ * the forward passes by the given kernel (Winograd's forward is made from
+ * the parameters again at every pass, as they change). */
 static void
-check_gradients(const char *json, int h, int w, int scale, float sigma)
+check_gradients(const char *json, int h, int w, int scale, float sigma, AenetConvKernel kernel)
 {
   AenetNetwork *net = new_network(json, 11);
   AenetRng rng;
@@ -289,6 +291,7 @@ check_gradients(const char *json, int h, int w, int scale, float sigma)
   GError *error = NULL;
   AenetWorkspace *ws = aenet_workspace_new(net, h, w, TRUE, &error);
   g_assert_no_error(error);
+  aenet_workspace_set_conv_kernel(ws, kernel);
   aenet_network_forward(net, ws, input, sigma);
   aenet_network_backward(net, ws, grads, r);
 
@@ -313,7 +316,8 @@ check_gradients(const char *json, int h, int w, int scale, float sigma)
     if (err > 1e-2)
       g_error("parameter %zu: backward %g, finite differences %g", i, grads[i], numeric);
   }
-  g_test_message("worst relative gradient error %.2e over %zu parameters", worst, np);
+  g_test_message("%s forward: worst relative gradient error %.2e over %zu parameters",
+                 aenet_conv_kernel_name(kernel), worst, np);
 
   /* Gradients accumulate: a second backward doubles them. */
   float *twice = g_memdup2(grads, np * sizeof(float));
@@ -330,13 +334,15 @@ check_gradients(const char *json, int h, int w, int scale, float sigma)
 static void
 test_gradients_unet(void)
 {
-  check_gradients(small_unet, 8, 12, 1, 0.2f);
+  check_gradients(small_unet, 8, 12, 1, 0.2f, AENET_CONV_IM2COL);
+  check_gradients(small_unet, 8, 12, 1, 0.2f, AENET_CONV_WINOGRAD);
 }
 
 static void
 test_gradients_upscaler(void)
 {
-  check_gradients(small_upscaler, 5, 6, 3, 0);
+  check_gradients(small_upscaler, 5, 6, 3, 0, AENET_CONV_IM2COL);
+  check_gradients(small_upscaler, 5, 6, 3, 0, AENET_CONV_WINOGRAD);
 }
 
 static void
@@ -389,31 +395,47 @@ test_reach(void)
     AenetNetwork *net = new_network(json, 1);
     int reach = aenet_network_get_reach(net), s = aenet_network_get_scale(net);
     int side = 2 * ((reach + 20) / 16 * 16 + 16);
-    GError *error = NULL;
-    AenetWorkspace *ws = aenet_workspace_new(net, side, side, FALSE, &error);
-    g_assert_no_error(error);
     gsize n_in = (gsize)3 * side * side, n_out = n_in * s * s;
     float *input = g_new0(float, n_in);
     AenetRng rng;
     aenet_rng_init(&rng, 9);
     test_fill_uniform(input, n_in, &rng, 0, 1);
-    aenet_network_forward(net, ws, input, 0.1f);
-    float *before = g_memdup2(aenet_workspace_get_output(ws), n_out * sizeof(float));
-    int cy = side / 2, cx = side / 2;
-    input[(gsize)cy * side + cx] += 0.5f;
-    aenet_network_forward(net, ws, input, 0.1f);
-    const float *after = aenet_workspace_get_output(ws);
-    int os = side * s, farthest = 0;
-    for (int c = 0; c < 3; c++)
-      for (int y = 0; y < os; y++)
-        for (int x = 0; x < os; x++)
-          if (after[((gsize)c * os + y) * os + x] != before[((gsize)c * os + y) * os + x])
-            farthest = MAX(farthest, MAX(abs(y / s - cy), abs(x / s - cx)));
-    g_test_message("%s: reach %d, farthest change %d", p->name, reach, farthest);
-    g_assert_cmpint(farthest, >, 0);
-    g_assert_cmpint(farthest, <=, reach);
-    g_free(before), g_free(input);
-    aenet_workspace_free(ws);
+    int cy = side / 2, cx = side / 2, os = side * s;
+    /* The im2col path's output does not move at all beyond the reach; the
+     * Winograd path's may, by rounding (its tiles sum terms that cancel). */
+    for (int kernel = AENET_CONV_WINOGRAD; kernel <= AENET_CONV_IM2COL; kernel++) {
+      GError *error = NULL;
+      AenetWorkspace *ws = aenet_workspace_new(net, side, side, FALSE, &error);
+      g_assert_no_error(error);
+      aenet_workspace_set_conv_kernel(ws, kernel);
+      aenet_network_forward(net, ws, input, 0.1f);
+      float *before = g_memdup2(aenet_workspace_get_output(ws), n_out * sizeof(float));
+      input[(gsize)cy * side + cx] += 0.5f;
+      aenet_network_forward(net, ws, input, 0.1f);
+      input[(gsize)cy * side + cx] -= 0.5f;
+      const float *after = aenet_workspace_get_output(ws);
+      int farthest = 0;
+      double beyond = 0.0;
+      for (int c = 0; c < 3; c++)
+        for (int y = 0; y < os; y++)
+          for (int x = 0; x < os; x++) {
+            gsize o = ((gsize)c * os + y) * os + x;
+            int d = MAX(abs(y / s - cy), abs(x / s - cx));
+            if (after[o] != before[o])
+              farthest = MAX(farthest, d);
+            if (d > reach)
+              beyond = MAX(beyond, fabs(after[o] - before[o]));
+          }
+      g_test_message("%s, %s: reach %d, farthest change %d, largest change beyond %.2g", p->name,
+                     aenet_conv_kernel_name(kernel), reach, farthest, beyond);
+      g_assert_cmpint(farthest, >, 0);
+      if (kernel == AENET_CONV_IM2COL)
+        g_assert_cmpint(farthest, <=, reach);
+      g_assert_cmpfloat(beyond, <=, 1e-5); /* as tiled against whole */
+      g_free(before);
+      aenet_workspace_free(ws);
+    }
+    g_free(input);
     aenet_network_free(net);
     g_free(json);
   }

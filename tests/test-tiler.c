@@ -170,7 +170,7 @@ check_seamless(const char *preset, int w, int h, int nc)
     }
   /* Tiles chosen from a small budget are rectangles that split the image
    * evenly; the result is the same. */
-  gsize budget = aenet_tiler_memory_for_tile(net, nc, 3 * align, 2);
+  gsize budget = aenet_tiler_memory_for_tile(net, nc, 3 * align, 3 * align, 2);
   int writes = im->writes;
   float *auto_tiled = run_budget(net, im, 0, 2, budget);
   g_assert_cmpint(im->writes - writes, >, 4);
@@ -299,26 +299,83 @@ test_budget(void)
   opt.n_threads = 2;
   GError *error = NULL;
   gsize budgets[] = { 64u << 20, 256u << 20, 1024u << 20 };
-  int previous = 0;
+  double previous = G_MAXDOUBLE;
+  int align = aenet_network_get_alignment(net);
   for (guint i = 0; i < G_N_ELEMENTS(budgets); i++) {
     opt.memory_budget = budgets[i];
-    int tile = aenet_tiler_choose_tile(net, &io, &opt, &error);
+    AenetTilePlan plan;
+    g_assert_true(aenet_tiler_plan(net, &io, &opt, &plan, &error));
     g_assert_no_error(error);
-    g_assert_cmpint(tile, >, previous);
-    gsize used = aenet_tiler_memory_for_tile(net, 3, tile, 2);
-    g_test_message("budget %zu MiB: tile %d uses %zu MiB", budgets[i] >> 20, tile, used >> 20);
-    g_assert_cmpuint(used, <=, budgets[i]);
-    /* The next bigger tile would not fit. */
-    g_assert_cmpuint(
-        aenet_tiler_memory_for_tile(net, 3, tile + aenet_network_get_alignment(net), 2), >,
-        budgets[i]);
-    previous = tile;
+    g_test_message("budget %zu MiB: %d×%d tiles of %d×%d, %zu MiB, work %.3f", budgets[i] >> 20,
+                   plan.tiles_x, plan.tiles_y, plan.tile_width, plan.tile_height, plan.memory >> 20,
+                   plan.work);
+    g_assert_cmpuint(plan.memory, <=, budgets[i]);
+    g_assert_cmpuint(plan.memory, ==,
+                     aenet_tiler_memory_for_tile(net, 3, plan.tile_width, plan.tile_height, 2));
+    g_assert_cmpint(plan.tile_width % align, ==, 0);
+    g_assert_cmpint(plan.tile_height % align, ==, 0);
+    g_assert_cmpint(plan.tiles_x * plan.tile_width, >=, 4000);
+    g_assert_cmpint(plan.tiles_y * plan.tile_height, >=, 3000);
+    /* More memory, less overlap. */
+    g_assert_cmpfloat(plan.work, <, previous);
+    previous = plan.work;
+    /* No square tile within the budget does less work per thread. */
+    for (int side = align; side <= 4000; side += align) {
+      if (aenet_tiler_memory_for_tile(net, 3, side, side, 2) > budgets[i])
+        break;
+      AenetTilerOptions sq = opt;
+      sq.tile = side;
+      AenetTilePlan sp;
+      g_assert_true(aenet_tiler_plan(net, &io, &sq, &sp, &error));
+      int rounds = (plan.tiles_x * plan.tiles_y + 1) / 2,
+          sq_rounds = (sp.tiles_x * sp.tiles_y + 1) / 2;
+      g_assert_cmpfloat(
+          rounds * (plan.tile_width + 2.0 * plan.margin) * (plan.tile_height + 2.0 * plan.margin),
+          <=, sq_rounds * (sp.tile_width + 2.0 * sp.margin) * (sp.tile_height + 2.0 * sp.margin));
+    }
   }
   opt.memory_budget = 1 << 20;
-  g_assert_cmpint(aenet_tiler_choose_tile(net, &io, &opt, &error), ==, 0);
+  AenetTilePlan plan;
+  g_assert_false(aenet_tiler_plan(net, &io, &opt, &plan, &error));
   g_assert_error(error, AENET_ERROR, AENET_ERROR_NOMEM);
   g_assert_nonnull(strstr(error->message, "budget"));
   g_clear_error(&error);
+  image_free(im);
+  aenet_network_free(net);
+}
+
+/* Winograd against im2col through the tiler, and rectangular tiles. */
+static void
+test_kernels_and_rectangles(void)
+{
+  AenetNetwork *net = preset_network("unet-denoise-small");
+  Image *im = image_new(91, 77, 3, 1, 5);
+  gsize on = (gsize)91 * 77 * 3;
+  AenetImageIO io = image_io(im);
+  AenetTilerOptions opt;
+  aenet_tiler_options_init(&opt);
+  opt.noise_level = 0.1f;
+  opt.n_threads = 2;
+  float *ref = NULL;
+  int shapes[][2] = { { 96, 80 }, { 96, 16 }, { 16, 80 }, { 40, 24 } };
+  for (int kernel = AENET_CONV_WINOGRAD; kernel <= AENET_CONV_IM2COL; kernel++)
+    for (guint t = 0; t < G_N_ELEMENTS(shapes); t++) {
+      opt.conv_kernel = kernel;
+      opt.tile = shapes[t][0];
+      opt.tile_height = shapes[t][1];
+      GError *error = NULL;
+      g_assert_true(aenet_tiler_run(net, &io, &opt, &error));
+      g_assert_no_error(error);
+      if (ref == NULL) {
+        ref = g_memdup2(im->out, on * sizeof(float));
+        continue;
+      }
+      double diff = test_max_abs_diff(ref, im->out, on);
+      g_test_message("%s, tiles %d×%d: max difference %.2e", aenet_conv_kernel_name(kernel),
+                     shapes[t][0], shapes[t][1], diff);
+      g_assert_cmpfloat(diff, <=, 1e-5);
+    }
+  g_free(ref);
   image_free(im);
   aenet_network_free(net);
 }
@@ -407,6 +464,7 @@ main(int argc, char **argv)
   g_test_add_func("/tiler/region", test_region);
   g_test_add_func("/tiler/tiny-images", test_tiny_images);
   g_test_add_func("/tiler/budget", test_budget);
+  g_test_add_func("/tiler/kernels-and-rectangles", test_kernels_and_rectangles);
   g_test_add_func("/tiler/cancel-and-errors", test_cancel_and_errors);
   g_test_add_func("/tiler/planar-and-progress", test_planar_and_progress);
   return g_test_run();

@@ -272,6 +272,10 @@ png_save(const AenetImage *image, const char *path, FILE *fp, GError **error)
   /* An ICC profile that libpng finds inconsistent with the image (e.g. an
    * RGB profile on a gray image) is dropped rather than failing the save. */
   png_set_benign_errors(s->png, 1);
+  /* zlib level 3, not libpng's 6: a denoised 12 MP photo is written in
+   * 1.25 s instead of 3.35 s, for a file 15% larger (levels 1 and 2: 0.7 s,
+   * 19-23% larger). */
+  png_set_compression_level(s->png, 3);
   png_set_IHDR(s->png, s->info, image->width, image->height, image->bit_depth,
                color_types[image->n_channels], PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                PNG_FILTER_TYPE_DEFAULT);

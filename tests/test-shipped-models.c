@@ -1,0 +1,133 @@
+/* test-shipped-models.c — every shipped model (models/NAME.safetensors) gives
+ * the same picture with Winograd convolutions as with the im2col
+ * reference: on a real photo crop and on a CBSD68 image (noisy, for the
+ * denoiser), the whole-network outputs differ by at most 1/255, whole
+ * image or tiled. Skipped when the shared data is not there. */
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "imageio.h"
+#include "model.h"
+#include "testutil.h"
+#include "tiler.h"
+
+#define LIMIT (1.0 / 255.0)
+
+/* A crop (x, y, w, h) of an image file as planar floats (3, h, w);
+ * NULL when the file is not there. */
+static float *
+load_crop(const char *rel, int x, int y, int w, int h)
+{
+  char *path = test_shared_data_path(rel);
+  if (path == NULL)
+    return NULL;
+  GError *error = NULL;
+  AenetImage *image = aenet_image_load(path, &error);
+  g_assert_no_error(error);
+  g_assert_cmpint(image->n_channels, ==, 3);
+  g_assert_cmpint(x + w, <=, image->width);
+  g_assert_cmpint(y + h, <=, image->height);
+  float *inter = g_new(float, (gsize)w *h * 3), *planar = g_new(float, (gsize)w *h * 3);
+  aenet_image_get_rect(image, x, y, w, h, inter);
+  for (gsize i = 0; i < (gsize)w * h; i++)
+    for (int c = 0; c < 3; c++)
+      planar[c * (gsize)w * h + i] = inter[i * 3 + c];
+  g_free(inter);
+  aenet_image_free(image);
+  g_free(path);
+  return planar;
+}
+
+/* Runs the model with a kernel and a tile edge (0 = the planner's). */
+static float *
+run(const AenetModel *m, const float *in, int w, int h, float sigma, AenetConvKernel kernel,
+    int tile)
+{
+  int s = m->scale;
+  float *out = g_new(float, (gsize)3 * w * h * s * s);
+  AenetTilerOptions opt;
+  aenet_tiler_options_init(&opt);
+  opt.noise_level = sigma;
+  opt.conv_kernel = kernel;
+  opt.tile = tile;
+  opt.n_threads = 2;
+  GError *error = NULL;
+  g_assert_true(aenet_tiler_run_planar(m->network, in, 3, h, w, out, &opt, &error));
+  g_assert_no_error(error);
+  return out;
+}
+
+static void
+compare(const AenetModel *m, const char *what, const float *in, int w, int h, float sigma)
+{
+  gsize n = (gsize)3 * w * h * m->scale * m->scale;
+  float *ref = run(m, in, w, h, sigma, AENET_CONV_IM2COL, 0);
+  float *wino = run(m, in, w, h, sigma, AENET_CONV_WINOGRAD, 0);
+  float *tiled = run(m, in, w, h, sigma, AENET_CONV_WINOGRAD, 64);
+  double d_whole = test_max_abs_diff(ref, wino, n), d_tiled = test_max_abs_diff(ref, tiled, n);
+  g_test_message("%s on %s: Winograd against im2col, max difference %.2e (whole), %.2e (tiles "
+                 "of 64), that is %.4f / 255",
+                 aenet_model_get_display_name(m), what, d_whole, d_tiled,
+                 MAX(d_whole, d_tiled) * 255);
+  g_assert_cmpfloat(d_whole, <=, LIMIT);
+  g_assert_cmpfloat(d_tiled, <=, LIMIT);
+  g_free(ref);
+  g_free(wino);
+  g_free(tiled);
+}
+
+static void
+test_models(void)
+{
+  /* A real photo (RNI15, real noise) and a CBSD68 image with added noise;
+   * sizes that are multiples of nothing, so the edges are mirrored. */
+  const int w = 203, h = 157;
+  float *photo = load_crop("real/rni15/Boy.png", 31, 17, w, h);
+  float *clean = load_crop("test/cbsd68/101085.png", 40, 30, w, h);
+  if (photo == NULL || clean == NULL) {
+    g_test_skip("../shared/data is not here");
+    g_free(photo);
+    g_free(clean);
+    return;
+  }
+  float *noisy = g_new(float, (gsize)3 * w * h);
+  AenetRng rng;
+  aenet_rng_init(&rng, 25);
+  for (gsize i = 0; i < (gsize)3 * w * h; i++)
+    noisy[i] = clean[i] + 25.0f / 255.0f * (float)aenet_rng_normal(&rng);
+
+  char *dir = g_build_filename(g_getenv("G_TEST_SRCDIR"), "..", "models", NULL);
+  const char *names[] = { "denoise", "upscale-x2", "upscale-x3", "upscale-x4" };
+  for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+    char *file = g_strdup_printf("%s.safetensors", names[i]);
+    char *path = g_build_filename(dir, file, NULL);
+    GError *error = NULL;
+    AenetModel *m = aenet_model_load(path, &error);
+    g_assert_no_error(error);
+    if (m->scale == 1) {
+      compare(m, "Boy.png, real noise, sigma 25", photo, w, h, 25.0f / 255.0f);
+      compare(m, "101085.png, sigma 25", noisy, w, h, 25.0f / 255.0f);
+      compare(m, "Boy.png, sigma 50", photo, w, h, 50.0f / 255.0f);
+    } else {
+      compare(m, "Boy.png", photo, w, h, 0.0f);
+      compare(m, "101085.png", clean, w, h, 0.0f);
+    }
+    aenet_model_free(m);
+    g_free(path);
+    g_free(file);
+  }
+  g_free(dir);
+  g_free(noisy);
+  g_free(clean);
+  g_free(photo);
+}
+
+int
+main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  openblas_set_num_threads(1); /* as the engine runs it: its own threads */
+  g_test_add_func("/shipped-models/winograd-against-im2col", test_models);
+  return g_test_run();
+}
