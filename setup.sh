@@ -1,9 +1,22 @@
 #!/usr/bin/env bash
-# Sets aenet up on Debian 12 and runs it on the bundled sample photo:
-# installs the packages it needs, builds, installs the command, the GIMP
-# plug-in and the models, then denoises and 2× upscales docs/samples/.
+# Sets aenet up on Debian 12 (GIMP 2.10) or Debian 13 (GIMP 3) and runs it
+# on the bundled sample photo: installs the packages it needs, builds,
+# installs the command, the GIMP plug-in and the models, then denoises and
+# 2× upscales docs/samples/.
 set -euo pipefail
 cd "$(dirname "$0")"
+
+# Which GIMP this Debian has: 2.10 up to Debian 12, 3 from Debian 13 on.
+# The build picks the plug-in for the libgimp it finds.
+. /etc/os-release
+packages=.ci/packages
+gimp="GIMP 2.10"
+if [ "${ID:-}" = debian ] && { [ "${VERSION_ID:-0}" -ge 13 ] 2>/dev/null \
+  || [ -z "${VERSION_ID:-}" ]; }; then # testing and unstable have no VERSION_ID
+  packages=.ci/packages-trixie
+  gimp="GIMP 3"
+fi
+echo "== ${PRETTY_NAME:-this system}: setting up the $gimp plug-in"
 
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then
@@ -22,7 +35,7 @@ fi
 
 echo "== Installing build dependencies (Debian packages)"
 $sudo apt-get update -q
-xargs -a .ci/packages $sudo env DEBIAN_FRONTEND=noninteractive \
+xargs -a "$packages" $sudo env DEBIAN_FRONTEND=noninteractive \
   apt-get install -y -q --no-install-recommends
 
 echo "== Building"

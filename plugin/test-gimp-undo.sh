@@ -1,5 +1,6 @@
 #!/bin/sh
-# test-gimp-undo.sh — undo in a real GIMP 2.10 window, as a user does it.
+# test-gimp-undo.sh — undo in a real GIMP window (2.10, or 3 with a third
+# argument "3"), as a user does it.
 #
 # GIMP's PDB has no undo procedure, so this runs GIMP with its window on a
 # virtual X server (Xvfb) and presses Ctrl+Z (undo) and Ctrl+Y (redo) in the
@@ -13,9 +14,12 @@
 #   - denoise: one Ctrl+Z gives back the original exactly and the image is
 #     clean again (so the denoise was one undo step); Ctrl+Y redoes it;
 #   - upscale in place: one Ctrl+Z gives back the layer's and the canvas's
-#     size and the original pixels (one undo group).
+#     size and the original pixels (one undo group);
+#   - the denoise dialog: OK (Alt+O) gives the script's result for the same
+#     settings, and one Ctrl+Z undoes it;
+#   - GIMP 3, two layers selected: one Ctrl+Z undoes denoising both.
 #
-# Usage: test-gimp-undo.sh PLUGIN-EXECUTABLE MODEL-FOLDER
+# Usage: test-gimp-undo.sh PLUGIN-EXECUTABLE MODEL-FOLDER [3]
 # Exits 0 on success, 1 on failure, 77 (skip) without gimp, Xvfb, xdotool
 # or python3. AENET_KEEP_TMP=1 keeps the test folder.
 
@@ -23,8 +27,26 @@ set -u
 
 plugin=$1
 models=$2
+version=${3:-2}
 
-for p in gimp Xvfb xdotool python3; do
+# What differs between GIMP 2.10 and GIMP 3: the program, its settings
+# folder, and the PDB calls (GIMP 3 passes drawables as a vector and
+# exports whole images).
+if [ "$version" = 3 ]; then
+  gimp=gimp-3.0
+  gimp_args=--batch-interpreter=plug-in-script-fu-eval
+  gimpdir_var=GIMP3_DIRECTORY
+  window='RGB color' # GIMP 3 titles an imported image [Untitled]
+  vec() { echo "(vector $1)"; }
+else
+  gimp=gimp
+  gimp_args=
+  gimpdir_var=GIMP2_DIRECTORY
+  window=undo-test
+  vec() { echo "$1"; }
+fi
+
+for p in $gimp Xvfb xdotool python3; do
   if ! command -v "$p" >/dev/null 2>&1; then
     echo "SKIP: $p is not installed"
     exit 77
@@ -57,10 +79,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
+# On stderr: a failing sf's stdout may be going to /dev/null.
 fail() {
-  echo "FAIL: $*"
-  echo "--- GIMP printed:"
-  cat "$tmp/gimp.log"
+  {
+    echo "FAIL: $*"
+    echo "--- GIMP printed:"
+    cat "$tmp/gimp.log"
+  } >&2
   exit 1
 }
 
@@ -117,8 +142,8 @@ export DISPLAY
 mkdir -p "$tmp/gimp" "$tmp/plug-ins/aenet"
 ln -s "$(cd "$(dirname "$plugin")" && pwd)/$(basename "$plugin")" "$tmp/plug-ins/aenet/aenet"
 echo "(plug-in-path \"$tmp/plug-ins:\${gimp_plug_in_dir}/plug-ins\")" >"$tmp/gimp/gimprc"
-HOME=$tmp GIMP2_DIRECTORY=$tmp/gimp AENET_MODEL_PATH=$models LANGUAGE=C LC_ALL=C.UTF-8 \
-  gimp -d -f --no-splash \
+env HOME="$tmp" "$gimpdir_var=$tmp/gimp" AENET_MODEL_PATH="$models" LANGUAGE=C LC_ALL=C.UTF-8 \
+  $gimp -d -f --no-splash $gimp_args \
   -b "(plug-in-script-fu-server RUN-NONINTERACTIVE \"127.0.0.1\" $port \"\")" \
   >"$tmp/gimp.log" 2>&1 &
 gimp_pid=$!
@@ -130,35 +155,60 @@ until python3 "$tmp/sf.py" "$port" '(gimp-version)' >/dev/null 2>&1; do
   sleep 0.1
 done
 
-# The test image: plasma with noise, 8-bit RGB, saved and opened again so
-# that it is a file with a window and an empty undo history.
-sf "(let* ((img (car (gimp-image-new 200 150 RGB)))
-           (l (car (gimp-layer-new img 200 150 RGB-IMAGE \"bg\" 100 LAYER-MODE-NORMAL))))
-      (gimp-image-insert-layer img l 0 0)
-      (plug-in-plasma RUN-NONINTERACTIVE img l 7 2.5)
-      (plug-in-rgb-noise RUN-NONINTERACTIVE img l FALSE FALSE 0.1 0.1 0.1 0)
-      (file-png-save2 RUN-NONINTERACTIVE img l \"$tmp/undo-test.png\" \"undo-test.png\"
-                      0 9 0 0 0 0 0 0 0)
-      (gimp-image-delete img))" >/dev/null
-img=$(sf "(let ((img (car (gimp-file-load RUN-NONINTERACTIVE \"$tmp/undo-test.png\" \"x\"))))
+# The test image: a gradient with noise, 8-bit RGB, written as PPM and
+# opened so that it is a file with a window and an empty undo history.
+python3 - "$tmp/undo-test.ppm" <<'EOF'
+import random, sys
+random.seed(7)
+w, h = 200, 150
+px = bytearray()
+for y in range(h):
+    for x in range(w):
+        for c in range(3):
+            v = 60 + x * 0.6 + y * 0.4 * (c + 1) + random.gauss(0, 20)
+            px.append(max(0, min(255, int(v))))
+open(sys.argv[1], "wb").write(b"P6 %d %d 255\n" % (w, h) + bytes(px))
+EOF
+if [ "$version" = 3 ]; then
+  load="(car (gimp-file-load RUN-NONINTERACTIVE \"$tmp/undo-test.ppm\"))"
+else
+  load="(car (gimp-file-load RUN-NONINTERACTIVE \"$tmp/undo-test.ppm\" \"x\"))"
+fi
+img=$(sf "(let ((img $load))
             (gimp-display-new img) (gimp-image-clean-all img) (gimp-displays-flush) img)")
 case $img in '' | *[!0-9]*) fail "could not open the test image: $img" ;; esac
 
-layer="(car (gimp-image-get-active-drawable $img))"
-export_ppm() {
-  sf "(file-ppm-save RUN-NONINTERACTIVE $img $layer \"$tmp/$1\" \"$1\" 1)" >/dev/null
-}
-size() {
-  sf "(list (car (gimp-image-width $img)) (car (gimp-image-height $img))
-            (car (gimp-drawable-width $layer)) (car (gimp-drawable-height $layer)))"
-}
+if [ "$version" = 3 ]; then
+  layer="(vector-ref (car (gimp-image-get-selected-layers $img)) 0)"
+  # GIMP 3 exports whole images: a flattened copy, as PPM takes one layer.
+  export_ppm() {
+    sf "(let ((dup (car (gimp-image-duplicate $img))))
+          (gimp-image-flatten dup)
+          (gimp-file-save RUN-NONINTERACTIVE dup \"$tmp/$1\")
+          (gimp-image-delete dup))" >/dev/null
+  }
+  size() {
+    sf "(list (car (gimp-image-get-width $img)) (car (gimp-image-get-height $img))
+              (car (gimp-drawable-get-width $layer)) (car (gimp-drawable-get-height $layer)))"
+  }
+else
+  layer="(car (gimp-image-get-active-drawable $img))"
+  export_ppm() {
+    sf "(file-ppm-save RUN-NONINTERACTIVE $img $layer \"$tmp/$1\" \"$1\" 1)" >/dev/null
+  }
+  size() {
+    sf "(list (car (gimp-image-width $img)) (car (gimp-image-height $img))
+              (car (gimp-drawable-width $layer)) (car (gimp-drawable-height $layer)))"
+  }
+fi
 dirty="(car (gimp-image-is-dirty $img))"
 
 # Presses keys in the image window (single-window mode: the main window,
 # titled after the image).
 press() {
-  win=$(xdotool search --onlyvisible --name 'undo-test' | head -n 1)
-  [ -n "$win" ] || fail "no GIMP window shows the image"
+  win=$(xdotool search --onlyvisible --name "$window" | head -n 1)
+  [ -n "$win" ] || fail "no GIMP window shows the image; the windows are:
+$(for w in $(xdotool search --onlyvisible --name .); do xdotool getwindowname "$w"; done)"
   xdotool windowfocus --sync "$win" && xdotool key --clearmodifiers "$1" ||
     fail "xdotool could not press $1"
 }
@@ -167,7 +217,7 @@ export_ppm original.ppm
 size0=$(size)
 
 # Denoise: one undo step.
-sf "(plug-in-aenet-denoise RUN-NONINTERACTIVE $img $layer \"\" -1 1.0)" >/dev/null
+sf "(plug-in-aenet-denoise RUN-NONINTERACTIVE $img $(vec "$layer") \"\" -1 1.0)" >/dev/null
 sf "(gimp-displays-flush)" >/dev/null
 export_ppm denoised.ppm
 (cd "$tmp" && ! cmp -s original.ppm denoised.ppm) || fail "denoising changed nothing"
@@ -188,7 +238,7 @@ echo "ok 2 denoise: Ctrl+Y redoes it"
 # Back to the original, then upscale in place: one undo group.
 press ctrl+z
 wait_for "$dirty" 0 || fail "Ctrl+Z after redo did not undo"
-sf "(plug-in-aenet-upscale RUN-NONINTERACTIVE $img $layer \"\" 2 1)" >/dev/null
+sf "(plug-in-aenet-upscale RUN-NONINTERACTIVE $img $(vec "$layer") \"\" 2 1)" >/dev/null
 sf "(gimp-displays-flush)" >/dev/null
 [ "$(size)" = "(400 300 400 300)" ] || fail "upscaling in place gave sizes $(size)"
 press ctrl+z
@@ -198,6 +248,54 @@ export_ppm upscale-undone.ppm
 (cd "$tmp" && cmp original.ppm upscale-undone.ppm) ||
   fail "after undoing the upscale the pixels differ from the original"
 echo "ok 3 upscale in place: one Ctrl+Z restores the size and the pixels exactly"
+
+# The dialog, as a user opens it (RUN-INTERACTIVE): OK runs the filter with
+# the dialog's settings (automatic level, the shipped model), which gives
+# what the same settings give from a script, in one undo step.
+python3 "$tmp/sf.py" "$port" \
+  "(plug-in-aenet-denoise RUN-INTERACTIVE $img $(vec "$layer") \"\" -1 1.0)" >"$tmp/dialog.out" 2>&1 &
+sf_pid=$!
+i=0
+dialog=
+while [ -z "$dialog" ]; do
+  i=$((i + 1))
+  [ $i -lt 300 ] || fail "the dialog did not open"
+  sleep 0.1
+  dialog=$(xdotool search --onlyvisible --name 'Autoencoder Denoise' | head -n 1)
+done
+sleep 1 # the dialog's first preview
+xdotool windowfocus --sync "$dialog" && xdotool key --clearmodifiers alt+o ||
+  fail "xdotool could not press OK in the dialog"
+wait "$sf_pid" || fail "the dialog's run failed: $(cat "$tmp/dialog.out")"
+wait_for "$dirty" 1 || fail "OK in the dialog changed nothing"
+export_ppm dialog.ppm
+(cd "$tmp" && cmp denoised.ppm dialog.ppm) ||
+  fail "the dialog's result differs from the script's with the same settings"
+press ctrl+z
+wait_for "$dirty" 0 || fail "one Ctrl+Z did not undo the dialog's denoise"
+echo "ok 4 dialog: OK denoises as a script does, in one undo step"
+
+# GIMP 3: two layers selected (the layer and a copy above it); denoising
+# both is one undo step. The copy hides the layer until it is hidden.
+if [ "$version" = 3 ]; then
+  top="(vector-ref (car (gimp-image-get-layers $img)) 0)"
+  sf "(let* ((l $layer) (c (car (gimp-layer-copy l))))
+        (gimp-image-insert-layer $img c 0 0)
+        (gimp-image-clean-all $img)
+        (plug-in-aenet-denoise RUN-NONINTERACTIVE $img (vector l c) \"\" -1 1.0)
+        (gimp-displays-flush))" >/dev/null
+  [ "$(sf "$dirty")" = "1" ] || fail "the image is not dirty after denoising two layers"
+  export_ppm multi-denoised.ppm
+  (cd "$tmp" && ! cmp -s original.ppm multi-denoised.ppm) || fail "denoising two layers changed nothing"
+  press ctrl+z
+  wait_for "$dirty" 0 || fail "one Ctrl+Z did not undo denoising two layers"
+  export_ppm multi-undone-top.ppm
+  sf "(gimp-item-set-visible $top FALSE)" >/dev/null
+  export_ppm multi-undone-below.ppm
+  (cd "$tmp" && cmp original.ppm multi-undone-top.ppm && cmp original.ppm multi-undone-below.ppm) ||
+    fail "after Ctrl+Z a layer's pixels differ from the original"
+  echo "ok 5 two layers: one Ctrl+Z restores both exactly"
+fi
 
 python3 "$tmp/sf.py" "$port" "(gimp-quit 1)" >/dev/null 2>&1
 i=0

@@ -13,6 +13,8 @@
 #include <glib/gi18n-lib.h>
 
 #include "error.h"
+#include "model.h"
+#include "network.h"
 
 /* GEGL's tile cache in the plug-in, in bytes. GEGL sizes it from the
  * machine's memory by default, and a plug-in's buffers are proxies of
@@ -101,6 +103,25 @@ aenet_values_make_job(const AenetValues *values, const AenetTask *task, GError *
   return aenet_job_new(task, &s, error);
 }
 
+const AenetTask *
+aenet_plugin_task_for_procedure(const char *name)
+{
+  for (guint i = 0; i < aenet_task_count(); i++)
+    if (g_strcmp0(aenet_task_get(i)->gimp_proc, name) == 0)
+      return aenet_task_get(i);
+  return NULL;
+}
+
+void
+aenet_plugin_region_init(AenetJobRegion *region, int x, int y, int w, int h)
+{
+  aenet_job_region_init(region);
+  region->roi_x = x;
+  region->roi_y = y;
+  region->roi_width = w;
+  region->roi_height = h;
+}
+
 void
 aenet_plugin_init(void)
 {
@@ -127,14 +148,17 @@ aenet_plugin_debug_job(const AenetJob *job)
 }
 
 const Babl *
-aenet_plugin_float_format(gboolean gray, gboolean alpha, int *n_channels)
+aenet_plugin_float_format(gboolean gray, gboolean alpha, const Babl *space_format, int *n_channels)
 {
+  const char *name;
   if (gray) {
     *n_channels = alpha ? 2 : 1;
-    return babl_format(alpha ? "Y'A float" : "Y' float");
+    name = alpha ? "Y'A float" : "Y' float";
+  } else {
+    *n_channels = alpha ? 4 : 3;
+    name = alpha ? "R'G'B'A float" : "R'G'B' float";
   }
-  *n_channels = alpha ? 4 : 3;
-  return babl_format(alpha ? "R'G'B'A float" : "R'G'B' float");
+  return space_format ? babl_format_with_space(name, space_format) : babl_format(name);
 }
 
 static gboolean
@@ -168,6 +192,9 @@ gboolean
 aenet_plugin_drawable_error(GError **error, AenetDrawableProblem problem, const char *name)
 {
   switch (problem) {
+  case AENET_DRAWABLE_NONE:
+    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID, _("No layer is selected."));
+    break;
   case AENET_DRAWABLE_INVALID:
     g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
                 _("The drawable given is not a layer, mask or channel of an open image."));
@@ -240,4 +267,111 @@ aenet_plugin_run_job(AenetJob *job, AenetBufferIO *b, const AenetJobRegion *regi
   gboolean ok = aenet_job_run(job, &b->io, &r, error);
   aenet_plugin_debug_job(job);
   return ok;
+}
+
+static void
+model_entry_free(gpointer p)
+{
+  AenetModelEntry *e = p;
+  g_free(e->path);
+  g_free(e->label);
+  g_free(e->description);
+  g_free(e);
+}
+
+GPtrArray *
+aenet_plugin_list_models(const AenetTask *task, int scale, const char *wanted, int *active)
+{
+  GPtrArray *entries = g_ptr_array_new_with_free_func(model_entry_free);
+  GPtrArray *paths = aenet_model_list_installed();
+  AenetModelEntry *def = g_new0(AenetModelEntry, 1);
+
+  *active = 0;
+  def->label = g_strdup(_("Default (shipped model)"));
+  def->description = g_strdup(_("The model that comes with aenet for this task."));
+  g_ptr_array_add(entries, def);
+  for (guint i = 0; paths && i < paths->len; i++) {
+    const char *path = g_ptr_array_index(paths, i);
+    AenetModel *m = aenet_model_load(path, NULL);
+    if (m && strcmp(m->task, task->model_task) == 0 && m->scale == scale) {
+      AenetModelEntry *e = g_new0(AenetModelEntry, 1);
+      e->path = g_strdup(path);
+      e->label = g_strdup(aenet_model_get_display_name(m));
+      e->description = g_strdup(aenet_model_get_meta(m, "description"));
+      g_ptr_array_add(entries, e);
+      char *base = g_path_get_basename(path);
+      char *stem = g_strndup(base, strcspn(base, "."));
+      if (wanted && *wanted
+          && (strcmp(wanted, path) == 0 || strcmp(wanted, base) == 0 || strcmp(wanted, stem) == 0))
+        *active = (int)entries->len - 1;
+      g_free(base);
+      g_free(stem);
+    }
+    aenet_model_free(m);
+  }
+  if (paths)
+    g_ptr_array_unref(paths);
+  return entries;
+}
+
+double
+aenet_plugin_estimate_noise(GeglBuffer *buffer, const Babl *format, int n_channels, int width,
+                            int height, int x, int y, int w, int h)
+{
+  AenetBufferIO b;
+  AenetJobRegion region;
+  aenet_buffer_io_init(&b, buffer, NULL, width, height, format, n_channels);
+  aenet_plugin_region_init(&region, x, y, w, h);
+  return aenet_job_estimate_noise(&b.io, &region, NULL);
+}
+
+int
+aenet_plugin_preview_margin(const AenetJob *job)
+{
+  const AenetNetwork *net = aenet_job_get_model(job)->network;
+  /* More context than the network sees changes nothing but the time. */
+  return MIN(aenet_network_get_reach(net) + aenet_network_get_alignment(net), 96);
+}
+
+/* A region in memory as the job's image. */
+typedef struct {
+  const float *in; /* (rh, rw, n) */
+  float *out;      /* (rh s, rw s, n) */
+  int rw, n, s;
+} MemoryIO;
+
+static gboolean
+memory_read(void *user, int x, int y, int w, int h, float *dst, GError **error)
+{
+  const MemoryIO *m = user;
+  for (int r = 0; r < h; r++)
+    memcpy(dst + (gsize)r * w * m->n, m->in + ((gsize)(y + r) * m->rw + x) * m->n,
+           (gsize)w * m->n * sizeof(float));
+  return TRUE;
+}
+
+static gboolean
+memory_write(void *user, int x, int y, int w, int h, const float *src, GError **error)
+{
+  const MemoryIO *m = user;
+  int ow = m->rw * m->s;
+  for (int r = 0; r < h; r++)
+    memcpy(m->out + ((gsize)(y + r) * ow + x) * m->n, src + (gsize)r * w * m->n,
+           (gsize)w * m->n * sizeof(float));
+  return TRUE;
+}
+
+gboolean
+aenet_plugin_run_region(AenetJob *job, const float *in, int rw, int rh, int n_channels, int vx,
+                        int vy, int vw, int vh, double noise_level, float *out,
+                        const volatile int *cancel, GError **error)
+{
+  MemoryIO m = { in, out, rw, n_channels, aenet_job_get_scale(job) };
+  AenetImageIO io = { rw, rh, n_channels, memory_read, memory_write, &m };
+  AenetJobRegion region;
+
+  aenet_plugin_region_init(&region, vx, vy, vw, vh);
+  region.cancel = cancel;
+  aenet_job_set_noise_level(job, noise_level);
+  return aenet_job_run(job, &io, &region, error);
 }

@@ -30,12 +30,6 @@
 enum { PREVIEW_W = 320, PREVIEW_H = 240, RESPONSE_RESET = 1 };
 
 typedef struct {
-  char *path;        /* model file; NULL = shipped default */
-  char *label;       /* name shown */
-  char *description; /* may be NULL */
-} ModelEntry;
-
-typedef struct {
   const AenetTask *task;
   gboolean sized; /* the task changes the size: an output row */
   gint32 drawable;
@@ -47,7 +41,7 @@ typedef struct {
   GtkWidget *dialog, *model_combo, *model_desc, *auto_check, *noise_spin, *noise_label,
       *strength_spin, *scale_combo, *output_combo, *memory_spin, *zoom_combo, *before_check, *area,
       *status;
-  GPtrArray *models; /* ModelEntry *, for the combo's rows */
+  GPtrArray *models; /* AenetModelEntry *, for the combo's rows */
 
   double estimate;    /* noise level estimated on open, or -1 */
   int cx, cy;         /* preview centre, drawable coordinates */
@@ -77,16 +71,6 @@ typedef struct {
   gint64 t_done;    /* the worker finished */
 } Dialog;
 
-static void
-model_entry_free(gpointer p)
-{
-  ModelEntry *e = p;
-  g_free(e->path);
-  g_free(e->label);
-  g_free(e->description);
-  g_free(e);
-}
-
 static int
 current_scale(Dialog *d)
 {
@@ -95,51 +79,25 @@ current_scale(Dialog *d)
            : d->task->min_scale;
 }
 
-/* Fills the model choice with the models for this task (and scale) that
- * are installed now, so `aenet install` shows up on the next opening. */
+/* Fills the model choice with the models installed for this task and
+ * scale, the one the values name chosen. */
 static void
 fill_models(Dialog *d)
 {
-  const char *task = d->task->model_task;
-  int scale = current_scale(d);
-  GPtrArray *paths = aenet_model_list_installed();
-  ModelEntry *def = g_new0(ModelEntry, 1);
-  int active = 0;
-
-  g_ptr_array_set_size(d->models, 0);
+  int active;
+  GPtrArray *models = aenet_plugin_list_models(d->task, current_scale(d), d->values->model, &active);
+  /* Emptied first: the combo's "changed" handlers still read the old list. */
   gtk_combo_box_text_remove_all(GTK_COMBO_BOX_TEXT(d->model_combo));
-  def->label = g_strdup(_("Default (shipped model)"));
-  def->description = g_strdup(_("The model that comes with aenet for this task."));
-  g_ptr_array_add(d->models, def);
-  gtk_combo_box_text_append_text(GTK_COMBO_BOX_TEXT(d->model_combo), def->label);
-
-  for (guint i = 0; paths && i < paths->len; i++) {
-    const char *path = g_ptr_array_index(paths, i);
-    AenetModel *m = aenet_model_load(path, NULL);
-    if (m && strcmp(m->task, task) == 0 && m->scale == scale) {
-      ModelEntry *e = g_new0(ModelEntry, 1);
-      e->path = g_strdup(path);
-      e->label = g_strdup(aenet_model_get_display_name(m));
-      e->description = g_strdup(aenet_model_get_meta(m, "description"));
-      g_ptr_array_add(d->models, e);
-      gtk_combo_box_text_append_text(GTK_COMBO_BOX_TEXT(d->model_combo), e->label);
-      char *base = g_path_get_basename(path);
-      char *stem = g_strndup(base, strcspn(base, "."));
-      if (*d->values->model
-          && (strcmp(d->values->model, path) == 0 || strcmp(d->values->model, base) == 0
-              || strcmp(d->values->model, stem) == 0))
-        active = (int)d->models->len - 1;
-      g_free(base);
-      g_free(stem);
-    }
-    aenet_model_free(m);
-  }
-  if (paths)
-    g_ptr_array_unref(paths);
+  if (d->models)
+    g_ptr_array_unref(d->models);
+  d->models = models;
+  for (guint i = 0; i < d->models->len; i++)
+    gtk_combo_box_text_append_text(GTK_COMBO_BOX_TEXT(d->model_combo),
+                                   ((AenetModelEntry *)g_ptr_array_index(d->models, i))->label);
   gtk_combo_box_set_active(GTK_COMBO_BOX(d->model_combo), active);
 }
 
-static ModelEntry *
+static AenetModelEntry *
 current_model_entry(Dialog *d)
 {
   int i = gtk_combo_box_get_active(GTK_COMBO_BOX(d->model_combo));
@@ -148,28 +106,6 @@ current_model_entry(Dialog *d)
 
 /* ---- the preview worker ---- */
 
-static gboolean
-mem_read(void *user, int x, int y, int w, int h, float *dst, GError **error)
-{
-  Dialog *d = user;
-  for (int r = 0; r < h; r++)
-    memcpy(dst + (gsize)r * w * d->n_channels,
-           d->region + ((gsize)(y + r) * d->rw + x) * d->n_channels,
-           (gsize)w * d->n_channels * sizeof(float));
-  return TRUE;
-}
-
-static gboolean
-mem_write(void *user, int x, int y, int w, int h, const float *src, GError **error)
-{
-  Dialog *d = user;
-  int ow = d->rw * d->scale;
-  for (int r = 0; r < h; r++)
-    memcpy(d->result + ((gsize)(y + r) * ow + x) * d->n_channels,
-           src + (gsize)r * w * d->n_channels, (gsize)w * d->n_channels * sizeof(float));
-  return TRUE;
-}
-
 static gboolean preview_done(gpointer data);
 static void update_noise_label(Dialog *d);
 
@@ -177,19 +113,12 @@ static gpointer
 preview_worker(gpointer data)
 {
   Dialog *d = data;
-  AenetImageIO io = { d->rw, d->rh, d->n_channels, mem_read, mem_write, d };
-  AenetJobRegion region;
   GError *error = NULL;
 
-  aenet_job_region_init(&region);
-  region.roi_x = d->vx;
-  region.roi_y = d->vy;
-  region.roi_width = d->vw;
-  region.roi_height = d->vh;
-  region.cancel = &d->cancel;
-  aenet_job_set_noise_level(d->job, d->noise_level);
   d->t_worked = g_get_monotonic_time();
-  d->result_ok = aenet_job_run(d->job, &io, &region, &error);
+  d->result_ok = aenet_plugin_run_region(d->job, d->region, d->rw, d->rh, d->n_channels, d->vx,
+                                         d->vy, d->vw, d->vh, d->noise_level, d->result,
+                                         &d->cancel, &error);
   d->t_done = g_get_monotonic_time();
   if (error) {
     if (!g_error_matches(error, AENET_ERROR, AENET_ERROR_CANCELLED))
@@ -378,11 +307,10 @@ start_preview(gpointer data)
   d->t_started = g_get_monotonic_time();
   if (!ensure_job(d))
     return G_SOURCE_REMOVE;
-  const AenetNetwork *net = aenet_job_get_model(d->job)->network;
   d->scale = aenet_job_get_scale(d->job);
 
   /* Visible input area, then the region read around it as context. */
-  int margin = MIN(aenet_network_get_reach(net) + aenet_network_get_alignment(net), 96);
+  int margin = aenet_plugin_preview_margin(d->job);
   int vw = MIN(d->dw, PREVIEW_W / (zoom * d->scale)),
       vh = MIN(d->dh, PREVIEW_H / (zoom * d->scale));
   int vx = CLAMP(d->cx - vw / 2, 0, d->dw - vw), vy = CLAMP(d->cy - vh / 2, 0, d->dh - vh);
@@ -429,7 +357,7 @@ on_changed(GtkWidget *w, Dialog *d)
   if (d->auto_check)
     gtk_widget_set_sensitive(d->noise_spin,
                              !gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(d->auto_check)));
-  ModelEntry *e = current_model_entry(d);
+  AenetModelEntry *e = current_model_entry(d);
   gtk_label_set_text(GTK_LABEL(d->model_desc), e && e->description ? e->description : "");
   schedule_preview(d);
 }
@@ -557,7 +485,7 @@ set_widgets(Dialog *d, const AenetValues *v)
 static void
 get_widgets(Dialog *d, AenetValues *v)
 {
-  ModelEntry *e = current_model_entry(d);
+  AenetModelEntry *e = current_model_entry(d);
   g_strlcpy(v->model, e && e->path ? e->path : "", sizeof v->model);
   if (d->auto_check)
     v->noise_level = gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(d->auto_check))
@@ -612,21 +540,6 @@ add_param_rows(Dialog *d, GtkGrid *grid, int *row)
   }
 }
 
-/* The noise level the job's policy estimates for the selection, or -1. */
-static double
-estimate_noise(Dialog *d, int x, int y, int w, int h)
-{
-  AenetBufferIO b;
-  AenetJobRegion region;
-  aenet_buffer_io_init(&b, d->buffer, NULL, d->dw, d->dh, d->format, d->n_channels);
-  aenet_job_region_init(&region);
-  region.roi_x = x;
-  region.roi_y = y;
-  region.roi_width = w;
-  region.roi_height = h;
-  return aenet_job_estimate_noise(&b.io, &region, NULL);
-}
-
 gboolean
 aenet_dialog_run(const AenetTask *task, gint32 image, gint32 drawable, AenetValues *values,
                  double *estimate)
@@ -645,7 +558,6 @@ aenet_dialog_run(const AenetTask *task, gint32 image, gint32 drawable, AenetValu
   d->format = aenet_gimp2_float_format(drawable, &d->n_channels);
   d->dw = gimp_drawable_width(drawable);
   d->dh = gimp_drawable_height(drawable);
-  d->models = g_ptr_array_new_with_free_func(model_entry_free);
   d->estimate = -1;
   d->debug = g_getenv("AENET_DEBUG_PREVIEW") != NULL;
   if (!gimp_drawable_mask_intersect(drawable, &x, &y, &w, &h))
@@ -654,7 +566,8 @@ aenet_dialog_run(const AenetTask *task, gint32 image, gint32 drawable, AenetValu
   d->cy = y + h / 2;
   /* Once, as the run would: the run after OK reuses it (*estimate). */
   if (aenet_task_get_param(task, AENET_PARAM_NOISE_LEVEL))
-    d->estimate = estimate_noise(d, x, y, w, h);
+    d->estimate
+        = aenet_plugin_estimate_noise(d->buffer, d->format, d->n_channels, d->dw, d->dh, x, y, w, h);
 
   d->dialog = gtk_dialog_new_with_buttons(_(task->dialog_title), NULL, 0, _("_Reset"),
                                           RESPONSE_RESET, _("_Cancel"), GTK_RESPONSE_CANCEL,

@@ -6,6 +6,7 @@
 
 #include "drawable.h"
 #include "error.h"
+#include "gimp-progress.h"
 
 const Babl *
 aenet_gimp2_float_format(gint32 drawable, int *n_channels)
@@ -13,7 +14,8 @@ aenet_gimp2_float_format(gint32 drawable, int *n_channels)
   /* Channels and masks report gray: one channel, no alpha. */
   return aenet_plugin_float_format(gimp_drawable_is_gray(drawable)
                                        || gimp_item_is_channel(drawable),
-                                   gimp_drawable_has_alpha(drawable), n_channels);
+                                   gimp_drawable_has_alpha(drawable),
+                                   gimp_drawable_get_format(drawable), n_channels);
 }
 
 gboolean
@@ -33,28 +35,6 @@ aenet_gimp2_check_drawable(gint32 drawable, gboolean need_layer, GError **error)
   return TRUE;
 }
 
-/* GIMP 2.10's progress for aenet_plugin_run_job. */
-static void
-progress_start(void *user, const char *text)
-{
-  gimp_progress_init(text);
-}
-
-static void
-progress_text(void *user, const char *text)
-{
-  gimp_progress_set_text(text);
-}
-
-static void
-progress_fraction(void *user, double fraction)
-{
-  gimp_progress_update(fraction);
-}
-
-static const AenetPluginProgress gimp2_progress
-    = { progress_start, progress_text, progress_fraction, NULL };
-
 gboolean
 aenet_gimp2_filter(gint32 drawable, AenetJob *job, double estimate, GError **error)
 {
@@ -72,13 +52,9 @@ aenet_gimp2_filter(gint32 drawable, AenetJob *job, double estimate, GError **err
                        gimp_drawable_get_shadow_buffer(drawable), gimp_drawable_width(drawable),
                        gimp_drawable_height(drawable), format, n_channels);
   AenetJobRegion region;
-  aenet_job_region_init(&region);
-  region.roi_x = x;
-  region.roi_y = y;
-  region.roi_width = w;
-  region.roi_height = h;
+  aenet_plugin_region_init(&region, x, y, w, h);
 
-  if (!aenet_plugin_run_job(job, &b, &region, estimate, &gimp2_progress, error))
+  if (!aenet_plugin_run_job(job, &b, &region, estimate, &aenet_gimp_progress, error))
     goto out;
   gegl_buffer_flush(b.dst);
   /* The merge applies the selection (with its feathering) and is one undo step. */
@@ -151,7 +127,7 @@ aenet_gimp2_enlarge(gint32 image, gint32 drawable, AenetJob *job, AenetOutput ou
                        h, format, n_channels);
   AenetJobRegion region;
   aenet_job_region_init(&region);
-  ok = aenet_plugin_run_job(job, &b, &region, -1, &gimp2_progress, error);
+  ok = aenet_plugin_run_job(job, &b, &region, -1, &aenet_gimp_progress, error);
   gegl_buffer_flush(b.dst);
   g_object_unref(b.src);
   g_object_unref(b.dst);

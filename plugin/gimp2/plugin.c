@@ -36,15 +36,6 @@ main(int argc, char **argv)
   return gimp_main(&PLUG_IN_INFO, argc, argv);
 }
 
-static const AenetTask *
-task_for_procedure(const char *name)
-{
-  for (guint i = 0; i < aenet_task_count(); i++)
-    if (g_strcmp0(aenet_task_get(i)->gimp_proc, name) == 0)
-      return aenet_task_get(i);
-  return NULL;
-}
-
 /* The procedure's arguments; returns how many. */
 static int
 task_args(const AenetTask *task, GimpParamDef *args)
@@ -63,9 +54,7 @@ task_args(const AenetTask *task, GimpParamDef *args)
   }
   if (aenet_task_changes_size(task))
     args[n++] = (GimpParamDef){ GIMP_PDB_INT32, "output",
-                                "Where the result goes { NEW-IMAGE (0), IN-PLACE (1): enlarge "
-                                "the layer, growing the canvas as needed, NEW-LAYER (2): a new "
-                                "layer above it }" };
+                                AENET_PLUGIN_OUTPUT_HELP };
   return n;
 }
 
@@ -119,7 +108,7 @@ run(const gchar *name, gint n_params, const GimpParam *param, gint *n_return_val
 {
   static GimpParam values[3];
   static char *message = NULL;
-  const AenetTask *task = task_for_procedure(name);
+  const AenetTask *task = aenet_plugin_task_for_procedure(name);
   GimpRunMode run_mode = n_params > 0 ? param[0].data.d_int32 : GIMP_RUN_NONINTERACTIVE;
   GimpPDBStatusType status = GIMP_PDB_SUCCESS;
   AenetValues v;
