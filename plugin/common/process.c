@@ -135,6 +135,21 @@ aenet_plugin_init(void)
     g_object_set(gegl_config(), "tile-cache-size", AENET_PLUGIN_TILE_CACHE, NULL);
 }
 
+char *
+aenet_plugin_noise_label(const AenetJob *job, double estimate)
+{
+  gboolean blind = job != NULL && !aenet_network_takes_noise_level(aenet_job_get_model(job)->network);
+  double removed = blind ? aenet_job_get_removed_level(job) : -1;
+  if (blind && removed >= 0)
+    return g_strdup_printf(_("The photo model removed noise of level %.1f in the preview."),
+                           removed);
+  if (blind)
+    return g_strdup(_("The photo model finds the noise itself."));
+  if (estimate >= 0)
+    return g_strdup_printf(_("Estimated from the image: %.1f"), estimate);
+  return g_strdup(_("The noise level could not be estimated."));
+}
+
 void
 aenet_plugin_debug_job(const AenetJob *job)
 {

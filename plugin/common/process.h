@@ -66,6 +66,12 @@ void aenet_plugin_region_init(AenetJobRegion *region, int x, int y, int w, int h
  * C numeric locale; every run of a front end starts with this. */
 void aenet_plugin_init(void);
 
+/* The dialogs' line under Automatic (free with g_free): the estimate the
+ * noise-level model gets, or, when job uses the blind photo model (which
+ * needs no level), what it removed in the last preview run, as the command
+ * says after a run. job may be NULL; estimate is -1 when it failed. */
+char *aenet_plugin_noise_label(const AenetJob *job, double estimate);
+
 /* With AENET_DEBUG_JOB set in the environment, prints the job's model,
  * noise level and, after a run, the level it removed on stderr (tests
  * compare them with the command's). */

@@ -240,27 +240,13 @@ preview_done(gpointer data)
 
 static void get_widgets(Dialog *d, AenetValues *v);
 
-/* The line under Automatic: the estimate the noise-level model gets, or,
- * for the photo model (which needs no level), what it removed in the
- * preview, as the command says after a run (aenet_job_get_removed_level). */
+/* The line under Automatic (aenet_plugin_noise_label). */
 static void
 update_noise_label(Dialog *d)
 {
   if (d->noise_label == NULL)
     return;
-  gboolean blind
-      = d->job != NULL && !aenet_network_takes_noise_level(aenet_job_get_model(d->job)->network);
-  double removed = blind ? aenet_job_get_removed_level(d->job) : -1;
-  char *text;
-  if (blind && removed >= 0)
-    text = g_strdup_printf(_("The photo model removed noise of level %.1f in the preview."),
-                           removed);
-  else if (blind)
-    text = g_strdup(_("The photo model finds the noise itself."));
-  else if (d->estimate >= 0)
-    text = g_strdup_printf(_("Estimated from the image: %.1f"), d->estimate);
-  else
-    text = g_strdup(_("The noise level could not be estimated."));
+  char *text = aenet_plugin_noise_label(d->job, d->estimate);
   gtk_label_set_text(GTK_LABEL(d->noise_label), text);
   g_free(text);
 }

@@ -31,7 +31,7 @@ typedef struct {
   int n_channels, dw, dh;
   double estimate; /* noise level estimated on opening, or -1 */
 
-  GtkWidget *preview, *model_desc, *auto_check, *status;
+  GtkWidget *preview, *model_desc, *auto_check, *noise_label, *status;
   GtkListStore *models; /* COL_ID: path, "" for the default */
 
   AenetJob *job;   /* what the preview uses */
@@ -223,6 +223,11 @@ update_preview(GimpPreview *preview, Dialog *d)
                pixels, (long)pw * ph);
   gimp_preview_draw_buffer(preview, pixels, pw * n);
   gtk_label_set_text(GTK_LABEL(d->status), "");
+  if (d->noise_label != NULL) {
+    char *t = aenet_plugin_noise_label(d->job, d->estimate);
+    gtk_label_set_text(GTK_LABEL(d->noise_label), t);
+    g_free(t);
+  }
 
 out:
   g_free(region);
@@ -385,13 +390,13 @@ aenet_gimp3_dialog_run(GimpProcedure *procedure, GimpProcedureConfig *config,
   d->model_desc = dim_label("");
   insert(settings, d->model_desc, &pos);
   if (noise) {
-    char *t = d->estimate >= 0 ? g_strdup_printf(_("Estimated from the image: %.1f"), d->estimate)
-                               : g_strdup(_("The noise level could not be estimated."));
+    char *t = aenet_plugin_noise_label(d->job, d->estimate);
     d->auto_check = gtk_check_button_new_with_mnemonic(_("_Automatic"));
     gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(d->auto_check), sigma < 0);
     gtk_widget_show(d->auto_check);
     insert(settings, d->auto_check, &pos);
-    insert(settings, dim_label(t), &pos);
+    d->noise_label = dim_label(t);
+    insert(settings, d->noise_label, &pos);
     g_free(t);
     if (sigma < 0)
       g_object_set(config, noise->name, MAX(d->estimate, 0.0), NULL);
