@@ -142,7 +142,7 @@ export DISPLAY
 mkdir -p "$tmp/gimp" "$tmp/plug-ins/aenet"
 ln -s "$(cd "$(dirname "$plugin")" && pwd)/$(basename "$plugin")" "$tmp/plug-ins/aenet/aenet"
 echo "(plug-in-path \"$tmp/plug-ins:\${gimp_plug_in_dir}/plug-ins\")" >"$tmp/gimp/gimprc"
-env HOME="$tmp" "$gimpdir_var=$tmp/gimp" AENET_MODEL_PATH="$models" LANGUAGE=C LC_ALL=C.UTF-8 \
+env HOME="$tmp" "$gimpdir_var=$tmp/gimp" AENET_MODEL_PATH="$models" AENET_DEBUG_JOB=1 LANGUAGE=C LC_ALL=C.UTF-8 \
   $gimp -d -f --no-splash $gimp_args \
   -b "(plug-in-script-fu-server RUN-NONINTERACTIVE \"127.0.0.1\" $port \"\")" \
   >"$tmp/gimp.log" 2>&1 &
@@ -269,8 +269,12 @@ xdotool windowfocus --sync "$dialog" && xdotool key --clearmodifiers alt+o ||
 wait "$sf_pid" || fail "the dialog's run failed: $(cat "$tmp/dialog.out")"
 wait_for "$dirty" 1 || fail "OK in the dialog changed nothing"
 export_ppm dialog.ppm
-(cd "$tmp" && cmp denoised.ppm dialog.ppm) ||
-  fail "the dialog's result differs from the script's with the same settings"
+# The same pixels; the largest difference is printed (a dialog whose
+# Automatic reached the run as a fixed level once gave 11/255).
+largest=$(python3 -c 'import sys; a, b = (open(f, "rb").read() for f in sys.argv[1:3]); print(max(abs(x - y) for x, y in zip(a, b)) if len(a) == len(b) else 999)' "$tmp/denoised.ppm" "$tmp/dialog.ppm")
+echo "# dialog against script: largest difference $largest/255"
+[ "$largest" -eq 0 ] ||
+  fail "the dialog's result differs from the script's with the same settings ($largest/255)"
 press ctrl+z
 wait_for "$dirty" 0 || fail "one Ctrl+Z did not undo the dialog's denoise"
 echo "ok 4 dialog: OK denoises as a script does, in one undo step"

@@ -426,13 +426,15 @@ aenet_gimp3_dialog_run(GimpProcedure *procedure, GimpProcedureConfig *config,
   g_signal_connect(d->preview, "invalidated", G_CALLBACK(update_preview), d);
 
   ok = gimp_procedure_dialog_run(pd);
+  /* First: on_config_changed would turn the automatic -1 set below back
+   * into the estimate, and the run would use the noise-level model. */
+  g_signal_handlers_disconnect_by_data(config, d);
   *estimate = -1;
   if (ok && noise && gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(d->auto_check))) {
     g_object_set(config, noise->name, -1.0, NULL);
     *estimate = d->estimate;
   }
 
-  g_signal_handlers_disconnect_by_data(config, d);
   gtk_widget_destroy(dialog);
   aenet_job_free(d->job);
   g_free(d->job_key);
