@@ -261,7 +261,9 @@ aenet_plugin_run_job(AenetJob *job, AenetBufferIO *b, const AenetJobRegion *regi
                                aenet_model_get_display_name(aenet_job_get_model(job)));
   progress->start(progress->user, text);
   g_free(text);
-  if (aenet_task_get_param(task, AENET_PARAM_NOISE_LEVEL) != NULL) {
+  /* A blind photo model needs no level: no estimate, none shown. */
+  if (aenet_task_get_param(task, AENET_PARAM_NOISE_LEVEL) != NULL
+      && aenet_network_takes_noise_level(aenet_job_get_model(job)->network)) {
     if (estimate >= 0)
       aenet_job_set_noise_level(job, estimate);
     else {
