@@ -401,19 +401,16 @@ validate(Trainer *t, double *psnr, double *baseline, GError **error)
       AenetRng rng;
       aenet_rng_init(&rng, 0x5eed0000 + k);
       lr = g_memdup2(hr, n * sizeof(float));
+      ok = TRUE;
       if (c->photo) {
         float *scratch = g_new(float, aenet_degrade_camera_scratch_size(h, w));
         ok = aenet_degrade_photo(lr, scratch, h, w, &aenet_photo_mix_denoise, &rng, error);
         g_free(scratch);
-        if (!ok) {
-          g_free(hr), g_free(lr), g_free(out);
-          return FALSE;
-        }
       } else {
         aenet_degrade_gaussian(lr, n, c->val_sigma, &rng);
         aenet_degrade_quantize(lr, n, 255);
       }
-      ok = aenet_tiler_run_planar(t->net, lr, 3, h, w, out, &opt, error);
+      ok = ok && aenet_tiler_run_planar(t->net, lr, 3, h, w, out, &opt, error);
       if (ok) {
         aenet_metrics_denoise(out, hr, 3, h, w, &p, NULL);
         aenet_metrics_denoise(lr, hr, 3, h, w, &b, NULL);
