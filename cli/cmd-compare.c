@@ -6,31 +6,31 @@
 #include <glib.h>
 #include <glib/gi18n.h>
 #include <math.h>
+#include <string.h>
 
 #include "commands.h"
 #include "imageio.h"
 #include "metrics.h"
 
 /* The colour planes (3, h, w) of an image file in [0, 1]: gray becomes
- * R = G = B, alpha is dropped. */
+ * R = G = B (so a gray file can be scored against a colour one), alpha is
+ * dropped. */
 static float *
 load_planar_rgb(const char *path, int *w, int *h, GError **error)
 {
-  AenetImage *image = aenet_image_load(path, error);
-  if (image == NULL)
-    return NULL;
-  *w = image->width, *h = image->height;
+  int c;
+  float *planes = aenet_image_load_planar(path, &c, w, h, error);
+  if (planes == NULL || c == 3)
+    return planes;
   gsize plane = (gsize)*w * *h;
-  int nc = image->n_channels, colours = nc >= 3 ? 3 : 1;
-  float *row = g_new(float, (gsize)*w * nc), *rgb = g_new(float, 3 * plane);
-  for (int y = 0; y < *h; y++) {
-    aenet_image_get_rect(image, 0, y, *w, 1, row);
-    for (int x = 0; x < *w; x++)
-      for (int c = 0; c < 3; c++)
-        rgb[c * plane + (gsize)y * *w + x] = row[(gsize)x * nc + (colours == 3 ? c : 0)];
+  float *rgb = g_try_renew(float, planes, 3 * plane);
+  if (rgb == NULL) {
+    g_free(planes);
+    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOMEM, _("%s is too large to load"), path);
+    return NULL;
   }
-  g_free(row);
-  aenet_image_free(image);
+  memcpy(rgb + plane, rgb, plane * sizeof(float));
+  memcpy(rgb + 2 * plane, rgb, plane * sizeof(float));
   return rgb;
 }
 

@@ -78,31 +78,17 @@ eval_image_free(EvalImage *im)
 static EvalImage *
 eval_image_load(const char *path, GError **error)
 {
-  AenetImage *image = aenet_image_load(path, error);
-  if (image == NULL)
+  int c, w, h;
+  float *data = aenet_image_load_planar(path, &c, &w, &h, error);
+  if (data == NULL)
     return NULL;
-  int n = image->n_channels, c = n >= 3 ? 3 : 1;
-  gsize plane = (gsize)image->width * image->height;
-  float *inter = g_try_new(float, plane *n); /* (h, w, n) */
-  float *data = g_try_new(float, plane *c);  /* (c, h, w) */
-  if (inter == NULL || data == NULL) {
-    g_free(inter);
-    g_free(data);
-    g_set_error(error, AENET_ERROR, AENET_ERROR_NOMEM, _("%s is too large to load"), path);
-    aenet_image_free(image);
-    return NULL;
-  }
-  aenet_image_get_rect(image, 0, 0, image->width, image->height, inter);
-  aenet_pixels_deinterleave(data, plane, inter, plane, n, c);
   EvalImage *im = g_new0(EvalImage, 1);
   im->path = g_strdup(path);
   im->name = g_path_get_basename(path);
   im->c = c;
-  im->h = image->height;
-  im->w = image->width;
+  im->h = h;
+  im->w = w;
   im->data = data;
-  g_free(inter);
-  aenet_image_free(image);
   return im;
 }
 

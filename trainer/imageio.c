@@ -13,6 +13,7 @@
 #include "imageio.h"
 
 #include "error.h"
+#include "tiler.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1079,4 +1080,28 @@ aenet_image_set_rect(AenetImage *image, int x, int y, int w, int h, const float 
       }
     }
   }
+}
+
+float *
+aenet_image_load_planar(const char *path, int *channels, int *width, int *height, GError **error)
+{
+  AenetImage *image = aenet_image_load(path, error);
+  if (image == NULL)
+    return NULL;
+  int n = image->n_channels, c = n >= 3 ? 3 : 1;
+  gsize plane = (gsize)image->width * image->height;
+  float *inter = g_try_new(float, plane *n); /* (h, w, n) */
+  float *data = g_try_new(float, plane *c);  /* (c, h, w) */
+  if (inter == NULL || data == NULL) {
+    g_free(data);
+    data = NULL;
+    g_set_error(error, AENET_ERROR, AENET_ERROR_NOMEM, _("%s is too large to load"), path);
+  } else {
+    aenet_image_get_rect(image, 0, 0, image->width, image->height, inter);
+    aenet_pixels_deinterleave(data, plane, inter, plane, n, c);
+    *channels = c, *width = image->width, *height = image->height;
+  }
+  g_free(inter);
+  aenet_image_free(image);
+  return data;
 }

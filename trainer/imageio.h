@@ -50,6 +50,12 @@ gboolean aenet_image_save(const AenetImage *image, const char *path, GError **er
 void aenet_image_get_rect(const AenetImage *image, int x, int y, int w, int h, float *dst);
 void aenet_image_set_rect(AenetImage *image, int x, int y, int w, int h, const float *src);
 
+/* A file as planar floats (c, h, w) in [0, 1], c = 1 (gray) or 3 (colour),
+ * alpha dropped: what evaluation scores. Free with g_free; NULL with error
+ * when the file cannot be read or does not fit in memory. */
+float *aenet_image_load_planar(const char *path, int *channels, int *width, int *height,
+                               GError **error);
+
 G_END_DECLS
 
 #endif
