@@ -291,6 +291,128 @@ aenet_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *do
   }
 }
 
+/* ---- sums over pixels ----
+ * In SUM_LANES independent partial sums: GCC may not reorder a single
+ * running sum, so it would leave the loop scalar, while separate lanes it
+ * vectorises. In double, since the sums run over whole planes. */
+#define SUM_LANES 8
+
+/* sum of a[i] * b[i] */
+static double
+dot_floats(const float *restrict a, const float *restrict b, size_t n)
+{
+  double lane[SUM_LANES] = { 0 };
+  size_t i = 0;
+  for (; i + SUM_LANES <= n; i += SUM_LANES)
+    for (int j = 0; j < SUM_LANES; j++)
+      lane[j] += (double)a[i + j] * b[i + j];
+  double sum = 0.0;
+  for (; i < n; i++)
+    sum += (double)a[i] * b[i];
+  for (int j = 0; j < SUM_LANES; j++)
+    sum += lane[j];
+  return sum;
+}
+
+/* sum of a[i] */
+static double
+sum_floats(const float *restrict a, size_t n)
+{
+  double lane[SUM_LANES] = { 0 };
+  size_t i = 0;
+  for (; i + SUM_LANES <= n; i += SUM_LANES)
+    for (int j = 0; j < SUM_LANES; j++)
+      lane[j] += a[i + j];
+  double sum = 0.0;
+  for (; i < n; i++)
+    sum += a[i];
+  for (int j = 0; j < SUM_LANES; j++)
+    sum += lane[j];
+  return sum;
+}
+
+/* ---- depthwise convolution ---- */
+
+/* Output row y of the correlation of one (h, w) plane src with the k x k
+ * filter f, zero padding k/2, added onto o (w floats). With flip, f is
+ * turned by 180 degrees: that is the correlation's adjoint, its backward
+ * to the input. Tap by tap over whole rows, so each inner loop is one
+ * contiguous multiply-add over a row that stays in L1. */
+static void
+depthwise_correlate_row(float *restrict o, const float *restrict src, const float *restrict f,
+                        int flip, int y, int h, int w, int k)
+{
+  const int pad = k / 2;
+  for (int ky = 0; ky < k; ky++) {
+    const int iy = y + ky - pad;
+    if (iy < 0 || iy >= h)
+      continue;
+    const float *restrict s = src + (size_t)iy * w;
+    for (int kx = 0; kx < k; kx++) {
+      const float tap = flip ? f[(k - 1 - ky) * k + (k - 1 - kx)] : f[ky * k + kx];
+      const int shift = kx - pad;
+      int lo, hi;
+      conv_valid_range(&lo, &hi, kx, pad, 1, w, w);
+      for (int x = lo; x < hi; x++)
+        o[x] += tap * s[x + shift];
+    }
+  }
+}
+
+void
+aenet_depthwise_conv2d_forward(float *out, const float *inp, const float *weight, const float *bias,
+                               int c, int h, int w, int k)
+{
+  const size_t hw = (size_t)h * w;
+  for (int ch = 0; ch < c; ch++) {
+    const float b = bias != NULL ? bias[ch] : 0.0f;
+    const float *f = weight + (size_t)ch * k * k;
+    for (int y = 0; y < h; y++) {
+      float *restrict o = out + ch * hw + (size_t)y * w;
+      for (int x = 0; x < w; x++)
+        o[x] = b;
+      depthwise_correlate_row(o, inp + ch * hw, f, 0, y, h, w, k);
+    }
+  }
+}
+
+void
+aenet_depthwise_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                                const float *inp, const float *weight, int c, int h, int w, int k)
+{
+  const size_t hw = (size_t)h * w;
+  const int pad = k / 2;
+  for (int ch = 0; ch < c; ch++) {
+    const float *d = dout + ch * hw; /* (h, w) */
+    const float *x = inp + ch * hw;
+    if (dbias != NULL)
+      dbias[ch] += (float)sum_floats(d, hw);
+    /* dweight (ky, kx) = sum over pixels of dout (y, x) * inp (y + ky - pad,
+     * x + kx - pad), row by row over the valid columns. */
+    if (dweight != NULL)
+      for (int ky = 0; ky < k; ky++)
+        for (int kx = 0; kx < k; kx++) {
+          const int shift = kx - pad;
+          int lo, hi;
+          conv_valid_range(&lo, &hi, kx, pad, 1, w, w);
+          if (lo >= hi) /* the tap reads only padding */
+            continue;
+          double sum = 0.0;
+          for (int y = 0; y < h; y++) {
+            const int iy = y + ky - pad;
+            if (iy < 0 || iy >= h)
+              continue;
+            sum += dot_floats(d + (size_t)y * w + lo, x + (size_t)iy * w + lo + shift, hi - lo);
+          }
+          dweight[((size_t)ch * k + ky) * k + kx] += (float)sum;
+        }
+    if (dinp != NULL)
+      for (int y = 0; y < h; y++)
+        depthwise_correlate_row(dinp + ch * hw + (size_t)y * w, d, weight + (size_t)ch * k * k, 1,
+                                y, h, w, k);
+  }
+}
+
 /* ---- activations ---- */
 
 void

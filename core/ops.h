@@ -32,6 +32,17 @@ void aenet_conv2d_backward(float *dinp, float *dweight, float *dbias, const floa
                            const float *inp, const float *weight, float *scratch, int cin, int h,
                            int w, int cout, int k, int stride);
 
+/* ---- depthwise convolution: one k x k filter per channel, k odd, stride 1,
+ * zero padding k/2, as torch.nn.Conv2d (c, c, k, padding=k//2, groups=c) ----
+ * inp and out are (c, h, w); weight is (c, 1, k, k); bias (c) may be NULL.
+ * Needs no scratch. */
+void aenet_depthwise_conv2d_forward(float *out, const float *inp, const float *weight,
+                                    const float *bias, int c, int h, int w, int k);
+/* dinp (c, h, w), dweight (c, 1, k, k), dbias (c): each may be NULL. */
+void aenet_depthwise_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                                     const float *inp, const float *weight, int c, int h, int w,
+                                     int k);
+
 /* ---- activations over n elements; out may alias inp ---- */
 void aenet_relu_forward(float *out, const float *inp, size_t n);
 void aenet_relu_backward(float *dinp, const float *dout, const float *inp, size_t n);
@@ -42,14 +53,12 @@ void aenet_leaky_relu_backward(float *dinp, const float *dout, const float *inp,
 void aenet_prelu_forward(float *out, const float *inp, const float *alpha, int c, size_t hw);
 void aenet_prelu_backward(float *dinp, float *dalpha, const float *dout, const float *inp,
                           const float *alpha, int c, size_t hw);
-
 /* ---- element-wise ---- */
 /* out = a + b over n elements; out may alias a or b. The backward of add
  * (and of concat, per slice) is aenet_accumulate into each input. */
 void aenet_add_forward(float *out, const float *a, const float *b, size_t n);
 /* d += src over n elements. */
 void aenet_accumulate(float *d, const float *src, size_t n);
-
 /* ---- resolution changes ---- */
 /* Pixel shuffle (depth to space): inp (c*r*r, h, w) -> out (c, h*r, w*r),
  * out(ch, y*r+i, x*r+j) = inp(ch*r*r + i*r + j, y, x), as torch.nn.PixelShuffle. */

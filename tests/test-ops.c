@@ -171,11 +171,14 @@ typedef struct {
   int cin, h, w, cout, k, stride;
   gboolean has_bias;
   gboolean several_bands; /* big enough that im2col works in several bands */
+  /* aenet_depthwise_conv2d: one k x k filter per channel (groups = cin =
+   * cout), stride 1 */
+  gboolean depthwise;
 } ConvShape;
 
-/* The last three are sized for ops.c's bands of about 256K floats; the
- * forward test checks through the scratch size that they still need more
- * than one band. */
+/* The three with several_bands are sized for ops.c's bands of about 256K
+ * floats; the forward test checks through the scratch size that they
+ * still need more than one band. */
 static const ConvShape conv_shapes[] = {
   { 3, 7, 9, 5, 3, 1, TRUE, FALSE },    /* odd sizes, cin != cout */
   { 4, 8, 6, 3, 3, 2, TRUE, FALSE },    /* stride 2, even */
@@ -189,6 +192,15 @@ static const ConvShape conv_shapes[] = {
   { 32, 40, 70, 4, 3, 1, TRUE, TRUE },  /* several bands, the last partial */
   { 32, 61, 141, 3, 3, 2, TRUE, TRUE }, /* stride 2 over several bands */
   { 64, 3, 600, 2, 3, 1, FALSE, TRUE }, /* rows wider than a band */
+  /* Depthwise: */
+  { 3, 5, 7, 3, 3, 1, TRUE, FALSE, TRUE },  /* odd sizes */
+  { 6, 7, 5, 6, 5, 1, FALSE, FALSE, TRUE }, /* 5x5, no bias */
+  { 3, 5, 7, 3, 1, 1, TRUE, FALSE, TRUE },  /* 1x1: a scale and shift per channel */
+  { 2, 9, 11, 2, 7, 1, TRUE, FALSE, TRUE }, /* 7x7 */
+  { 2, 1, 1, 2, 3, 1, TRUE, FALSE, TRUE },  /* a single pixel */
+  { 3, 2, 3, 3, 5, 1, TRUE, FALSE, TRUE },  /* smaller than the kernel */
+  { 4, 4, 1, 4, 3, 1, FALSE, FALSE, TRUE }, /* one column */
+  { 1, 1, 6, 1, 5, 1, FALSE, FALSE, TRUE }, /* one row */
 };
 
 static void
@@ -198,24 +210,39 @@ conv_shape_out(const ConvShape *s, int *ho, int *wo)
   *wo = (s->w - 1) / s->stride + 1;
 }
 
-/* Direct convolution in double with explicit bounds checks. */
+/* Input channels per filter: the weight is (cout, conv_group_size, k, k). */
+static int
+conv_group_size(const ConvShape *s)
+{
+  return s->depthwise ? 1 : s->cin;
+}
+
+static size_t
+conv_weight_size(const ConvShape *s)
+{
+  return (size_t)s->cout * conv_group_size(s) * s->k * s->k;
+}
+
+/* Direct convolution in double with explicit bounds checks; a depthwise
+ * filter co reads input channel co only. */
 static void
 conv_reference(double *out, const float *inp, const float *weight, const float *bias,
                const ConvShape *s)
 {
-  int ho, wo, pad = s->k / 2;
+  int ho, wo, pad = s->k / 2, group = conv_group_size(s);
   conv_shape_out(s, &ho, &wo);
   for (int co = 0; co < s->cout; co++)
     for (int oy = 0; oy < ho; oy++)
       for (int ox = 0; ox < wo; ox++) {
         double acc = bias != NULL ? bias[co] : 0.0;
-        for (int ci = 0; ci < s->cin; ci++)
+        const int ci0 = s->depthwise ? co : 0;
+        for (int ci = ci0; ci < ci0 + group; ci++)
           for (int ky = 0; ky < s->k; ky++)
             for (int kx = 0; kx < s->k; kx++) {
               int iy = oy * s->stride + ky - pad, ix = ox * s->stride + kx - pad;
               if (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w)
                 continue;
-              acc += (double)weight[((co * s->cin + ci) * s->k + ky) * s->k + kx]
+              acc += (double)weight[((co * group + ci - ci0) * s->k + ky) * s->k + kx]
                      * inp[((size_t)ci * s->h + iy) * s->w + ix];
             }
         out[((size_t)co * ho + oy) * wo + ox] = acc;
@@ -226,6 +253,7 @@ typedef struct {
   const ConvShape *s;
   float *out, *inp, *weight, *bias, *scratch, *r;
   size_t nout;
+  char *name; /* for messages */
 } ConvCtx;
 
 static double
@@ -233,8 +261,11 @@ conv_loss(void *p)
 {
   ConvCtx *c = p;
   const ConvShape *s = c->s;
-  aenet_conv2d_forward(c->out, c->inp, c->weight, c->bias, c->scratch, s->cin, s->h, s->w, s->cout,
-                       s->k, s->stride);
+  if (s->depthwise)
+    aenet_depthwise_conv2d_forward(c->out, c->inp, c->weight, c->bias, s->cin, s->h, s->w, s->k);
+  else
+    aenet_conv2d_forward(c->out, c->inp, c->weight, c->bias, c->scratch, s->cin, s->h, s->w,
+                         s->cout, s->k, s->stride);
   return dot(c->out, c->r, c->nout);
 }
 
@@ -245,12 +276,14 @@ conv_ctx_init(ConvCtx *c, const ConvShape *s, AenetRng *rng)
   conv_shape_out(s, &ho, &wo);
   c->s = s;
   c->nout = (size_t)s->cout * ho * wo;
+  c->name = g_strdup_printf("%sconv %dx%dx%d -> %d, k%d s%d", s->depthwise ? "depthwise " : "",
+                            s->cin, s->h, s->w, s->cout, s->k, s->stride);
   c->out = g_new(float, c->nout);
   c->inp = rand_array(rng, (size_t)s->cin * s->h * s->w, -1.0f, 1.0f);
-  c->weight = rand_array(rng, (size_t)s->cout * s->cin * s->k * s->k, -0.5f, 0.5f);
+  c->weight = rand_array(rng, conv_weight_size(s), -0.5f, 0.5f);
   c->bias = s->has_bias ? rand_array(rng, s->cout, -0.5f, 0.5f) : NULL;
   c->r = rand_array(rng, c->nout, -1.0f, 1.0f);
-  size_t ns = aenet_conv2d_scratch_size(s->cin, s->h, s->w, s->k, s->stride);
+  size_t ns = s->depthwise ? 0 : aenet_conv2d_scratch_size(s->cin, s->h, s->w, s->k, s->stride);
   c->scratch = g_new(float, ns > 0 ? ns : 1);
   /* NaN in the scratch catches any column the kernel forgets to write. */
   for (size_t i = 0; i < ns; i++)
@@ -266,6 +299,7 @@ conv_ctx_clear(ConvCtx *c)
   g_free(c->bias);
   g_free(c->r);
   g_free(c->scratch);
+  g_free(c->name);
 }
 
 static void
@@ -288,10 +322,8 @@ test_conv_forward(void)
     /* Poison the output: the kernel must assign every element. */
     for (size_t i = 0; i < c.nout; i++)
       c.out[i] = NAN;
-    aenet_conv2d_forward(c.out, c.inp, c.weight, c.bias, c.scratch, s->cin, s->h, s->w, s->cout,
-                         s->k, s->stride);
-    char *what = g_strdup_printf("conv forward %dx%dx%d -> %d, k%d s%d", s->cin, s->h, s->w,
-                                 s->cout, s->k, s->stride);
+    conv_loss(&c);
+    char *what = g_strdup_printf("%s forward", c.name);
     assert_close(what, c.out, want, c.nout, 1e-5, 1e-5);
     g_free(what);
     g_free(want);
@@ -304,8 +336,12 @@ conv_backward(void *p, float **grads)
 {
   ConvCtx *c = p;
   const ConvShape *s = c->s;
-  aenet_conv2d_backward(grads[0], grads[1], grads[2], c->r, c->inp, c->weight, c->scratch, s->cin,
-                        s->h, s->w, s->cout, s->k, s->stride);
+  if (s->depthwise)
+    aenet_depthwise_conv2d_backward(grads[0], grads[1], grads[2], c->r, c->inp, c->weight, s->cin,
+                                    s->h, s->w, s->k);
+  else
+    aenet_conv2d_backward(grads[0], grads[1], grads[2], c->r, c->inp, c->weight, c->scratch, s->cin,
+                          s->h, s->w, s->cout, s->k, s->stride);
 }
 
 static void
@@ -317,21 +353,17 @@ test_conv_backward(void)
     const ConvShape *s = &conv_shapes[t];
     ConvCtx c;
     conv_ctx_init(&c, s, &rng);
-    char *what = g_strdup_printf("conv %dx%dx%d -> %d, k%d s%d", s->cin, s->h, s->w, s->cout, s->k,
-                                 s->stride);
-    BackwardCase b = { what,
+    BackwardCase b = { c.name,
                        conv_loss,
                        conv_backward,
                        &c,
                        s->has_bias ? 3 : 2,
                        { c.inp, c.weight, c.bias },
-                       { (size_t)s->cin * s->h * s->w, (size_t)s->cout * s->cin * s->k * s->k,
-                         (size_t)s->cout },
+                       { (size_t)s->cin * s->h * s->w, conv_weight_size(s), (size_t)s->cout },
                        { "dinp", "dweight", "dbias" } };
     /* L is linear in every argument, so a wide step has no truncation
      * error and little rounding error. */
     check_backward(&b, 0.25f, 1e-4, 1e-3, 300, &rng);
-    g_free(what);
     conv_ctx_clear(&c);
   }
 }
