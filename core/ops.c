@@ -473,6 +473,24 @@ aenet_prelu_backward(float *dinp, float *dalpha, const float *dout, const float 
   }
 }
 
+void
+aenet_sigmoid_forward(float *out, const float *inp, size_t n)
+{
+  /* exp (-x) overflows to inf for x below about -88: out is then 0, as it
+   * should be. */
+  for (size_t i = 0; i < n; i++)
+    out[i] = 1.0f / (1.0f + expf(-inp[i]));
+}
+
+void
+aenet_sigmoid_backward(float *dinp, const float *dout, const float *out, size_t n)
+{
+  if (dinp == NULL)
+    return;
+  for (size_t i = 0; i < n; i++)
+    dinp[i] += dout[i] * out[i] * (1.0f - out[i]);
+}
+
 /* ---- element-wise ---- */
 
 void
@@ -487,6 +505,70 @@ aenet_accumulate(float *restrict d, const float *restrict src, size_t n)
 {
   for (size_t i = 0; i < n; i++)
     d[i] += src[i];
+}
+
+void
+aenet_mul_forward(float *out, const float *a, const float *b, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    out[i] = a[i] * b[i];
+}
+
+void
+aenet_mul_backward(float *da, float *db, const float *dout, const float *a, const float *b,
+                   size_t n)
+{
+  if (da != NULL)
+    for (size_t i = 0; i < n; i++)
+      da[i] += dout[i] * b[i];
+  if (db != NULL)
+    for (size_t i = 0; i < n; i++)
+      db[i] += dout[i] * a[i];
+}
+
+void
+aenet_simple_gate_forward(float *out, const float *inp, int c, size_t hw)
+{
+  const size_t half = (size_t)c * hw;
+  aenet_mul_forward(out, inp, inp + half, half);
+}
+
+void
+aenet_simple_gate_backward(float *dinp, const float *dout, const float *inp, int c, size_t hw)
+{
+  if (dinp == NULL)
+    return;
+  const size_t half = (size_t)c * hw;
+  aenet_mul_backward(dinp, dinp + half, dout, inp, inp + half, half);
+}
+
+void
+aenet_channel_scale_forward(float *out, const float *inp, const float *scale, int c, size_t hw)
+{
+  for (int ch = 0; ch < c; ch++) {
+    float *o = out + ch * hw;
+    const float *x = inp + ch * hw;
+    const float s = scale[ch];
+    for (size_t i = 0; i < hw; i++)
+      o[i] = x[i] * s;
+  }
+}
+
+void
+aenet_channel_scale_backward(float *dinp, float *dscale, const float *dout, const float *inp,
+                             const float *scale, int c, size_t hw)
+{
+  for (int ch = 0; ch < c; ch++) {
+    const float *restrict d = dout + ch * hw;
+    if (dinp != NULL) {
+      float *restrict di = dinp + ch * hw;
+      const float s = scale[ch];
+      for (size_t i = 0; i < hw; i++)
+        di[i] += d[i] * s;
+    }
+    if (dscale != NULL)
+      dscale[ch] += (float)dot_floats(d, inp + ch * hw, hw);
+  }
 }
 
 /* ---- resolution changes ---- */

@@ -53,12 +53,35 @@ void aenet_leaky_relu_backward(float *dinp, const float *dout, const float *inp,
 void aenet_prelu_forward(float *out, const float *inp, const float *alpha, int c, size_t hw);
 void aenet_prelu_backward(float *dinp, float *dalpha, const float *dout, const float *inp,
                           const float *alpha, int c, size_t hw);
+/* Sigmoid 1 / (1 + exp (-x)). Its backward takes the forward's output, not
+ * its input, so that the forward may run in place. */
+void aenet_sigmoid_forward(float *out, const float *inp, size_t n);
+void aenet_sigmoid_backward(float *dinp, const float *dout, const float *out, size_t n);
+
 /* ---- element-wise ---- */
 /* out = a + b over n elements; out may alias a or b. The backward of add
  * (and of concat, per slice) is aenet_accumulate into each input. */
 void aenet_add_forward(float *out, const float *a, const float *b, size_t n);
 /* d += src over n elements. */
 void aenet_accumulate(float *d, const float *src, size_t n);
+/* out = a * b over n elements; out may alias a or b. The backward adds
+ * da += dout * b and db += dout * a; either may be NULL. */
+void aenet_mul_forward(float *out, const float *a, const float *b, size_t n);
+void aenet_mul_backward(float *da, float *db, const float *dout, const float *a, const float *b,
+                        size_t n);
+/* SimpleGate (NAFNet): inp is (2c, hw), out is (c, hw),
+ * out[ch] = inp[ch] * inp[ch + c]: aenet_mul of inp's two halves. out may
+ * alias inp's first half; dinp (2c, hw) may be NULL. */
+void aenet_simple_gate_forward(float *out, const float *inp, int c, size_t hw);
+void aenet_simple_gate_backward(float *dinp, const float *dout, const float *inp, int c, size_t hw);
+/* A learned multiplier per channel (NAFNet's beta and gamma): inp is
+ * (c, hw), scale is (c), out[ch] = inp[ch] * scale[ch]; out may alias inp.
+ * dinp (c, hw) and dscale (c) may be NULL. */
+void aenet_channel_scale_forward(float *out, const float *inp, const float *scale, int c,
+                                 size_t hw);
+void aenet_channel_scale_backward(float *dinp, float *dscale, const float *dout, const float *inp,
+                                  const float *scale, int c, size_t hw);
+
 /* ---- resolution changes ---- */
 /* Pixel shuffle (depth to space): inp (c*r*r, h, w) -> out (c, h*r, w*r),
  * out(ch, y*r+i, x*r+j) = inp(ch*r*r + i*r + j, y, x), as torch.nn.PixelShuffle. */

@@ -504,6 +504,186 @@ test_add_accumulate(void)
   g_free(d);
 }
 
+/* ---- sigmoid and products: pixel attention, SimpleGate, channel scale ---- */
+
+typedef enum {
+  ELEM_SIGMOID,       /* a (c, hw) */
+  ELEM_MUL,           /* a * b, both (c, hw) */
+  ELEM_SIMPLE_GATE,   /* a (2c, hw) */
+  ELEM_CHANNEL_SCALE, /* a (c, hw) times scale (c) */
+} ElemKind;
+
+static const char *const elem_names[] = { "sigmoid", "mul", "simple gate", "channel scale" };
+
+typedef struct {
+  ElemKind kind;
+  int c;
+  size_t hw;
+  float *out, *a, *b, *scale, *r; /* out and r are (c, hw) */
+} ElemCtx;
+
+/* The kernel's forward into out, which may be one of its inputs. */
+static void
+elem_forward(ElemCtx *e, float *out)
+{
+  const size_t n = (size_t)e->c * e->hw;
+  switch (e->kind) {
+  case ELEM_SIGMOID:
+    aenet_sigmoid_forward(out, e->a, n);
+    break;
+  case ELEM_MUL:
+    aenet_mul_forward(out, e->a, e->b, n);
+    break;
+  case ELEM_SIMPLE_GATE:
+    aenet_simple_gate_forward(out, e->a, e->c, e->hw);
+    break;
+  case ELEM_CHANNEL_SCALE:
+    aenet_channel_scale_forward(out, e->a, e->scale, e->c, e->hw);
+    break;
+  }
+}
+
+/* The definitions in ops.h, in double. */
+static double
+elem_reference(const ElemCtx *e, size_t i)
+{
+  const size_t n = (size_t)e->c * e->hw;
+  switch (e->kind) {
+  case ELEM_SIGMOID:
+    return 1.0 / (1.0 + exp(-(double)e->a[i]));
+  case ELEM_MUL:
+    return (double)e->a[i] * e->b[i];
+  case ELEM_SIMPLE_GATE:
+    return (double)e->a[i] * e->a[i + n];
+  default:
+    return (double)e->a[i] * e->scale[i / e->hw];
+  }
+}
+
+static double
+elem_loss(void *p)
+{
+  ElemCtx *e = p;
+  elem_forward(e, e->out);
+  return dot(e->out, e->r, (size_t)e->c * e->hw);
+}
+
+static void
+elem_backward(void *p, float **grads)
+{
+  ElemCtx *e = p;
+  const size_t n = (size_t)e->c * e->hw;
+  switch (e->kind) {
+  case ELEM_SIGMOID: /* from the output, which run_backward has just computed */
+    aenet_sigmoid_backward(grads[0], e->r, e->out, n);
+    break;
+  case ELEM_MUL:
+    aenet_mul_backward(grads[0], grads[1], e->r, e->a, e->b, n);
+    break;
+  case ELEM_SIMPLE_GATE:
+    aenet_simple_gate_backward(grads[0], e->r, e->a, e->c, e->hw);
+    break;
+  case ELEM_CHANNEL_SCALE:
+    aenet_channel_scale_backward(grads[0], grads[1], e->r, e->a, e->scale, e->c, e->hw);
+    break;
+  }
+}
+
+/* The forward written over one of its inputs (size floats) gives what it
+ * gave into e->out; the input is then put back. */
+static void
+check_elem_in_place(ElemCtx *e, float *inp, size_t size)
+{
+  float *saved = g_memdup2(inp, sizeof(float) * size);
+  elem_forward(e, inp);
+  g_assert_cmpfloat(test_max_abs_diff(inp, e->out, (size_t)e->c * e->hw), ==, 0.0);
+  memcpy(inp, saved, sizeof(float) * size);
+  g_free(saved);
+}
+
+static void
+test_elementwise_products(void)
+{
+  AenetRng rng;
+  aenet_rng_init(&rng, 32);
+  const int channels[] = { 3, 6 };
+  for (ElemKind kind = ELEM_SIGMOID; kind <= ELEM_CHANNEL_SCALE; kind++)
+    for (guint ci = 0; ci < G_N_ELEMENTS(channels); ci++) {
+      const int c = channels[ci];
+      const size_t hw = 5 * 7, n = (size_t)c * hw;
+      const size_t na = kind == ELEM_SIMPLE_GATE ? 2 * n : n;
+      ElemCtx e = { kind,
+                    c,
+                    hw,
+                    g_new(float, n),
+                    rand_array(&rng, na, -4.0f, 4.0f),
+                    rand_array(&rng, n, -2.0f, 2.0f),
+                    rand_array(&rng, c, -2.0f, 2.0f),
+                    rand_array(&rng, n, -1.0f, 1.0f) };
+      char *what = g_strdup_printf("%s, %d channels", elem_names[kind], c);
+
+      double *want = g_new(double, n);
+      for (size_t i = 0; i < n; i++) {
+        want[i] = elem_reference(&e, i);
+        e.out[i] = NAN; /* the kernel must assign every element */
+      }
+      elem_loss(&e);
+      assert_close(what, e.out, want, n, 1e-6, 1e-6);
+
+      /* In place, as ops.h allows: over the (first) input, and mul over b too. */
+      check_elem_in_place(&e, e.a, na);
+      if (kind == ELEM_MUL)
+        check_elem_in_place(&e, e.b, n);
+
+      BackwardCase b = { what, elem_loss, elem_backward, &e, 1, { e.a }, { na }, { "dinp" } };
+      if (kind == ELEM_MUL) {
+        b.ngrads = 2;
+        b.of[1] = e.b;
+        b.sizes[1] = n;
+        b.names[0] = "da";
+        b.names[1] = "db";
+      } else if (kind == ELEM_CHANNEL_SCALE) {
+        b.ngrads = 2;
+        b.of[1] = e.scale;
+        b.sizes[1] = c;
+        b.names[1] = "dscale";
+      }
+      if (kind == ELEM_SIGMOID)
+        /* Curved: a small step; central differences are off by up to 4e-6. */
+        check_backward(&b, 1e-2f, 2e-5, 1e-3, na, &rng);
+      else
+        /* Linear in each element (SimpleGate too: an element meets only
+         * its partner in the other half), so a wide step. */
+        check_backward(&b, 0.25f, 1e-5, 1e-4, na, &rng);
+      g_free(want);
+      g_free(what);
+      g_free(e.out);
+      g_free(e.a);
+      g_free(e.b);
+      g_free(e.scale);
+      g_free(e.r);
+    }
+}
+
+/* Far from 0 the sigmoid saturates to exactly 0 and 1, with no NaN from
+ * exp overflowing, and its gradient to 0. */
+static void
+test_sigmoid_saturates(void)
+{
+  const float x[] = { -INFINITY, -1e30f, -200.0f, -89.0f, 0.0f, 89.0f, 200.0f, 1e30f, INFINITY };
+  const size_t n = G_N_ELEMENTS(x);
+  float out[G_N_ELEMENTS(x)], dinp[G_N_ELEMENTS(x)] = { 0 }, ones[G_N_ELEMENTS(x)];
+  for (size_t i = 0; i < n; i++)
+    ones[i] = 1.0f;
+  aenet_sigmoid_forward(out, x, n);
+  aenet_sigmoid_backward(dinp, ones, out, n);
+  for (size_t i = 0; i < n; i++) {
+    const float want = x[i] < 0.0f ? 0.0f : x[i] > 0.0f ? 1.0f : 0.5f;
+    g_assert_cmpfloat(out[i], ==, want);
+    g_assert_cmpfloat(dinp[i], ==, x[i] == 0.0f ? 0.25f : 0.0f);
+  }
+}
+
 /* ---- pixel shuffle ---- */
 
 typedef struct {
@@ -722,6 +902,8 @@ main(int argc, char **argv)
   g_test_add_func("/ops/conv2d/scratch-size", test_conv_scratch_size);
   g_test_add_func("/ops/activations", test_activations);
   g_test_add_func("/ops/add-accumulate", test_add_accumulate);
+  g_test_add_func("/ops/elementwise-products", test_elementwise_products);
+  g_test_add_func("/ops/sigmoid-saturates", test_sigmoid_saturates);
   g_test_add_func("/ops/pixel-shuffle", test_pixel_shuffle);
   g_test_add_func("/ops/losses", test_losses);
   g_test_add_func("/ops/adam", test_adam);
