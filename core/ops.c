@@ -571,6 +571,114 @@ aenet_channel_scale_backward(float *dinp, float *dscale, const float *dout, cons
   }
 }
 
+/* ---- layer norm over channels ----
+ * The statistics of a pixel run across planes hw apart, so pixels go in
+ * blocks of LAYER_NORM_BLOCK: channels outer, the block's pixels inner,
+ * each pass a contiguous row per channel, the block's statistics on the
+ * stack (no scratch), and its c rows (c KB) in L2 between passes. */
+#define LAYER_NORM_BLOCK 256
+
+/* mean and rstd = 1 / sqrt (var + eps) of the n pixels at inp, whose c
+ * channels are hw apart. The variance is taken about the mean (two
+ * passes): the mean of squares less the squared mean loses all precision
+ * when the mean is large against the spread. */
+static void
+layer_norm_stats(float *restrict mean, float *restrict rstd, const float *restrict inp, int c,
+                 size_t hw, size_t n)
+{
+  const float inv_c = 1.0f / (float)c;
+  for (size_t p = 0; p < n; p++)
+    mean[p] = 0.0f;
+  for (int ch = 0; ch < c; ch++) {
+    const float *restrict x = inp + ch * hw;
+    for (size_t p = 0; p < n; p++)
+      mean[p] += x[p];
+  }
+  for (size_t p = 0; p < n; p++) {
+    mean[p] *= inv_c;
+    rstd[p] = 0.0f;
+  }
+  for (int ch = 0; ch < c; ch++) {
+    const float *restrict x = inp + ch * hw;
+    for (size_t p = 0; p < n; p++) {
+      const float dev = x[p] - mean[p];
+      rstd[p] += dev * dev;
+    }
+  }
+  for (size_t p = 0; p < n; p++)
+    rstd[p] = 1.0f / sqrtf(rstd[p] * inv_c + AENET_LAYER_NORM_EPS);
+}
+
+void
+aenet_layer_norm_channels_forward(float *out, const float *inp, const float *weight,
+                                  const float *bias, int c, size_t hw)
+{
+  float mean[LAYER_NORM_BLOCK], rstd[LAYER_NORM_BLOCK];
+  for (size_t p0 = 0; p0 < hw; p0 += LAYER_NORM_BLOCK) {
+    const size_t n = hw - p0 < LAYER_NORM_BLOCK ? hw - p0 : LAYER_NORM_BLOCK;
+    layer_norm_stats(mean, rstd, inp + p0, c, hw, n);
+    /* The statistics are all read: out may now overwrite inp. */
+    for (int ch = 0; ch < c; ch++) {
+      const float *x = inp + ch * hw + p0;
+      float *o = out + ch * hw + p0;
+      const float wt = weight[ch], b = bias[ch];
+      for (size_t p = 0; p < n; p++)
+        o[p] = (x[p] - mean[p]) * rstd[p] * wt + b;
+    }
+  }
+}
+
+void
+aenet_layer_norm_channels_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                                   const float *inp, const float *weight, int c, size_t hw)
+{
+  /* With xhat = (x - mean) * rstd and g = dout * weight, the gradient
+   * through mean and variance is
+   *   dinp = rstd * (g - mean over channels (g) - xhat * mean over channels (g * xhat)). */
+  float mean[LAYER_NORM_BLOCK], rstd[LAYER_NORM_BLOCK], xhat[LAYER_NORM_BLOCK];
+  float mean_g[LAYER_NORM_BLOCK], mean_gxhat[LAYER_NORM_BLOCK];
+  const float inv_c = 1.0f / (float)c;
+  for (size_t p0 = 0; p0 < hw; p0 += LAYER_NORM_BLOCK) {
+    const size_t n = hw - p0 < LAYER_NORM_BLOCK ? hw - p0 : LAYER_NORM_BLOCK;
+    layer_norm_stats(mean, rstd, inp + p0, c, hw, n);
+    for (size_t p = 0; p < n; p++)
+      mean_g[p] = mean_gxhat[p] = 0.0f;
+    for (int ch = 0; ch < c; ch++) {
+      const float *restrict x = inp + ch * hw + p0;
+      const float *restrict d = dout + ch * hw + p0;
+      const float wt = weight[ch];
+      for (size_t p = 0; p < n; p++)
+        xhat[p] = (x[p] - mean[p]) * rstd[p];
+      if (dweight != NULL)
+        dweight[ch] += (float)dot_floats(d, xhat, n);
+      if (dbias != NULL)
+        dbias[ch] += (float)sum_floats(d, n);
+      if (dinp != NULL)
+        for (size_t p = 0; p < n; p++) {
+          const float g = d[p] * wt;
+          mean_g[p] += g;
+          mean_gxhat[p] += g * xhat[p];
+        }
+    }
+    if (dinp == NULL)
+      continue;
+    for (size_t p = 0; p < n; p++) {
+      mean_g[p] *= inv_c;
+      mean_gxhat[p] *= inv_c;
+    }
+    for (int ch = 0; ch < c; ch++) {
+      const float *restrict x = inp + ch * hw + p0;
+      const float *restrict d = dout + ch * hw + p0;
+      float *restrict di = dinp + ch * hw + p0;
+      const float wt = weight[ch];
+      for (size_t p = 0; p < n; p++) {
+        const float xh = (x[p] - mean[p]) * rstd[p];
+        di[p] += rstd[p] * (d[p] * wt - mean_g[p] - xh * mean_gxhat[p]);
+      }
+    }
+  }
+}
+
 /* ---- resolution changes ---- */
 
 void

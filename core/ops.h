@@ -82,6 +82,20 @@ void aenet_channel_scale_forward(float *out, const float *inp, const float *scal
 void aenet_channel_scale_backward(float *dinp, float *dscale, const float *dout, const float *inp,
                                   const float *scale, int c, size_t hw);
 
+/* ---- layer norm over the channels of each pixel (NAFNet's LayerNorm2d) ----
+ * inp and out are (c, hw); weight and bias are (c). With the mean and the
+ * biased variance of the c values at a pixel,
+ *   out[ch] = (inp[ch] - mean) / sqrt (var + AENET_LAYER_NORM_EPS) * weight[ch] + bias[ch].
+ * The forward needs no memory beyond out, which may alias inp. The
+ * backward recomputes mean and variance from inp: training keeps the
+ * input, nothing else. dinp (c, hw), dweight (c), dbias (c) may be NULL. */
+#define AENET_LAYER_NORM_EPS 1e-6f
+void aenet_layer_norm_channels_forward(float *out, const float *inp, const float *weight,
+                                       const float *bias, int c, size_t hw);
+void aenet_layer_norm_channels_backward(float *dinp, float *dweight, float *dbias,
+                                        const float *dout, const float *inp, const float *weight,
+                                        int c, size_t hw);
+
 /* ---- resolution changes ---- */
 /* Pixel shuffle (depth to space): inp (c*r*r, h, w) -> out (c, h*r, w*r),
  * out(ch, y*r+i, x*r+j) = inp(ch*r*r + i*r + j, y, x), as torch.nn.PixelShuffle. */

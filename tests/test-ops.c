@@ -684,6 +684,147 @@ test_sigmoid_saturates(void)
   }
 }
 
+/* ---- layer norm over channels ---- */
+
+typedef struct {
+  int c;
+  size_t hw;
+  float offset; /* added to every input: a mean large against the spread */
+  double forward_atol;
+  gboolean check_backward;
+} LayerNormShape;
+
+static const LayerNormShape layer_norm_shapes[] = {
+  { 3, 5 * 7, 0.0f, 1e-5, TRUE },
+  { 6, 5 * 7, 0.0f, 1e-5, TRUE },
+  { 1, 5 * 7, 0.0f, 1e-5, TRUE }, /* one channel: out is the bias */
+  { 3, 2 * 256 + 37, 0.0f, 1e-5,
+    TRUE }, /* several of ops.c's blocks of 256 pixels, the last partial */
+  /* Float sums of inputs near 100 are good to about 1e-5 of the spread;
+   * the mean of squares less the squared mean would be off by 1e-3. */
+  { 6, 5 * 7, 100.0f, 1e-4, FALSE },
+};
+
+/* The mean and the biased variance, in double, of pixel p's c channels. */
+static void
+pixel_mean_var(double *mean, double *var, const float *inp, int c, size_t hw, size_t p)
+{
+  double sum = 0.0, sum_dev2 = 0.0;
+  for (int ch = 0; ch < c; ch++)
+    sum += inp[ch * hw + p];
+  *mean = sum / c;
+  for (int ch = 0; ch < c; ch++)
+    sum_dev2 += (inp[ch * hw + p] - *mean) * (inp[ch * hw + p] - *mean);
+  *var = sum_dev2 / c;
+}
+
+/* Inputs in offset +- 1 whose channels at each pixel spread with a
+ * standard deviation of at least 0.3: where they nearly agree, 1 / std is
+ * large, and so is the curvature that central differences must follow. */
+static float *
+layer_norm_input(AenetRng *rng, int c, size_t hw, float offset)
+{
+  float *x = g_new(float, (size_t)c *hw);
+  for (size_t p = 0; p < hw; p++) {
+    double mean, var;
+    do {
+      for (int ch = 0; ch < c; ch++)
+        x[ch * hw + p] = offset - 1.0f + 2.0f * (float)aenet_rng_uniform(rng);
+      pixel_mean_var(&mean, &var, x, c, hw, p);
+    } while (c > 1 && var < 0.3 * 0.3);
+  }
+  return x;
+}
+
+static void
+layer_norm_reference(double *out, const float *inp, const float *weight, const float *bias, int c,
+                     size_t hw)
+{
+  for (size_t p = 0; p < hw; p++) {
+    double mean, var;
+    pixel_mean_var(&mean, &var, inp, c, hw, p);
+    for (int ch = 0; ch < c; ch++)
+      out[ch * hw + p]
+          = (inp[ch * hw + p] - mean) / sqrt(var + AENET_LAYER_NORM_EPS) * weight[ch] + bias[ch];
+  }
+}
+
+typedef struct {
+  int c;
+  size_t hw;
+  float *out, *inp, *weight, *bias, *r;
+} LayerNormCtx;
+
+static double
+layer_norm_loss(void *p)
+{
+  LayerNormCtx *l = p;
+  aenet_layer_norm_channels_forward(l->out, l->inp, l->weight, l->bias, l->c, l->hw);
+  return dot(l->out, l->r, (size_t)l->c * l->hw);
+}
+
+static void
+layer_norm_backward(void *p, float **grads)
+{
+  LayerNormCtx *l = p;
+  aenet_layer_norm_channels_backward(grads[0], grads[1], grads[2], l->r, l->inp, l->weight, l->c,
+                                     l->hw);
+}
+
+static void
+test_layer_norm_channels(void)
+{
+  AenetRng rng;
+  aenet_rng_init(&rng, 71);
+  for (guint t = 0; t < G_N_ELEMENTS(layer_norm_shapes); t++) {
+    const LayerNormShape *s = &layer_norm_shapes[t];
+    const size_t n = (size_t)s->c * s->hw;
+    LayerNormCtx l = { s->c,
+                       s->hw,
+                       g_new(float, n),
+                       layer_norm_input(&rng, s->c, s->hw, s->offset),
+                       rand_array(&rng, s->c, 0.5f, 1.5f),
+                       rand_array(&rng, s->c, -0.5f, 0.5f),
+                       rand_array(&rng, n, -1.0f, 1.0f) };
+    char *what
+        = g_strdup_printf("layer norm %d channels x %zu pixels, offset %g", s->c, s->hw, s->offset);
+
+    double *want = g_new(double, n);
+    layer_norm_reference(want, l.inp, l.weight, l.bias, s->c, s->hw);
+    for (size_t i = 0; i < n; i++)
+      l.out[i] = NAN; /* the kernel must assign every element */
+    layer_norm_loss(&l);
+    assert_close(what, l.out, want, n, s->forward_atol, 1e-5);
+
+    /* In place, as ops.h allows. */
+    float *x = g_memdup2(l.inp, sizeof(float) * n);
+    aenet_layer_norm_channels_forward(x, x, l.weight, l.bias, s->c, s->hw);
+    g_assert_cmpfloat(test_max_abs_diff(x, l.out, n), ==, 0.0);
+    g_free(x);
+
+    if (s->check_backward) {
+      BackwardCase b = { what,
+                         layer_norm_loss,
+                         layer_norm_backward,
+                         &l,
+                         3,
+                         { l.inp, l.weight, l.bias },
+                         { n, (size_t)s->c, (size_t)s->c },
+                         { "dinp", "dweight", "dbias" } };
+      /* Curved: a small step. On these inputs central differences are
+       * off by up to 1e-4; the gradients are of order 1. */
+      check_backward(&b, 1e-2f, 3e-4, 1e-3, n, &rng);
+    }
+    g_free(want);
+    g_free(what);
+    g_free(l.out);
+    g_free(l.inp);
+    g_free(l.weight);
+    g_free(l.bias);
+    g_free(l.r);
+  }
+}
+
 /* ---- pixel shuffle ---- */
 
 typedef struct {
@@ -904,6 +1045,7 @@ main(int argc, char **argv)
   g_test_add_func("/ops/add-accumulate", test_add_accumulate);
   g_test_add_func("/ops/elementwise-products", test_elementwise_products);
   g_test_add_func("/ops/sigmoid-saturates", test_sigmoid_saturates);
+  g_test_add_func("/ops/layer-norm-channels", test_layer_norm_channels);
   g_test_add_func("/ops/pixel-shuffle", test_pixel_shuffle);
   g_test_add_func("/ops/losses", test_losses);
   g_test_add_func("/ops/adam", test_adam);
