@@ -4,8 +4,9 @@
  * with N, several times each, and reports median times, throughput, the
  * effective GFLOPS (2 × multiply-adds per input pixel × pixels / time), the
  * speed-up and the peak memory, with the tiles, the work they make
- * (pixels run through the network / pixels of the image: the margins
- * around tiles are computed twice) and the convolution method. Also
+ * (multiply-adds done / the image's: the layers compute a margin around
+ * each tile, which neighbouring tiles compute again) and the convolution
+ * method. Also
  * measures the raw rate of the main kernel, a 3×3 convolution 64 → 64 on a
  * 256×256 input by the same method, with one thread and with N threads
  * each owning its buffers, which is the ceiling the whole network can

@@ -21,6 +21,8 @@
 
 #define MAX_INPUTS 8
 #define MAX_NODES 512
+/* MATLAB's cubic taps reach 3 pixels at most. */
+#define BICUBIC_REACH 3
 
 typedef enum {
   OP_INPUT,
@@ -54,6 +56,7 @@ typedef struct {
   gsize weight, bias;  /* offsets into the parameters (conv), alpha for prelu */
   gboolean needs_grad; /* some parameter is upstream of this node */
   int last_use;        /* index of the last node reading this one */
+  int need;            /* tiles: pixels of this output around the core that later nodes read */
   /* Inference only (see plan_network): */
   gsize wino;          /* conv 3×3 stride 1: offset of its Winograd weights */
   gboolean relu_fused; /* conv whose only reader, the next node, is a ReLU */
@@ -63,6 +66,7 @@ typedef struct {
 struct AenetNetwork {
   int n_nodes;
   Node *nodes;
+  int input; /* the input node */
   int in_channels;
   gboolean takes_noise_level;
   int alignment, reach;
@@ -81,14 +85,24 @@ struct AenetNetwork {
   gboolean wino_ready;
 };
 
+/* What a workspace computes: the whole input (with 'same' padding at its
+ * edges), for a plain pass or for training, or a tile's core (see "tiles"
+ * below). */
+typedef enum {
+  WORKSPACE_WHOLE,
+  WORKSPACE_TRAINING,
+  WORKSPACE_TILE,
+} WorkspaceKind;
+
 struct AenetWorkspace {
   int n_nodes;
   int h, w;
-  gboolean training;
+  WorkspaceKind kind;
   AenetConvKernel kernel; /* inference only */
   float *memory;          /* one allocation for everything below */
   float **outputs;        /* per node; the input node points at the caller's input */
   float **grads;          /* per node (training only), NULL where not needed */
+  float *crop;            /* tiles: an input cut to what a kernel reads */
   float *scratch;
   gsize scratch_size;
 };
@@ -104,11 +118,13 @@ gcd(int a, int b)
   return a;
 }
 
+/* The size of node n's output for an h × w input (core), grown by margin
+ * of its pixels on every side. */
 static void
-scale_size(const Node *n, int h, int w, int *nh, int *nw)
+node_size(const Node *n, int h, int w, int margin, int *nh, int *nw)
 {
-  *nh = h * n->num / n->den;
-  *nw = w * n->num / n->den;
+  *nh = h * n->num / n->den + 2 * margin;
+  *nw = w * n->num / n->den + 2 * margin;
 }
 
 /* ---- parsing ---------------------------------------------------------- */
@@ -238,6 +254,7 @@ parse_node(AenetNetwork *net, const AenetJson *obj, int i, GError **error)
       if (node->channels == 2)
         FAIL(_("network node %d: the input has 1 (gray) or 3 (colour) channels"), i);
       net->in_channels = node->channels;
+      net->input = i;
     } else
       net->takes_noise_level = TRUE;
     return TRUE;
@@ -337,7 +354,67 @@ parse_node(AenetNetwork *net, const AenetJson *obj, int i, GError **error)
   return TRUE;
 }
 
-/* Parameter offsets, gradient flags, reach, alignment and cost. */
+/* ---- tiles: what each node must compute ------------------------------
+ *
+ * A tile workspace computes the core of a tile, h × w input pixels at a
+ * multiple of the alignment, and each node's output only over the core
+ * (at the node's resolution) grown by the node's need: the pixels around
+ * it that later nodes read, in its own pixels. Needs come backwards from
+ * the output (need 0): a node needs the most that any of its readers
+ * reads of it. Whole pixels keep every node's grid on the whole image's,
+ * so a crop is exactly that part of the whole-image tensor. */
+
+static int
+round_up(int x, int a)
+{
+  return (x + a - 1) / a * a;
+}
+
+/* The margin, in its input's pixels, that node n reads around the core
+ * to make margin pixels of its output. */
+static int
+read_margin(const Node *n, int margin)
+{
+  switch (n->op) {
+  case OP_CONV:
+    /* A whole number of output pixels' worth, so that the crop starts
+     * on the stride's phase: a 3×3 stride-2 conv reads 2 more, not 1. */
+    return round_up(margin * n->stride + n->k / 2, n->stride);
+  case OP_UNSHUFFLE:
+    return margin * n->factor;
+  case OP_SHUFFLE:
+    return margin / n->factor; /* a multiple of factor, see plan_margins */
+  case OP_BICUBIC:
+    return margin / n->factor + BICUBIC_REACH;
+  default:
+    return margin;
+  }
+}
+
+static void
+plan_margins(AenetNetwork *net)
+{
+  for (int i = net->n_nodes - 1; i >= 0; i--) {
+    Node *n = &net->nodes[i];
+    /* Up-sampling ops read whole pixels of their input: their output's
+     * margin is a multiple of the factor. So is an add's that reads a
+     * shuffle, so that the shuffle can be added straight into its other
+     * input (see plan_network). */
+    if (n->op == OP_SHUFFLE || n->op == OP_BICUBIC)
+      n->need = round_up(n->need, n->factor);
+    for (int j = 0; n->op == OP_ADD && j < n->n_in; j++) {
+      const Node *a = &net->nodes[n->in[j]];
+      if (a->op == OP_SHUFFLE)
+        n->need = round_up(n->need, a->factor);
+    }
+    for (int j = 0; j < n->n_in; j++) {
+      Node *a = &net->nodes[n->in[j]];
+      a->need = MAX(a->need, read_margin(n, n->need));
+    }
+  }
+}
+
+/* Parameter offsets, gradient flags, reach, alignment, cost and margins. */
 static gboolean
 plan_network(AenetNetwork *net, GError **error)
 {
@@ -379,13 +456,14 @@ plan_network(AenetNetwork *net, GError **error)
                "before them"),
              i);
       }
-      own = 3 * in_pixel; /* MATLAB's cubic taps reach 3 pixels at most */
+      own = BICUBIC_REACH * in_pixel;
     }
     reach[i] += own;
   }
   net->reach = (int)ceil(reach[net->n_nodes - 1] - 1e-9);
   g_free(reach);
   net->n_params = offset;
+  plan_margins(net);
 
   /* Inference shortcuts, decided here once for every workspace: a
    * Winograd conv applies the ReLU that alone reads it, and a shuffle
@@ -593,6 +671,19 @@ aenet_network_get_macs_per_pixel(const AenetNetwork *net)
   return net->macs_per_pixel;
 }
 
+int
+aenet_network_get_tile_margin(const AenetNetwork *net)
+{
+  return net->nodes[net->input].need;
+}
+
+int
+aenet_network_get_node_margin(const AenetNetwork *net, int node)
+{
+  g_return_val_if_fail(node >= 0 && node < net->n_nodes, 0);
+  return net->nodes[node].need;
+}
+
 gsize
 aenet_network_get_n_params(const AenetNetwork *net)
 {
@@ -648,20 +739,47 @@ aenet_network_init_params(AenetNetwork *net, guint64 seed)
 
 /* ---- workspaces ------------------------------------------------------- */
 
+/* Where node i's tensor lies in a workspace of kind kind, as margins
+ * around the core (the workspace's h × w at the node's resolution) in the
+ * node's pixels: its output covers margin; it is computed over computed,
+ * which is wider for a conv or bicubic, whose outer ring saw the edge of
+ * its cropped input and is then cut off; it reads read pixels of its
+ * inputs around the core, in theirs. All 0 outside tiles. */
 typedef struct {
-  gsize total;        /* floats */
-  gsize *offset;      /* per node output, G_MAXSIZE for the input node */
-  gsize *grad_offset; /* per node, G_MAXSIZE when none */
-  gsize scratch_offset, scratch_size;
-} Plan;
+  int margin, computed, read;
+} Extent;
+
+static Extent
+node_extent(const AenetNetwork *net, int i, WorkspaceKind kind)
+{
+  const Node *n = &net->nodes[i];
+  Extent e = { 0, 0, 0 };
+  if (kind != WORKSPACE_TILE)
+    return e;
+  e.margin = e.computed = n->need;
+  if (n->n_in > 0) {
+    const Node *a = &net->nodes[n->in[0]];
+    e.read = read_margin(n, n->need);
+    e.computed = e.read * n->num * a->den / (n->den * a->num); /* in output pixels */
+  }
+  return e;
+}
 
 static gsize
-node_elements(const AenetNetwork *net, int i, int h, int w)
+node_elements(const Node *n, int h, int w, int margin)
 {
   int nh, nw;
-  scale_size(&net->nodes[i], h, w, &nh, &nw);
-  return (gsize)net->nodes[i].channels * nh * nw;
+  node_size(n, h, w, margin, &nh, &nw);
+  return (gsize)n->channels * nh * nw;
 }
+
+typedef struct {
+  gsize total;                        /* floats */
+  gsize *offset;                      /* per node output, G_MAXSIZE for the input node */
+  gsize *grad_offset;                 /* per node, G_MAXSIZE when none */
+  gsize crop_offset, crop_size;       /* tiles: an input cut for a kernel (see crops_into_buffer) */
+  gsize scratch_offset, scratch_size; /* the kernels' */
+} Plan;
 
 /* Rounds to 16 floats so every buffer starts 64-byte aligned. */
 static gsize
@@ -670,49 +788,72 @@ round16(gsize n)
   return (n + 15) & ~(gsize)15;
 }
 
-static void
-plan_workspace(const AenetNetwork *net, int h, int w, gboolean training, Plan *p)
+/* Does node i need the crop buffer to cut its input to what it reads? A
+ * kernel that reads a whole tensor gets a larger input cut first: in
+ * place when node i is the last to read it (and it is not the caller's),
+ * else into the crop buffer. (Element-wise ops, adds and concats cut their
+ * inputs as they go.) */
+static gboolean
+crops_into_buffer(const AenetNetwork *net, int i, WorkspaceKind kind)
 {
-  int n = net->n_nodes;
-  p->offset = g_new(gsize, n);
-  p->grad_offset = g_new(gsize, n);
-  p->total = 0;
-  p->scratch_size = 0;
-  for (int i = 0; i < n; i++) {
+  const Node *n = &net->nodes[i];
+  if (n->op != OP_CONV && n->op != OP_SHUFFLE && n->op != OP_UNSHUFFLE && n->op != OP_BICUBIC)
+    return FALSE;
+  const Node *a = &net->nodes[n->in[0]];
+  return node_extent(net, i, kind).read < node_extent(net, n->in[0], kind).margin
+         && (a->op == OP_INPUT || a->last_use != i);
+}
+
+static void
+plan_scratch(const AenetNetwork *net, int h, int w, WorkspaceKind kind, Plan *p)
+{
+  p->scratch_size = p->crop_size = 0;
+  for (int i = 0; i < net->n_nodes; i++) {
     const Node *node = &net->nodes[i];
+    if (node->n_in == 0)
+      continue;
+    const Node *a = &net->nodes[node->in[0]];
+    Extent e = node_extent(net, i, kind);
+    int ih, iw; /* the input as read */
+    node_size(a, h, w, e.read, &ih, &iw);
+    if (crops_into_buffer(net, i, kind))
+      p->crop_size = MAX(p->crop_size, (gsize)a->channels * ih * iw);
     if (node->op == OP_CONV) {
-      const Node *a = &net->nodes[node->in[0]];
-      int ih, iw;
-      scale_size(a, h, w, &ih, &iw);
       p->scratch_size = MAX(p->scratch_size,
                             aenet_conv2d_scratch_size(a->channels, ih, iw, node->k, node->stride));
       if (node->wino != G_MAXSIZE)
         p->scratch_size = MAX(p->scratch_size,
                               aenet_winograd_scratch_size(a->channels, ih, iw, node->channels));
-    } else if (node->op == OP_BICUBIC) {
-      const Node *a = &net->nodes[node->in[0]];
-      int ih, iw;
-      scale_size(a, h, w, &ih, &iw);
+    } else if (node->op == OP_BICUBIC)
       p->scratch_size
           = MAX(p->scratch_size, aenet_resize_scratch_size(a->channels, ih, iw, ih * node->factor,
                                                            iw * node->factor));
-    }
   }
+}
 
-  if (training) {
+static void
+plan_workspace(const AenetNetwork *net, int h, int w, WorkspaceKind kind, Plan *p)
+{
+  int n = net->n_nodes;
+  p->offset = g_new(gsize, n);
+  p->grad_offset = g_new(gsize, n);
+  p->total = 0;
+  plan_scratch(net, h, w, kind, p);
+
+  if (kind == WORKSPACE_TRAINING) {
     /* Everything is kept for the backward pass. */
     for (int i = 0; i < n; i++) {
       p->offset[i] = G_MAXSIZE;
       if (net->nodes[i].op != OP_INPUT) {
         p->offset[i] = p->total;
-        p->total += round16(node_elements(net, i, h, w));
+        p->total += round16(node_elements(&net->nodes[i], h, w, 0));
       }
     }
     for (int i = 0; i < n; i++) {
       p->grad_offset[i] = G_MAXSIZE;
       if (net->nodes[i].needs_grad) {
         p->grad_offset[i] = p->total;
-        p->total += round16(node_elements(net, i, h, w));
+        p->total += round16(node_elements(&net->nodes[i], h, w, 0));
       }
     }
   } else {
@@ -721,10 +862,12 @@ plan_workspace(const AenetNetwork *net, int h, int w, gboolean training, Plan *p
      * activation or an add works in place in an input that nobody reads
      * after it, extending that buffer's life. A shuffle added into an add
      * has no buffer: the add reads the shuffle's input, which so lives
-     * until the add. */
-    int *buf = g_new(int, n);   /* node whose buffer a node writes, -1 = none */
-    int *until = g_new(int, n); /* per node: the last node that reads it */
-    int *end = g_new(int, n);   /* per buffer (by owner): end of its life */
+     * until the add. A buffer is as large as the largest output computed
+     * in it. */
+    int *buf = g_new(int, n);       /* node whose buffer a node writes, -1 = none */
+    int *until = g_new(int, n);     /* per node: the last node that reads it */
+    int *end = g_new(int, n);       /* per buffer (by owner): end of its life */
+    gsize *size = g_new0(gsize, n); /* per buffer (by owner): floats */
     for (int i = 0; i < n; i++) {
       const Node *node = &net->nodes[i];
       until[i] = node->last_use;
@@ -745,6 +888,8 @@ plan_workspace(const AenetNetwork *net, int h, int w, gboolean training, Plan *p
           buf[i] = buf[in];
       }
       end[buf[i]] = until[i];
+      size[buf[i]] = MAX(size[buf[i]],
+                         round16(node_elements(node, h, w, node_extent(net, i, kind).computed)));
     }
     /* Largest buffers first, each at the lowest offset that overlaps no
      * buffer already placed whose life overlaps its own. */
@@ -752,12 +897,9 @@ plan_workspace(const AenetNetwork *net, int h, int w, gboolean training, Plan *p
     gboolean *placed = g_new0(gboolean, n);
     for (;;) {
       int b = -1;
-      gsize size = 0;
       for (int i = 0; i < n; i++)
-        if (buf[i] == i && !placed[i] && (b < 0 || round16(node_elements(net, i, h, w)) > size)) {
+        if (buf[i] == i && !placed[i] && (b < 0 || size[i] > size[b]))
           b = i;
-          size = round16(node_elements(net, i, h, w));
-        }
       if (b < 0)
         break;
       gsize offset = 0;
@@ -765,15 +907,15 @@ plan_workspace(const AenetNetwork *net, int h, int w, gboolean training, Plan *p
       while (moved) { /* past every conflicting buffer, until none is in the way */
         moved = FALSE;
         for (int i = 0; i < n; i++)
-          if (placed[i] && i <= end[b] && b <= end[i]
-              && offset < at[i] + round16(node_elements(net, i, h, w)) && at[i] < offset + size) {
-            offset = at[i] + round16(node_elements(net, i, h, w));
+          if (placed[i] && i <= end[b] && b <= end[i] && offset < at[i] + size[i]
+              && at[i] < offset + size[b]) {
+            offset = at[i] + size[i];
             moved = TRUE;
           }
       }
       at[b] = offset;
       placed[b] = TRUE;
-      p->total = MAX(p->total, offset + size);
+      p->total = MAX(p->total, offset + size[b]);
     }
     for (int i = 0; i < n; i++) {
       p->offset[i] = buf[i] < 0 ? G_MAXSIZE : at[buf[i]];
@@ -781,10 +923,13 @@ plan_workspace(const AenetNetwork *net, int h, int w, gboolean training, Plan *p
     }
     g_free(placed);
     g_free(at);
+    g_free(size);
     g_free(end);
     g_free(until);
     g_free(buf);
   }
+  p->crop_offset = p->total;
+  p->total += round16(p->crop_size);
   p->scratch_offset = p->total;
   p->total += round16(p->scratch_size);
 }
@@ -796,18 +941,30 @@ plan_clear(Plan *p)
   g_free(p->grad_offset);
 }
 
-gsize
-aenet_workspace_size(const AenetNetwork *net, int h, int w, gboolean training)
+static gsize
+workspace_size(const AenetNetwork *net, int h, int w, WorkspaceKind kind)
 {
   Plan p;
-  plan_workspace(net, h, w, training, &p);
+  plan_workspace(net, h, w, kind, &p);
   gsize bytes = p.total * sizeof(float) + 2 * net->n_nodes * sizeof(float *);
   plan_clear(&p);
   return bytes;
 }
 
-AenetWorkspace *
-aenet_workspace_new(const AenetNetwork *net, int h, int w, gboolean training, GError **error)
+gsize
+aenet_workspace_size(const AenetNetwork *net, int h, int w, gboolean training)
+{
+  return workspace_size(net, h, w, training ? WORKSPACE_TRAINING : WORKSPACE_WHOLE);
+}
+
+gsize
+aenet_workspace_tile_size(const AenetNetwork *net, int h, int w)
+{
+  return workspace_size(net, h, w, WORKSPACE_TILE);
+}
+
+static AenetWorkspace *
+workspace_new(const AenetNetwork *net, int h, int w, WorkspaceKind kind, GError **error)
 {
   int a = net->alignment;
   if (h <= 0 || w <= 0 || h % a != 0 || w % a != 0) {
@@ -818,14 +975,14 @@ aenet_workspace_new(const AenetNetwork *net, int h, int w, gboolean training, GE
     return NULL;
   }
   Plan p;
-  plan_workspace(net, h, w, training, &p);
+  plan_workspace(net, h, w, kind, &p);
   AenetWorkspace *ws = g_new0(AenetWorkspace, 1);
   ws->n_nodes = net->n_nodes;
   ws->h = h;
   ws->w = w;
-  ws->training = training;
+  ws->kind = kind;
   /* Training passes keep im2col unless asked (see aenet_workspace_set_conv_kernel). */
-  ws->kernel = training ? AENET_CONV_IM2COL : AENET_CONV_WINOGRAD;
+  ws->kernel = kind == WORKSPACE_TRAINING ? AENET_CONV_IM2COL : AENET_CONV_WINOGRAD;
   ws->memory = g_aligned_alloc0(p.total, sizeof(float), 64);
   if (ws->memory == NULL) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_NOMEM,
@@ -843,10 +1000,38 @@ aenet_workspace_new(const AenetNetwork *net, int h, int w, gboolean training, GE
     if (p.grad_offset[i] != G_MAXSIZE)
       ws->grads[i] = ws->memory + p.grad_offset[i];
   }
+  ws->crop = ws->memory + p.crop_offset;
   ws->scratch = ws->memory + p.scratch_offset;
   ws->scratch_size = p.scratch_size;
   plan_clear(&p);
   return ws;
+}
+
+AenetWorkspace *
+aenet_workspace_new(const AenetNetwork *net, int h, int w, gboolean training, GError **error)
+{
+  return workspace_new(net, h, w, training ? WORKSPACE_TRAINING : WORKSPACE_WHOLE, error);
+}
+
+AenetWorkspace *
+aenet_workspace_new_tile(const AenetNetwork *net, int h, int w, GError **error)
+{
+  return workspace_new(net, h, w, WORKSPACE_TILE, error);
+}
+
+double
+aenet_network_get_tile_macs(const AenetNetwork *net, int h, int w)
+{
+  double macs = 0.0;
+  for (int i = 0; i < net->n_nodes; i++) {
+    const Node *n = &net->nodes[i];
+    if (n->op != OP_CONV)
+      continue;
+    int ch, cw; /* as computed, ring included */
+    node_size(n, h, w, node_extent(net, i, WORKSPACE_TILE).computed, &ch, &cw);
+    macs += (double)ch * cw * n->channels * net->nodes[n->in[0]].channels * n->k * n->k;
+  }
+  return macs;
 }
 
 void
@@ -909,22 +1094,82 @@ network_winograd(const AenetNetwork *cnet)
   return net->wino;
 }
 
+/* Input j of node i cut to what node i reads around the core: the input's
+ * own tensor when that is all of it, else a crop of it in dst (which may
+ * be the input's own buffer: it is then compacted in place). */
+static const float *
+read_input(const AenetNetwork *net, const AenetWorkspace *ws, int i, int j, float *dst)
+{
+  int in = net->nodes[i].in[j];
+  int margin = node_extent(net, in, ws->kind).margin;
+  int border = margin - node_extent(net, i, ws->kind).read;
+  if (border == 0)
+    return ws->outputs[in];
+  const Node *a = &net->nodes[in];
+  int ah, aw;
+  node_size(a, ws->h, ws->w, margin, &ah, &aw);
+  aenet_crop_forward(dst, ws->outputs[in], a->channels, ah, aw, border);
+  return dst;
+}
+
+/* The input of node i, whose kernel reads a whole tensor, cut to what it
+ * reads (see crops_into_buffer). */
+static const float *
+read_kernel_input(const AenetNetwork *net, const AenetWorkspace *ws, int i)
+{
+  return read_input(net, ws, i, 0,
+                    crops_into_buffer(net, i, ws->kind) ? ws->crop
+                                                        : ws->outputs[net->nodes[i].in[0]]);
+}
+
+/* Cuts off the outer ring of a conv's or bicubic's output in place: it
+ * was computed from a cropped input, and near that crop's edge it saw the
+ * kernel's padding instead of the image. */
+static void
+cut_ring(const Node *n, const AenetWorkspace *ws, Extent e, float *out)
+{
+  if (e.computed == e.margin)
+    return;
+  int ch, cw;
+  node_size(n, ws->h, ws->w, e.computed, &ch, &cw);
+  aenet_crop_forward(out, out, n->channels, ch, cw, e.computed - e.margin);
+}
+
+/* out (c, h, w) = x + y cut by border on every side; y is (c, h + 2 border,
+ * w + 2 border); out may be x. */
+static void
+add_cropped(float *out, const float *x, const float *y, int c, int h, int w, int border)
+{
+  if (border == 0) {
+    aenet_add_forward(out, x, y, (gsize)c * h * w);
+    return;
+  }
+  int yh = h + 2 * border, yw = w + 2 * border;
+  for (int ch = 0; ch < c; ch++)
+    for (int r = 0; r < h; r++) {
+      gsize o = ((gsize)ch * h + r) * w;
+      aenet_add_forward(out + o, x + o, y + ((gsize)ch * yh + r + border) * yw + border, w);
+    }
+}
+
 void
 aenet_network_forward(const AenetNetwork *net, AenetWorkspace *ws, const float *input,
                       float noise_level)
 {
   const float *params = net->params;
+  const gboolean training = ws->kind == WORKSPACE_TRAINING;
   const float *wino = ws->kernel == AENET_CONV_WINOGRAD ? network_winograd(net) : NULL;
   for (int i = 0; i < net->n_nodes; i++) {
     const Node *n = &net->nodes[i];
     const Node *a = n->n_in > 0 ? &net->nodes[n->in[0]] : NULL;
-    const float *x = a != NULL ? ws->outputs[n->in[0]] : NULL;
     const Node *prev = i > 0 ? &net->nodes[i - 1] : NULL;
     float *out = ws->outputs[i];
-    int ih = 0, iw = 0, oh, ow;
+    const float *x = NULL;
+    Extent e = node_extent(net, i, ws->kind);
+    int ih = 0, iw = 0, oh, ow; /* the input as read, the output as kept */
     if (a != NULL)
-      scale_size(a, ws->h, ws->w, &ih, &iw);
-    scale_size(n, ws->h, ws->w, &oh, &ow);
+      node_size(a, ws->h, ws->w, e.read, &ih, &iw);
+    node_size(n, ws->h, ws->w, e.margin, &oh, &ow);
     gsize count = (gsize)n->channels * oh * ow;
     switch (n->op) {
     case OP_INPUT:
@@ -935,56 +1180,75 @@ aenet_network_forward(const AenetNetwork *net, AenetWorkspace *ws, const float *
         out[j] = noise_level;
       break;
     case OP_CONV:
+      x = read_kernel_input(net, ws, i);
       if (wino != NULL && n->wino != G_MAXSIZE)
         aenet_winograd_forward(out, x, wino + n->wino, n->has_bias ? params + n->bias : NULL,
                                ws->scratch, a->channels, ih, iw, n->channels,
-                               n->relu_fused && !ws->training);
+                               n->relu_fused && !training);
       else
         aenet_conv2d_forward(out, x, params + n->weight, n->has_bias ? params + n->bias : NULL,
                              ws->scratch, a->channels, ih, iw, n->channels, n->k, n->stride);
+      cut_ring(n, ws, e, out);
       break;
     case OP_RELU:
+      x = read_input(net, ws, i, 0, out);
       /* Done in place by the Winograd conv before it. */
-      if (wino != NULL && !ws->training && prev->relu_fused && n->in[0] == i - 1 && out == x)
+      if (wino != NULL && !training && prev->relu_fused && n->in[0] == i - 1 && out == x)
         break;
       aenet_relu_forward(out, x, count);
       break;
     case OP_LEAKY_RELU:
-      aenet_leaky_relu_forward(out, x, n->slope, count);
+      aenet_leaky_relu_forward(out, read_input(net, ws, i, 0, out), n->slope, count);
       break;
     case OP_PRELU:
-      aenet_prelu_forward(out, x, params + n->weight, n->channels, (gsize)oh * ow);
+      aenet_prelu_forward(out, read_input(net, ws, i, 0, out), params + n->weight, n->channels,
+                          (gsize)oh * ow);
       break;
-    case OP_ADD:
-      if (!ws->training && prev->op == OP_SHUFFLE && prev->into_add) {
-        /* out is the other input's buffer (see plan_workspace); adding a
-         * shuffled tensor is the adjoint of unshuffling, summed in. */
-        int sh, sw;
-        scale_size(prev, ws->h, ws->w, &sh, &sw);
-        aenet_pixel_unshuffle_backward(out, ws->outputs[prev->in[0]], prev->channels, sh, sw,
-                                       prev->factor);
+    case OP_ADD: {
+      if (!training && prev->op == OP_SHUFFLE && prev->into_add) {
+        /* out is the other input's buffer (see plan_workspace), cut in
+         * place to the add's size; adding a shuffled tensor is the
+         * adjoint of unshuffling, summed in. */
+        read_input(net, ws, i, n->in[0] == i - 1 ? 1 : 0, out);
+        aenet_pixel_unshuffle_backward(out, read_kernel_input(net, ws, i - 1), prev->channels, oh,
+                                       ow, prev->factor);
         break;
       }
-      aenet_add_forward(out, x, ws->outputs[n->in[1]], count);
+      /* The input whose buffer out is, if any, is cut first, in place. */
+      int j = n->in[0] != n->in[1] && ws->outputs[n->in[1]] == out ? 1 : 0;
+      int other = n->in[1 - j];
+      x = read_input(net, ws, i, j, out);
+      if (n->in[0] == n->in[1])
+        aenet_add_forward(out, x, x, count);
+      else
+        add_cropped(out, x, ws->outputs[other], n->channels, oh, ow,
+                    node_extent(net, other, ws->kind).margin - e.margin);
       break;
+    }
     case OP_CONCAT:
       for (int j = 0, c = 0; j < n->n_in; j++) {
-        int cj = net->nodes[n->in[j]].channels;
-        memcpy(out + (gsize)c * oh * ow, ws->outputs[n->in[j]],
-               (gsize)cj * oh * ow * sizeof(float));
-        c += cj;
+        const Node *b = &net->nodes[n->in[j]];
+        int margin = node_extent(net, n->in[j], ws->kind).margin, bh, bw;
+        node_size(b, ws->h, ws->w, margin, &bh, &bw);
+        aenet_crop_forward(out + (gsize)c * oh * ow, ws->outputs[n->in[j]], b->channels, bh, bw,
+                           margin - e.margin);
+        c += b->channels;
       }
       break;
     case OP_SHUFFLE:
-      if (!ws->training && n->into_add)
+      if (!training && n->into_add)
         break; /* done by the add */
-      aenet_pixel_shuffle_forward(out, x, n->channels, ih, iw, n->factor);
+      aenet_pixel_shuffle_forward(out, read_kernel_input(net, ws, i), n->channels, ih, iw,
+                                  n->factor);
       break;
     case OP_UNSHUFFLE:
-      aenet_pixel_unshuffle_forward(out, x, a->channels, ih, iw, n->factor);
+      aenet_pixel_unshuffle_forward(out, read_kernel_input(net, ws, i), a->channels, ih, iw,
+                                    n->factor);
       break;
     case OP_BICUBIC:
-      aenet_resize_bicubic(out, x, ws->scratch, a->channels, ih, iw, oh, ow);
+      aenet_resize_bicubic(out, read_kernel_input(net, ws, i), ws->scratch, a->channels, ih, iw,
+                           ih * n->factor, iw * n->factor);
+      cut_ring(n, ws, e, out);
       break;
     }
   }
@@ -999,15 +1263,15 @@ aenet_workspace_get_output(const AenetWorkspace *ws)
 void
 aenet_network_backward(const AenetNetwork *net, AenetWorkspace *ws, float *grads, const float *dout)
 {
-  g_return_if_fail(ws->training);
+  g_return_if_fail(ws->kind == WORKSPACE_TRAINING);
   const float *params = net->params;
   for (int i = 0; i < net->n_nodes; i++)
     if (ws->grads[i] != NULL)
-      memset(ws->grads[i], 0, node_elements(net, i, ws->h, ws->w) * sizeof(float));
+      memset(ws->grads[i], 0, node_elements(&net->nodes[i], ws->h, ws->w, 0) * sizeof(float));
   int last = net->n_nodes - 1;
   if (ws->grads[last] == NULL)
     return; /* nothing learnable reaches the output */
-  memcpy(ws->grads[last], dout, node_elements(net, last, ws->h, ws->w) * sizeof(float));
+  memcpy(ws->grads[last], dout, node_elements(&net->nodes[last], ws->h, ws->w, 0) * sizeof(float));
 
   for (int i = last; i >= 0; i--) {
     const Node *n = &net->nodes[i];
@@ -1018,8 +1282,8 @@ aenet_network_backward(const AenetNetwork *net, AenetWorkspace *ws, float *grads
     const float *x = ws->outputs[n->in[0]];
     float *dx = ws->grads[n->in[0]]; /* NULL when the input needs no gradient */
     int ih, iw, oh, ow;
-    scale_size(a, ws->h, ws->w, &ih, &iw);
-    scale_size(n, ws->h, ws->w, &oh, &ow);
+    node_size(a, ws->h, ws->w, 0, &ih, &iw);
+    node_size(n, ws->h, ws->w, 0, &oh, &ow);
     gsize count = (gsize)n->channels * oh * ow;
     switch (n->op) {
     case OP_CONV:

@@ -26,7 +26,14 @@
  * from its parameters on the first inference pass after they changed (a
  * cache of 4 floats per 3×3 weight, outside the workspaces). One workspace
  * per thread; the network itself is read-only during passes, so threads can
- * share it. */
+ * share it.
+ *
+ * A tile workspace computes only the core of a larger input: each node's
+ * output is computed over the core grown by what the nodes after it read
+ * (its margin), not over the whole input, and the output is the core
+ * alone. Each output pixel then comes from the same input pixels as in a
+ * pass over the whole image, so tiles stitch without seams; the work and
+ * memory of the margins shrink towards the output. */
 #ifndef AENET_NETWORK_H
 #define AENET_NETWORK_H
 
@@ -72,6 +79,15 @@ int aenet_network_get_alignment(const AenetNetwork *net);
 int aenet_network_get_reach(const AenetNetwork *net);
 /* Multiply-adds per input pixel of one forward pass. */
 double aenet_network_get_macs_per_pixel(const AenetNetwork *net);
+/* Input pixels a tile workspace reads on every side of its core; at most
+ * the reach rounded up to the alignment. */
+int aenet_network_get_tile_margin(const AenetNetwork *net);
+/* Pixels of node's output that a tile workspace keeps on every side of
+ * the core, in the node's own pixels. */
+int aenet_network_get_node_margin(const AenetNetwork *net, int node);
+/* Multiply-adds of the convolutions of one pass of a tile workspace for an
+ * h × w core (each computed over its margin and the ring cut off after). */
+double aenet_network_get_tile_macs(const AenetNetwork *net, int h, int w);
 
 gsize aenet_network_get_n_params(const AenetNetwork *net);
 float *aenet_network_get_params(AenetNetwork *net);
@@ -85,6 +101,9 @@ gsize aenet_workspace_size(const AenetNetwork *net, int h, int w, gboolean train
 /* h and w must be multiples of the alignment. */
 AenetWorkspace *aenet_workspace_new(const AenetNetwork *net, int h, int w, gboolean training,
                                     GError **error);
+/* The same for an inference workspace for tiles of an h × w core (see above). */
+gsize aenet_workspace_tile_size(const AenetNetwork *net, int h, int w);
+AenetWorkspace *aenet_workspace_new_tile(const AenetNetwork *net, int h, int w, GError **error);
 void aenet_workspace_free(AenetWorkspace *ws); /* NULL is fine */
 /* Chooses the kernel of later passes. Inference workspaces start with
  * Winograd, training ones with im2col: a training forward pass by
@@ -93,10 +112,12 @@ void aenet_workspace_free(AenetWorkspace *ws); /* NULL is fine */
  * actually computed by float rounding (about 1e-6 of their size). */
 void aenet_workspace_set_conv_kernel(AenetWorkspace *ws, AenetConvKernel kernel);
 
-/* input is (in_channels, h, w); noise_level is sigma on the [0, 1] scale. */
+/* input is (in_channels, h, w), for a tile workspace (in_channels, h + 2m,
+ * w + 2m) with m the tile margin; noise_level is sigma on the [0, 1] scale. */
 void aenet_network_forward(const AenetNetwork *net, AenetWorkspace *ws, const float *input,
                            float noise_level);
-/* The last forward's output: (out_channels, h * scale, w * scale). */
+/* The last forward's output: (out_channels, h * scale, w * scale), for a
+ * tile workspace the core's. */
 const float *aenet_workspace_get_output(const AenetWorkspace *ws);
 /* Needs a training workspace after forward; dout has the output's shape;
  * parameter gradients are accumulated (+=) into grads (flat layout). */

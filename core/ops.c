@@ -679,6 +679,25 @@ aenet_layer_norm_channels_backward(float *dinp, float *dweight, float *dbias, co
   }
 }
 
+/* ---- crops ---- */
+
+void
+aenet_crop_forward(float *out, const float *inp, int c, int h, int w, int border)
+{
+  const int oh = h - 2 * border, ow = w - 2 * border;
+  if (border == 0) {
+    if (out != inp)
+      memcpy(out, inp, sizeof(float) * c * h * w);
+    return;
+  }
+  /* Rows in increasing order: in place, a row's destination never lies
+   * past its source, so memmove leaves the rows still to move intact. */
+  for (int ch = 0; ch < c; ch++)
+    for (int y = 0; y < oh; y++)
+      memmove(out + ((size_t)ch * oh + y) * ow, inp + ((size_t)ch * h + y + border) * w + border,
+              sizeof(float) * ow);
+}
+
 /* ---- resolution changes ---- */
 
 void

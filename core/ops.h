@@ -96,6 +96,12 @@ void aenet_layer_norm_channels_backward(float *dinp, float *dweight, float *dbia
                                         const float *dout, const float *inp, const float *weight,
                                         int c, size_t hw);
 
+/* ---- crops ---- */
+/* out (c, h - 2 border, w - 2 border) is inp (c, h, w) without its outer
+ * border rows and columns. out may be inp itself: the tensor is then
+ * compacted in place (every row moves towards the start). */
+void aenet_crop_forward(float *out, const float *inp, int c, int h, int w, int border);
+
 /* ---- resolution changes ---- */
 /* Pixel shuffle (depth to space): inp (c*r*r, h, w) -> out (c, h*r, w*r),
  * out(ch, y*r+i, x*r+j) = inp(ch*r*r + i*r + j, y, x), as torch.nn.PixelShuffle. */

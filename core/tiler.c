@@ -1,15 +1,17 @@
 /* tiler.c — overlapping tiles through a network, stitched without seams.
  *
- * A tile's output rectangle [x0, x0 + Tw) × [y0, y0 + Th) is computed from
- * the input rectangle grown by pad on every side, where pad is the
- * network's reach rounded up to its alignment. Tile origins differ by
- * multiples of Tw and Th (themselves multiples of the alignment), so every
- * tile sees the same down-sampling phase, and every output pixel is at
- * least pad away from its tile's border, out of reach of the zero padding
- * inside the network: the stitched result does not depend on the tile size
- * (up to rounding, since Winograd convolutions round differently at
- * different positions in their 4×4 tiles). Outside the image, coordinates
- * are mirrored (half-sample symmetric).
+ * A tile's output rectangle [x0, x0 + Tw) × [y0, y0 + Th) is computed by a
+ * tile workspace (network.h) from the input rectangle grown by the
+ * network's tile margin on every side: each node of the network computes
+ * its output over the tile grown by only what later nodes read of it, so
+ * the overlap between tiles is paid in full by the first layers alone and
+ * shrinks towards the output. Tile origins differ by multiples of Tw and
+ * Th (themselves multiples of the alignment), so every tile sees the same
+ * down-sampling phase, and every output pixel depends on the same input
+ * pixels as in the whole image: the stitched result does not depend on
+ * the tile size (up to rounding, since Winograd convolutions round
+ * differently at different positions in their 4×4 tiles). Outside the
+ * image, coordinates are mirrored (half-sample symmetric).
  *
  * Per-thread buffers (input region as read, the network's planar input,
  * the output tile, alpha for upscaling) are sized once per run. */
@@ -41,9 +43,11 @@ round_up(int x, int a)
 }
 
 typedef struct {
-  int scale, align, pad;
-  int cin; /* network channels, 1 or 3 */
-  int nc;  /* image channels, 1 to 4 */
+  int scale, align;
+  int margin; /* input pixels the network reads around a tile */
+  int pad;    /* input pixels read around a tile: the margin, or what alpha's upscaling needs */
+  int cin;    /* network channels, 1 or 3 */
+  int nc;     /* image channels, 1 to 4 */
   gboolean alpha;
   int color; /* nc without alpha */
 } Geometry;
@@ -53,39 +57,55 @@ geometry_init(Geometry *g, const AenetNetwork *net, int n_channels)
 {
   g->scale = aenet_network_get_scale(net);
   g->align = aenet_network_get_alignment(net);
-  int reach = aenet_network_get_reach(net);
-  if (g->scale > 1)
-    reach = MAX(reach, 3); /* alpha is resized by bicubic, which reaches 3 */
-  g->pad = round_up(reach, g->align);
+  g->margin = aenet_network_get_tile_margin(net);
+  /* Alpha is upscaled by bicubic, which reaches 3. */
+  g->pad = g->scale > 1 ? MAX(g->margin, 3) : g->margin;
   g->cin = aenet_network_get_in_channels(net);
   g->nc = n_channels;
   g->alpha = n_channels == 2 || n_channels == 4;
   g->color = n_channels - g->alpha;
 }
 
-/* Floats each thread needs besides the network's workspace: the region as
- * read, the network's input, the output tile, and alpha planes. */
+/* What each thread needs besides the network's workspace, for tiles read
+ * with sides of side = tile + 2 pad. */
+typedef struct {
+  float *region; /* (side, side, nc) interleaved, as read (mirrored box first) */
+  float *out;    /* (tile*s, tile*s, nc) interleaved, where region was: written after it is read */
+  float *input;  /* (cin, tile + 2 margin, tile + 2 margin) planar network input */
+  float *alpha_in, *alpha_up, *resize_scratch; /* (side, side), (side*s, side*s) */
+} ThreadBuffers;
+
+/* Lays the buffers out from base, or with base NULL only counts them;
+ * returns their floats. */
 static gsize
-thread_buffer_floats(const Geometry *g, int tile_w, int tile_h)
+thread_buffers_layout(ThreadBuffers *b, float *base, const Geometry *g, int tile_w, int tile_h)
 {
   gsize side_w = tile_w + 2 * g->pad, side_h = tile_h + 2 * g->pad;
   gsize region = side_w * side_h;
   gsize out = (gsize)tile_w * g->scale * tile_h * g->scale;
-  gsize n = region * g->nc + region * g->cin + out * g->nc;
-  if (g->alpha)
-    n += region;
-  if (g->alpha && g->scale > 1)
-    n += region * g->scale * g->scale
-         + aenet_resize_scratch_size(1, side_h, side_w, side_h * g->scale, side_w * g->scale);
-  return n;
+  gsize n_region = MAX(region, out) * g->nc;
+  gsize n_input = (gsize)(tile_w + 2 * g->margin) * (tile_h + 2 * g->margin) * g->cin;
+  gsize n_alpha = g->alpha ? region : 0;
+  gsize n_up = g->alpha && g->scale > 1 ? region * g->scale * g->scale : 0;
+  gsize n_scratch = n_up > 0 ? aenet_resize_scratch_size(1, side_h, side_w, side_h * g->scale,
+                                                         side_w * g->scale)
+                             : 0;
+  if (base != NULL) {
+    b->region = b->out = base;
+    b->input = base + n_region;
+    b->alpha_in = n_alpha > 0 ? b->input + n_input : NULL;
+    b->alpha_up = n_up > 0 ? b->input + n_input + n_alpha : NULL;
+    b->resize_scratch = n_up > 0 ? b->alpha_up + n_up : NULL;
+  }
+  return n_region + n_input + n_alpha + n_up + n_scratch;
 }
 
 static gsize
 memory_for_tile(const AenetNetwork *net, const Geometry *g, int tile_w, int tile_h, int n_threads)
 {
   return (gsize)MAX(n_threads, 1)
-         * (aenet_workspace_size(net, tile_h + 2 * g->pad, tile_w + 2 * g->pad, FALSE)
-            + thread_buffer_floats(g, tile_w, tile_h) * sizeof(float));
+         * (aenet_workspace_tile_size(net, tile_h, tile_w)
+            + thread_buffers_layout(NULL, NULL, g, tile_w, tile_h) * sizeof(float));
 }
 
 gsize
@@ -172,14 +192,14 @@ plan_capped(AenetTilePlan *plan, const int grid[4], int cap_w, int cap_h, int al
   plan->tile_height = MIN(cap_h, split(grid[3], plan->tiles_y, align));
 }
 
-/* Work per thread of a plan, in pixels: rounds of tiles times a tile with
- * its margins. */
+/* Work per thread of a plan, in multiply-adds: rounds of tiles times a
+ * tile's. */
 static double
-plan_cost(const AenetTilePlan *p, const Geometry *g, int threads)
+plan_cost(const AenetTilePlan *p, const AenetNetwork *net, int threads)
 {
   int n = p->tiles_x * p->tiles_y;
-  return (double)((n + threads - 1) / threads) * (p->tile_width + 2 * g->pad)
-         * (p->tile_height + 2 * g->pad);
+  return (double)((n + threads - 1) / threads)
+         * aenet_network_get_tile_macs(net, p->tile_height, p->tile_width);
 }
 
 /* Searches tiles_x; for each, the fewest rows of tiles that fit the budget
@@ -210,7 +230,7 @@ plan_within_budget(AenetTilePlan *best, const AenetNetwork *net, const Geometry 
     for (int ny = lo; ny <= MIN(max_y, lo + threads); ny++) {
       AenetTilePlan p;
       plan_capped(&p, grid, tw, split(grid[3], ny, g->align), g->align);
-      double cost = plan_cost(&p, g, threads);
+      double cost = plan_cost(&p, net, threads);
       if (best_cost < 0 || cost < best_cost) {
         best_cost = cost;
         *best = p;
@@ -247,8 +267,12 @@ plan_tiles(AenetTilePlan *plan, const AenetNetwork *net, const AenetImageIO *io,
   plan->margin = g.pad;
   plan->memory = memory_for_tile(net, &g, plan->tile_width, plan->tile_height,
                                  MIN(threads, plan->tiles_x * plan->tiles_y));
-  plan->work = (double)plan->tiles_x * plan->tiles_y * (plan->tile_width + 2 * g.pad)
-               * (plan->tile_height + 2 * g.pad) / ((double)roi[2] * roi[3]);
+  double nominal = aenet_network_get_macs_per_pixel(net) * roi[2] * roi[3];
+  plan->work = nominal > 0
+                   ? plan->tiles_x * plan->tiles_y
+                         * aenet_network_get_tile_macs(net, plan->tile_height, plan->tile_width)
+                         / nominal
+                   : 1.0; /* nothing to count */
   return TRUE;
 }
 
@@ -284,10 +308,8 @@ typedef struct {
 typedef struct {
   Run *run;
   AenetWorkspace *ws;
-  float *region; /* (side, side, nc) interleaved, as read (mirrored box first) */
-  float *input;  /* (cin, side, side) planar network input */
-  float *out;    /* (tile*s, tile*s, nc) interleaved */
-  float *alpha_in, *alpha_up, *resize_scratch;
+  float *memory; /* for b */
+  ThreadBuffers b;
 } Worker;
 
 static gboolean
@@ -297,7 +319,8 @@ cancelled(const Run *run)
 }
 
 /* Reads the input rectangle at (sx, sy), side_w × side_h, with mirrored
- * edges and fills w->input (planar) and, with alpha, w->alpha_in. */
+ * edges and fills w->b.input (planar, the part the network reads) and, with
+ * alpha, w->b.alpha_in. */
 static gboolean
 read_region(Worker *w, int sx, int sy, int side_w, int side_h, GError **error)
 {
@@ -317,46 +340,53 @@ read_region(Worker *w, int sx, int sy, int side_w, int side_h, GError **error)
   }
   int bw = bx1 - bx0 + 1, bh = by1 - by0 + 1;
   g_mutex_lock(&run->lock);
-  gboolean ok = io->read(io->user, bx0, by0, bw, bh, w->region, error);
+  gboolean ok = io->read(io->user, bx0, by0, bw, bh, w->b.region, error);
   g_mutex_unlock(&run->lock);
   if (!ok)
     return FALSE;
 
-  gsize plane = (gsize)side_w * side_h;
   int nc = g->nc;
+  int skip = g->pad - g->margin; /* pixels on each side that only alpha needs */
+  int in_w = side_w - 2 * skip;
+  gsize plane = (gsize)in_w * (side_h - 2 * skip);
   for (int y = 0; y < side_h; y++) {
-    const float *row = w->region + (gsize)(mirror(sy + y, io->height) - by0) * bw * nc;
+    const float *row = w->b.region + (gsize)(mirror(sy + y, io->height) - by0) * bw * nc;
     for (int x = 0; x < side_w; x++) {
       const float *px = row + (gsize)(mirror(sx + x, io->width) - bx0) * nc;
-      gsize o = (gsize)y * side_w + x;
+      if (w->b.alpha_in != NULL)
+        w->b.alpha_in[(gsize)y * side_w + x] = px[nc - 1];
+      if (y < skip || y >= side_h - skip || x < skip || x >= side_w - skip)
+        continue;
+      gsize o = (gsize)(y - skip) * in_w + x - skip;
       if (g->cin == 3)
         for (int c = 0; c < 3; c++)
-          w->input[c * plane + o] = px[g->color == 3 ? c : 0];
+          w->b.input[c * plane + o] = px[g->color == 3 ? c : 0];
       else /* a gray network sees the mean of the colour channels */
-        w->input[o] = g->color == 3 ? (px[0] + px[1] + px[2]) / 3.0f : px[0];
-      if (w->alpha_in != NULL)
-        w->alpha_in[o] = px[nc - 1];
+        w->b.input[o] = g->color == 3 ? (px[0] + px[1] + px[2]) / 3.0f : px[0];
     }
   }
   return TRUE;
 }
 
 /* Converts the network's output for the part of a tile that lies in the
- * region, tw × th input pixels at (dx, dy) in the tile, into w->out
+ * region, tw × th input pixels at (dx, dy) in the tile, into w->b.out
  * (interleaved image channels). */
 static void
-gather_output(Worker *w, int dx, int dy, int tw, int th, int side_w, int side_h)
+gather_output(Worker *w, int dx, int dy, int tw, int th, int side_w)
 {
-  const Geometry *g = &w->run->g;
+  const Run *run = w->run;
+  const Geometry *g = &run->g;
   int s = g->scale, nc = g->nc;
-  int oside_w = side_w * s, ow = tw * s, oh = th * s;
-  int offx = (g->pad + dx) * s, offy = (g->pad + dy) * s;
-  gsize oplane = (gsize)oside_w * side_h * s;
+  int ow = tw * s, oh = th * s;
+  int tile_ow = run->tile_w * s; /* the network's output is the whole tile */
+  gsize oplane = (gsize)tile_ow * run->tile_h * s;
+  int aside_w = side_w * s, aoffx = (g->pad + dx) * s, aoffy = (g->pad + dy) * s; /* alpha's */
   const float *net_out = aenet_workspace_get_output(w->ws);
   for (int y = 0; y < oh; y++)
     for (int x = 0; x < ow; x++) {
-      gsize o = (gsize)(y + offy) * oside_w + (x + offx);
-      float *px = w->out + ((gsize)y * ow + x) * nc;
+      gsize o = (gsize)(y + dy * s) * tile_ow + x + dx * s;
+      gsize ao = (gsize)(y + aoffy) * aside_w + x + aoffx;
+      float *px = w->b.out + ((gsize)y * ow + x) * nc;
       if (g->color == 3)
         for (int c = 0; c < 3; c++)
           px[c] = net_out[(g->cin == 3 ? c : 0) * oplane + o];
@@ -366,7 +396,7 @@ gather_output(Worker *w, int dx, int dy, int tw, int th, int side_w, int side_h)
       if (!g->alpha)
         continue;
       /* Denoising leaves alpha as it was; upscaling resizes it. */
-      px[nc - 1] = s == 1 ? w->alpha_in[(gsize)(y + offy) * side_w + x + offx] : w->alpha_up[o];
+      px[nc - 1] = s == 1 ? w->b.alpha_in[ao] : w->b.alpha_up[ao];
     }
 }
 
@@ -385,15 +415,15 @@ process_tile(Worker *w, int index, GError **error)
 
   if (!read_region(w, x0 - g->pad, y0 - g->pad, side_w, side_h, error))
     return FALSE;
-  aenet_network_forward(run->net, w->ws, w->input, run->opt->noise_level);
+  aenet_network_forward(run->net, w->ws, w->b.input, run->opt->noise_level);
   if (g->alpha && g->scale > 1)
-    aenet_resize_bicubic(w->alpha_up, w->alpha_in, w->resize_scratch, 1, side_h, side_w,
+    aenet_resize_bicubic(w->b.alpha_up, w->b.alpha_in, w->b.resize_scratch, 1, side_h, side_w,
                          side_h * g->scale, side_w * g->scale);
-  gather_output(w, ox - x0, oy - y0, tw, th, side_w, side_h);
+  gather_output(w, ox - x0, oy - y0, tw, th, side_w);
 
   g_mutex_lock(&run->lock);
   gboolean ok = run->io->write(run->io->user, ox * g->scale, oy * g->scale, tw * g->scale,
-                               th * g->scale, w->out, error);
+                               th * g->scale, w->b.out, error);
   g_mutex_unlock(&run->lock);
   return ok;
 }
@@ -431,26 +461,17 @@ static gboolean
 worker_init(Worker *w, Run *run, GError **error)
 {
   const Geometry *g = &run->g;
-  int side_w = run->tile_w + 2 * g->pad, side_h = run->tile_h + 2 * g->pad;
-  gsize region = (gsize)side_w * side_h;
   w->run = run;
-  w->ws = aenet_workspace_new(run->net, side_h, side_w, FALSE, error);
+  w->ws = aenet_workspace_new_tile(run->net, run->tile_h, run->tile_w, error);
   if (w->ws == NULL)
     return FALSE;
   aenet_workspace_set_conv_kernel(w->ws, run->opt->conv_kernel);
-  w->region = g_try_new(float, thread_buffer_floats(g, run->tile_w, run->tile_h));
-  if (w->region == NULL) {
+  w->memory = g_try_new(float, thread_buffers_layout(NULL, NULL, g, run->tile_w, run->tile_h));
+  if (w->memory == NULL) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_NOMEM, _("not enough memory for the tiles"));
     return FALSE;
   }
-  w->input = w->region + region * g->nc;
-  w->out = w->input + region * g->cin;
-  if (g->alpha)
-    w->alpha_in = w->out + (gsize)run->tile_w * g->scale * run->tile_h * g->scale * g->nc;
-  if (g->alpha && g->scale > 1) {
-    w->alpha_up = w->alpha_in + region;
-    w->resize_scratch = w->alpha_up + region * g->scale * g->scale;
-  }
+  thread_buffers_layout(&w->b, w->memory, g, run->tile_w, run->tile_h);
   return TRUE;
 }
 
@@ -458,7 +479,7 @@ static void
 worker_clear(Worker *w)
 {
   aenet_workspace_free(w->ws);
-  g_free(w->region);
+  g_free(w->memory);
 }
 
 gboolean

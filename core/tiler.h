@@ -6,9 +6,12 @@
  *   1 = Y', 2 = Y'A, 3 = R'G'B', 4 = R'G'B'A, values nominally in [0, 1].
  *
  * Each output tile is computed from the input area around it grown by the
- * network's reach, aligned to what its down-sampling needs, with edges
- * mirrored (symmetric) where that area leaves the image. The result is the
- * same whatever the tile size: tiled output equals whole-image output.
+ * network's tile margin (at most its reach rounded up to its alignment),
+ * with edges mirrored (symmetric) where that area leaves the image; inside
+ * the network each node computes only the part of that area that later
+ * nodes read (see network.h), so the margin costs less and less towards
+ * the output. The result is the same whatever the tile size: tiled output
+ * equals whole-image output.
  * Gray images go through a colour network as three equal channels and come
  * back as their mean; alpha is not given to the network: denoising copies
  * it, upscaling resizes it with bicubic.
@@ -60,22 +63,22 @@ typedef struct {
 /* Fills opt with defaults (everything zero, whole image). */
 void aenet_tiler_options_init(AenetTilerOptions *opt);
 /* How a run splits the area into tiles. Each tile is computed from the
- * input area around it, margin pixels wider on every side; the network
- * runs over all these areas, so the work done is that many pixels' worth
- * of multiply-adds, `work` times the area's. */
+ * input area around it, margin pixels wider on every side; every layer
+ * of the network computes part of its neighbours' tiles too, so the work
+ * done is `work` times the multiply-adds of the area alone. */
 typedef struct {
   int tile_width, tile_height; /* input pixels, multiples of the alignment */
   int tiles_x, tiles_y;
-  int margin;   /* input pixels around each tile */
+  int margin;   /* input pixels read around each tile */
   gsize memory; /* bytes of working memory, all threads */
-  double work;  /* pixels the network runs over / pixels in the area, ≥ 1 */
+  double work;  /* multiply-adds of the tiles / of the area, ≥ 1 */
 } AenetTilePlan;
 
 /* The tiles the options give for this network and image. Without a tile
  * size, among the ways to cut the area into equal aligned tiles whose
  * working memory fits the budget, the one with the least work per thread:
- * rounds of tiles (tiles / threads, rounded up) times the tile's area with
- * its margins. Wide or tall tiles can beat squares when they split the
+ * rounds of tiles (tiles / threads, rounded up) times a tile's
+ * multiply-adds. Wide or tall tiles can beat squares when they split the
  * area evenly. */
 gboolean aenet_tiler_plan(const AenetNetwork *net, const AenetImageIO *io,
                           const AenetTilerOptions *opt, AenetTilePlan *plan, GError **error);

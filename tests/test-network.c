@@ -1,6 +1,6 @@
 /* test-network.c — graphs: parsing and its errors, the forward pass against
  * a naive interpreter written here, gradients against finite differences,
- * reach and workspace planning. */
+ * reach and workspace planning, and tile workspaces against whole passes. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,6 +36,20 @@ static const char *const small_upscaler = "[{\"op\": \"input\", \"channels\": 3}
                                           " {\"op\": \"shuffle\", \"factor\": 3},"
                                           " {\"op\": \"bicubic\", \"in\": [0], \"factor\": 3},"
                                           " {\"op\": \"add\", \"in\": [4, 5]}]";
+
+/* Readers of one tensor (node 2) that need less of it than another: the
+ * 1×1 conv and the PReLU read crops of it, copied since the concat reads
+ * it later, and the concat cuts it as it copies; and a leaky ReLU. */
+static const char *const branches = "[{\"op\": \"input\", \"channels\": 3},"
+                                    " {\"op\": \"conv\", \"out\": 4, \"k\": 3},"
+                                    " {\"op\": \"leaky_relu\", \"slope\": 0.2},"
+                                    " {\"op\": \"conv\", \"in\": [2], \"out\": 4, \"k\": 1},"
+                                    " {\"op\": \"conv\", \"in\": [2], \"out\": 4, \"k\": 3},"
+                                    " {\"op\": \"add\", \"in\": [4, 3]},"
+                                    " {\"op\": \"prelu\", \"in\": [2]},"
+                                    " {\"op\": \"concat\", \"in\": [5, 6, 2]},"
+                                    " {\"op\": \"conv\", \"out\": 3, \"k\": 3},"
+                                    " {\"op\": \"add\", \"in\": [8, 0]}]";
 
 static AenetNetwork *
 new_network(const char *json, guint64 seed)
@@ -476,6 +490,172 @@ test_workspace_alignment(void)
   aenet_network_free(net);
 }
 
+/* ---- tile workspaces ---- */
+
+static int
+round_up(int x, int a)
+{
+  return (x + a - 1) / a * a;
+}
+
+static void
+expect_margins(const AenetNetwork *net, const char *what, const int *nodes, const int *expected,
+               int n)
+{
+  for (int i = 0; i < n; i++) {
+    int got = aenet_network_get_node_margin(net, nodes != NULL ? nodes[i] : i);
+    if (got != expected[i])
+      g_error("%s: node %d has a margin of %d pixels, not %d", what, nodes != NULL ? nodes[i] : i,
+              got, expected[i]);
+  }
+}
+
+static void
+test_tile_margins(void)
+{
+  /* small_unet from the output back, in each node's pixels (3 to 5 and 11
+   * to 13 at half resolution, 6 to 10 at a quarter): the add and shuffle
+   * at the end need 0; conv 13 reads 1 more, rounded up to 2 for add 12,
+   * which reads shuffle 11 (whole pixels of its input); so node 5 needs 2
+   * and shuffle 11 reads 1 of 10; 10 to 7 need 1 (1×1 convs and
+   * activations); stride-2 conv 6 reads 2·1 + 1 of node 5, rounded up to
+   * the stride: 4; conv 4 reads 5 of unshuffle 3, which reads 10 of the
+   * full-resolution nodes 2 to 0. */
+  AenetNetwork *net = new_network(small_unet, 1);
+  static const int unet[] = { 10, 10, 10, 5, 4, 4, 1, 1, 1, 1, 1, 2, 2, 0, 0, 0 };
+  expect_margins(net, "small_unet", NULL, unet, G_N_ELEMENTS(unet));
+  g_assert_cmpint(aenet_network_get_tile_margin(net), ==, 10);
+  aenet_network_free(net);
+
+  /* Conv 3, PReLU 6 and concat 7 read 1 of node 2, the 3×3 conv 4 reads 2. */
+  net = new_network(branches, 1);
+  static const int branch[] = { 3, 2, 2, 1, 1, 1, 1, 1, 0, 0 };
+  expect_margins(net, "branches", NULL, branch, G_N_ELEMENTS(branch));
+  aenet_network_free(net);
+
+  /* The shipped denoiser's architecture: its convs need 42, 40, 36, 32,
+   * 24, 16, 8, 8, 4, 4, 2 and 0 image pixels, at 1/2, 1/4, 1/8 and back. */
+  const AenetPreset *p = aenet_preset_find("unet-denoise-wide", NULL);
+  char *json = aenet_preset_build_graph(p);
+  net = new_network(json, 1);
+  char *canon = aenet_network_to_json(net);
+  char **lines = g_strsplit(canon, "\n", -1);
+  int convs[16], n_convs = 0;
+  for (int l = 1; lines[l] != NULL; l++) /* node l - 1 on line l */
+    if (strstr(lines[l], "\"op\": \"conv\"") != NULL && n_convs < 16)
+      convs[n_convs++] = l - 1;
+  static const int wide[] = { 21, 20, 9, 8, 3, 2, 1, 1, 1, 1, 1, 0 };
+  g_assert_cmpint(n_convs, ==, G_N_ELEMENTS(wide));
+  expect_margins(net, "unet-denoise-wide", convs, wide, n_convs);
+  g_assert_cmpint(aenet_network_get_tile_margin(net), ==, 44);
+  g_strfreev(lines);
+  g_free(canon);
+  g_free(json);
+  aenet_network_free(net);
+
+  /* Never more than the tiler read around tiles before: the reach rounded
+   * up to the alignment. */
+  for (p = aenet_presets_get(); p->name != NULL; p++) {
+    json = aenet_preset_build_graph(p);
+    net = new_network(json, 1);
+    int margin = aenet_network_get_tile_margin(net);
+    int pad = round_up(aenet_network_get_reach(net), aenet_network_get_alignment(net));
+    g_test_message("%s: tile margin %d, reach rounded up to the alignment %d", p->name, margin,
+                   pad);
+    g_assert_cmpint(margin, <=, pad);
+    aenet_network_free(net);
+    g_free(json);
+  }
+}
+
+/* A tile workspace computes the centre of a whole pass over its core grown
+ * by the reach rounded up to the alignment, where the zero padding at the
+ * whole input's edges cannot reach: equal up to Winograd's rounding, which
+ * differs with the position of its 4×4 tiles. */
+static void
+check_tile(const char *name, const char *json)
+{
+  AenetNetwork *net = new_network(json, 3);
+  int align = aenet_network_get_alignment(net), s = aenet_network_get_scale(net);
+  int margin = aenet_network_get_tile_margin(net);
+  int pad = round_up(aenet_network_get_reach(net), align);
+  int cin = aenet_network_get_in_channels(net), cout = aenet_network_get_out_channels(net);
+  g_assert_cmpint(margin, <=, pad);
+  int cores[][2] = { { align, align },
+                     { round_up(13, align), round_up(37, align) },
+                     { round_up(30, align), round_up(9, align) } };
+  AenetRng rng;
+  aenet_rng_init(&rng, 17);
+  for (guint c = 0; c < G_N_ELEMENTS(cores); c++) {
+    int h = cores[c][0], w = cores[c][1];
+    int wh = h + 2 * pad, ww = w + 2 * pad, th = h + 2 * margin, tw = w + 2 * margin;
+    float *whole_in = g_new(float, (gsize)cin *wh *ww);
+    float *tile_in = g_new(float, (gsize)cin *th *tw);
+    float *other = g_new(float, (gsize)cin *th *tw);
+    test_fill_uniform(whole_in, (gsize)cin * wh * ww, &rng, 0, 1);
+    test_fill_uniform(other, (gsize)cin * th * tw, &rng, -1, 2);
+    for (int ch = 0; ch < cin; ch++)
+      for (int y = 0; y < th; y++)
+        memcpy(tile_in + ((gsize)ch * th + y) * tw,
+               whole_in + ((gsize)ch * wh + y + pad - margin) * ww + pad - margin,
+               (gsize)tw * sizeof(float));
+    for (int kernel = AENET_CONV_WINOGRAD; kernel <= AENET_CONV_IM2COL; kernel++) {
+      GError *error = NULL;
+      AenetWorkspace *whole = aenet_workspace_new(net, wh, ww, FALSE, &error);
+      g_assert_no_error(error);
+      AenetWorkspace *tile = aenet_workspace_new_tile(net, h, w, &error);
+      g_assert_no_error(error);
+      aenet_workspace_set_conv_kernel(whole, kernel);
+      aenet_workspace_set_conv_kernel(tile, kernel);
+      aenet_network_forward(net, whole, whole_in, 0.1f);
+      /* A pass on other pixels first: nothing of it may remain. */
+      aenet_network_forward(net, tile, other, 0.3f);
+      aenet_network_forward(net, tile, tile_in, 0.1f);
+      const float *a = aenet_workspace_get_output(whole), *b = aenet_workspace_get_output(tile);
+      int wos = ww * s, wohs = wh * s, os = w * s, ohs = h * s;
+      double worst = 0;
+      for (int ch = 0; ch < cout; ch++)
+        for (int y = 0; y < ohs; y++)
+          for (int x = 0; x < os; x++) {
+            double d = fabs(a[((gsize)ch * wohs + y + pad * s) * wos + x + pad * s]
+                            - b[((gsize)ch * ohs + y) * os + x]);
+            worst = isnan(d) ? INFINITY : MAX(worst, d);
+          }
+      g_test_message("%s, %s, core %d×%d, margin %d: largest difference from the whole pass "
+                     "%.2e; memory %zu against %zu bytes",
+                     name, aenet_conv_kernel_name(kernel), w, h, margin, worst,
+                     aenet_workspace_tile_size(net, h, w),
+                     aenet_workspace_size(net, wh, ww, FALSE));
+      if (worst > 1e-5)
+        g_error("%s (%s, core %d×%d): the tile differs from the whole pass by %g", name,
+                aenet_conv_kernel_name(kernel), w, h, worst);
+      aenet_workspace_free(tile);
+      aenet_workspace_free(whole);
+    }
+    g_free(whole_in), g_free(tile_in), g_free(other);
+  }
+  aenet_network_free(net);
+}
+
+static void
+test_tile_small_graphs(void)
+{
+  check_tile("small_unet", small_unet);
+  check_tile("small_upscaler", small_upscaler);
+  check_tile("branches", branches);
+}
+
+static void
+test_tile_presets(void)
+{
+  const char *names[] = { "unet-x2", "unet-x3", "unet-x4", "unet-photo", "unet-denoise-wide" };
+  for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+    char *json = aenet_preset_build_graph(aenet_preset_find(names[i], NULL));
+    check_tile(names[i], json);
+    g_free(json);
+  }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -488,5 +668,8 @@ main(int argc, char **argv)
   g_test_add_func("/network/reach", test_reach);
   g_test_add_func("/network/presets", test_presets_valid);
   g_test_add_func("/network/workspace-alignment", test_workspace_alignment);
+  g_test_add_func("/network/tile-margins", test_tile_margins);
+  g_test_add_func("/network/tile-small-graphs", test_tile_small_graphs);
+  g_test_add_func("/network/tile-presets", test_tile_presets);
   return g_test_run();
 }

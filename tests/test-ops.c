@@ -825,6 +825,36 @@ test_layer_norm_channels(void)
   }
 }
 
+/* ---- crops ---- */
+
+static void
+test_crop(void)
+{
+  AenetRng rng;
+  aenet_rng_init(&rng, 37);
+  const int c = 3, h = 9, w = 14;
+  float *inp = rand_array(&rng, (size_t)c * h * w, -1.0f, 1.0f);
+  for (int border = 0; border <= 3; border++) {
+    int oh = h - 2 * border, ow = w - 2 * border;
+    float *out = g_new(float, (size_t)c *oh *ow);
+    float *in_place = g_memdup2(inp, sizeof(float) * c * h * w);
+    aenet_crop_forward(out, inp, c, h, w, border);
+    aenet_crop_forward(in_place, in_place, c, h, w, border);
+    for (int ch = 0; ch < c; ch++)
+      for (int y = 0; y < oh; y++)
+        for (int x = 0; x < ow; x++) {
+          size_t o = ((size_t)ch * oh + y) * ow + x;
+          float want = inp[((size_t)ch * h + y + border) * w + x + border];
+          if (out[o] != want || in_place[o] != want)
+            g_error("crop by %d: (%d, %d, %d) is %g (in place %g), not %g", border, ch, y, x,
+                    out[o], in_place[o], want);
+        }
+    g_free(out);
+    g_free(in_place);
+  }
+  g_free(inp);
+}
+
 /* ---- pixel shuffle ---- */
 
 typedef struct {
@@ -1046,6 +1076,7 @@ main(int argc, char **argv)
   g_test_add_func("/ops/elementwise-products", test_elementwise_products);
   g_test_add_func("/ops/sigmoid-saturates", test_sigmoid_saturates);
   g_test_add_func("/ops/layer-norm-channels", test_layer_norm_channels);
+  g_test_add_func("/ops/crop", test_crop);
   g_test_add_func("/ops/pixel-shuffle", test_pixel_shuffle);
   g_test_add_func("/ops/losses", test_losses);
   g_test_add_func("/ops/adam", test_adam);
