@@ -2,8 +2,13 @@
  *
  * Layout rules: every node's output is one CHW tensor (one sample) whose
  * spatial size is the input's times num/den; the flat parameter array holds,
- * node after node, conv weight (cout, cin, k, k) then bias (cout), or prelu
- * alpha (c). Gradients use the same layout. */
+ * node after node, in this order:
+ *   conv       weight (cout, cin, k, k), then bias (cout) when it has one;
+ *   dwconv     weight (c, 1, k, k), then bias (c) when it has one;
+ *   prelu      alpha (c);
+ *   layernorm  weight (c), then bias (c);
+ *   scale      scale (c);
+ * with c the channels of the node's input. Gradients use the same layout. */
 #include "config.h"
 
 #include "network.h"
@@ -36,11 +41,17 @@ typedef enum {
   OP_SHUFFLE,
   OP_UNSHUFFLE,
   OP_BICUBIC,
+  OP_DWCONV,
+  OP_GATE,
+  OP_LAYER_NORM,
+  OP_SIGMOID,
+  OP_MUL,
+  OP_SCALE,
 } OpKind;
 
 static const char *const op_names[] = {
-  "input", "noise_level", "conv",    "relu",      "leaky_relu", "prelu",
-  "add",   "concat",      "shuffle", "unshuffle", "bicubic",
+  "input",     "noise_level", "conv",   "relu", "leaky_relu", "prelu",   "add", "concat", "shuffle",
+  "unshuffle", "bicubic",     "dwconv", "gate", "layernorm",  "sigmoid", "mul", "scale",
 };
 
 typedef struct {
@@ -49,11 +60,11 @@ typedef struct {
   int in[MAX_INPUTS];
   int channels;        /* output channels */
   int num, den;        /* output size = input image size * num / den */
-  int k, stride;       /* conv */
-  gboolean has_bias;   /* conv */
+  int k, stride;       /* conv; k for dwconv */
+  gboolean has_bias;   /* conv, dwconv */
   int factor;          /* shuffle, unshuffle, bicubic */
   float slope;         /* leaky_relu */
-  gsize weight, bias;  /* offsets into the parameters (conv), alpha for prelu */
+  gsize weight, bias;  /* offsets into the parameters: weight, or prelu's alpha, scale's scale */
   gboolean needs_grad; /* some parameter is upstream of this node */
   int last_use;        /* index of the last node reading this one */
   int need;            /* tiles: pixels of this output around the core that later nodes read */
@@ -211,6 +222,20 @@ parse_inputs(const AenetJson *obj, int index, int min_in, int max_in, Node *node
     return FALSE;                                                                                  \
   } while (0)
 
+/* "bias" (true) of a conv or dwconv. */
+static gboolean
+get_bias_field(const AenetJson *obj, int index, Node *node, GError **error)
+{
+  const AenetJson *b = aenet_json_object_get(obj, "bias");
+  node->has_bias = TRUE;
+  if (b == NULL)
+    return TRUE;
+  if (aenet_json_get_type(b) != AENET_JSON_BOOL)
+    FAIL(_("network node %d: “bias” must be true or false"), index);
+  node->has_bias = aenet_json_get_bool(b);
+  return TRUE;
+}
+
 /* Fills node i from its JSON object and checks it against its inputs. */
 static gboolean
 parse_node(AenetNetwork *net, const AenetJson *obj, int i, GError **error)
@@ -235,6 +260,7 @@ parse_node(AenetNetwork *net, const AenetJson *obj, int i, GError **error)
   static const char *const none[] = { NULL };
   static const char *const input_f[] = { "channels", NULL };
   static const char *const conv_f[] = { "out", "k", "stride", "bias", NULL };
+  static const char *const dwconv_f[] = { "k", "bias", NULL };
   static const char *const factor_f[] = { "factor", NULL };
   static const char *const slope_f[] = { "slope", NULL };
 
@@ -260,8 +286,9 @@ parse_node(AenetNetwork *net, const AenetJson *obj, int i, GError **error)
     return TRUE;
   }
 
-  int max_in = node->op == OP_CONCAT ? MAX_INPUTS : node->op == OP_ADD ? 2 : 1;
-  int min_in = node->op == OP_CONCAT || node->op == OP_ADD ? 2 : 1;
+  gboolean binary = node->op == OP_ADD || node->op == OP_MUL;
+  int max_in = node->op == OP_CONCAT ? MAX_INPUTS : binary ? 2 : 1;
+  int min_in = node->op == OP_CONCAT || binary ? 2 : 1;
   if (!parse_inputs(obj, i, min_in, max_in, node, error))
     return FALSE;
   const Node *a = &net->nodes[node->in[0]];
@@ -270,29 +297,42 @@ parse_node(AenetNetwork *net, const AenetJson *obj, int i, GError **error)
   node->den = a->den;
 
   switch (node->op) {
-  case OP_CONV: {
-    int has_bias = 1;
-    const AenetJson *b = aenet_json_object_get(obj, "bias");
+  case OP_CONV:
     if (!check_fields(obj, conv_f, i, error)
         || !get_int_field(obj, "out", -1, 1, 4096, i, &node->channels, error)
         || !get_int_field(obj, "k", 3, 1, 3, i, &node->k, error)
-        || !get_int_field(obj, "stride", 1, 1, 2, i, &node->stride, error))
+        || !get_int_field(obj, "stride", 1, 1, 2, i, &node->stride, error)
+        || !get_bias_field(obj, i, node, error))
       return FALSE;
     if (node->channels < 0)
       FAIL(_("network node %d (conv): “out” is required"), i);
     if (node->k == 2)
       FAIL(_("network node %d: “k” must be 1 or 3"), i);
-    if (b != NULL) {
-      if (aenet_json_get_type(b) != AENET_JSON_BOOL)
-        FAIL(_("network node %d: “bias” must be true or false"), i);
-      has_bias = aenet_json_get_bool(b);
-    }
-    node->has_bias = has_bias;
     node->den *= node->stride;
     break;
-  }
+  case OP_DWCONV:
+    if (!check_fields(obj, dwconv_f, i, error)
+        || !get_int_field(obj, "k", 3, 1, 7, i, &node->k, error)
+        || !get_bias_field(obj, i, node, error))
+      return FALSE;
+    if (node->k % 2 == 0)
+      FAIL(_("network node %d (dwconv): “k” must be odd (1, 3, 5 or 7)"), i);
+    break;
+  case OP_GATE:
+    if (!check_fields(obj, none, i, error))
+      return FALSE;
+    if (a->channels % 2 != 0)
+      /* TRANSLATORS: “gate” multiplies the first half of its input's channels by the second
+         half; keep the name. */
+      FAIL(_("network node %d (gate): its input, node %d, has %d channels, not an even number"), i,
+           node->in[0], a->channels);
+    node->channels = a->channels / 2;
+    break;
   case OP_RELU:
   case OP_PRELU:
+  case OP_LAYER_NORM:
+  case OP_SIGMOID:
+  case OP_SCALE:
     if (!check_fields(obj, none, i, error))
       return FALSE;
     break;
@@ -310,18 +350,20 @@ parse_node(AenetNetwork *net, const AenetJson *obj, int i, GError **error)
     break;
   }
   case OP_ADD:
+  case OP_MUL:
   case OP_CONCAT:
     if (!check_fields(obj, none, i, error))
       return FALSE;
     for (int j = 1; j < node->n_in; j++) {
       const Node *b = &net->nodes[node->in[j]];
       if (b->num * a->den != a->num * b->den)
-        /* TRANSLATORS: %s is an operation name, “add” or “concat”; the two last %d are node
-           numbers. */
+        /* TRANSLATORS: %s is an operation name, “add”, “mul” or “concat”; the two last %d are
+           node numbers. */
         FAIL(_("network node %d (%s): inputs %d and %d differ in size"), i, op, node->in[0],
              node->in[j]);
-      if (node->op == OP_ADD && b->channels != a->channels)
-        FAIL(_("network node %d (add): inputs %d and %d differ in channels (%d and %d)"), i,
+      if (binary && b->channels != a->channels)
+        /* TRANSLATORS: %s is an operation name, “add” or “mul”. */
+        FAIL(_("network node %d (%s): inputs %d and %d differ in channels (%d and %d)"), i, op,
              node->in[0], node->in[j], a->channels, b->channels);
       if (node->op == OP_CONCAT)
         node->channels += b->channels;
@@ -380,6 +422,8 @@ read_margin(const Node *n, int margin)
     /* A whole number of output pixels' worth, so that the crop starts
      * on the stride's phase: a 3×3 stride-2 conv reads 2 more, not 1. */
     return round_up(margin * n->stride + n->k / 2, n->stride);
+  case OP_DWCONV:
+    return margin + n->k / 2;
   case OP_UNSHUFFLE:
     return margin * n->factor;
   case OP_SHUFFLE:
@@ -414,12 +458,40 @@ plan_margins(AenetNetwork *net)
   }
 }
 
-/* Parameter offsets, gradient flags, reach, alignment, cost and margins. */
+/* Multiply-adds of node n per pixel of its output. */
+static double
+node_macs(const AenetNetwork *net, const Node *n)
+{
+  if (n->op == OP_CONV)
+    return (double)n->channels * net->nodes[n->in[0]].channels * n->k * n->k;
+  if (n->op == OP_DWCONV)
+    return (double)n->channels * n->k * n->k;
+  return 0.0; /* element-wise work, small beside the convolutions' */
+}
+
+/* Appends the parameter tensor "nodes.<i>.<what>" of shape (d0, d1, d2, d3)
+ * cut to n_dims dimensions (the others 0) after the parameters so far;
+ * returns its offset. */
+static gsize
+add_param(AenetNetwork *net, int i, const char *what, int n_dims, gint64 d0, gint64 d1, gint64 d2,
+          gint64 d3)
+{
+  AenetParamInfo p
+      = { g_strdup_printf("nodes.%d.%s", i, what), n_dims, { d0, d1, d2, d3 }, net->n_params, 1 };
+  for (int d = 0; d < n_dims; d++)
+    p.n_elements *= p.shape[d];
+  g_array_append_val(net->param_info, p);
+  net->n_params += p.n_elements;
+  return p.offset;
+}
+
+/* Parameter layout (see the top of this file), gradient flags, reach,
+ * alignment, cost and margins. */
 static gboolean
 plan_network(AenetNetwork *net, GError **error)
 {
   double *reach = g_new0(double, net->n_nodes);
-  gsize offset = 0;
+  net->param_info = g_array_new(FALSE, TRUE, sizeof(AenetParamInfo));
   net->alignment = 1;
   for (int i = 0; i < net->n_nodes; i++) {
     Node *n = &net->nodes[i];
@@ -433,23 +505,34 @@ plan_network(AenetNetwork *net, GError **error)
     }
     n->last_use = i;
     net->alignment = net->alignment / gcd(net->alignment, n->den) * n->den;
-    if (n->op == OP_CONV) {
-      /* An output pixel of a strided conv covers stride input pixels. */
-      own = (n->k / 2 + n->stride - 1) * in_pixel;
-      n->weight = offset;
-      offset += (gsize)n->channels * a->channels * n->k * n->k;
-      n->bias = offset;
-      offset += n->has_bias ? n->channels : 0;
-      n->needs_grad = TRUE;
-      double out_pixels = (double)n->num * n->num / ((double)n->den * n->den);
-      net->macs_per_pixel += out_pixels * n->channels * a->channels * n->k * n->k;
-    } else if (n->op == OP_PRELU) {
-      n->weight = offset;
-      offset += n->channels;
-      n->needs_grad = TRUE;
-    } else if (n->op == OP_UNSHUFFLE)
+    double out_pixels = (double)n->num * n->num / ((double)n->den * n->den);
+    net->macs_per_pixel += out_pixels * node_macs(net, n);
+    int c = n->channels;
+    gsize params_before = net->n_params;
+    switch (n->op) {
+    case OP_CONV:
+    case OP_DWCONV:
+      if (n->op == OP_CONV)
+        /* An output pixel of a strided conv covers stride input pixels. */
+        own = (n->k / 2 + n->stride - 1) * in_pixel;
+      else
+        own = n->k / 2 * in_pixel;
+      n->weight = add_param(net, i, "weight", 4, c, n->op == OP_CONV ? a->channels : 1, n->k, n->k);
+      if (n->has_bias)
+        n->bias = add_param(net, i, "bias", 1, c, 0, 0, 0);
+      break;
+    case OP_PRELU:
+    case OP_SCALE: /* one value per channel */
+      n->weight = add_param(net, i, n->op == OP_PRELU ? "alpha" : "scale", 1, c, 0, 0, 0);
+      break;
+    case OP_LAYER_NORM:
+      n->weight = add_param(net, i, "weight", 1, c, 0, 0, 0);
+      n->bias = add_param(net, i, "bias", 1, c, 0, 0, 0);
+      break;
+    case OP_UNSHUFFLE:
       own = (n->factor - 1) * in_pixel;
-    else if (n->op == OP_BICUBIC) {
+      break;
+    case OP_BICUBIC:
       if (a->needs_grad) {
         g_free(reach);
         FAIL(_("network node %d: bicubic can only resize inputs that have no parameters "
@@ -457,12 +540,15 @@ plan_network(AenetNetwork *net, GError **error)
              i);
       }
       own = BICUBIC_REACH * in_pixel;
+      break;
+    default:
+      break;
     }
+    n->needs_grad |= net->n_params > params_before;
     reach[i] += own;
   }
   net->reach = (int)ceil(reach[net->n_nodes - 1] - 1e-9);
   g_free(reach);
-  net->n_params = offset;
   plan_margins(net);
 
   /* Inference shortcuts, decided here once for every workspace: a
@@ -503,36 +589,6 @@ plan_network(AenetNetwork *net, GError **error)
 
 #undef FAIL
 
-static void
-build_param_info(AenetNetwork *net)
-{
-  net->param_info = g_array_new(FALSE, TRUE, sizeof(AenetParamInfo));
-  for (int i = 0; i < net->n_nodes; i++) {
-    const Node *n = &net->nodes[i];
-    const Node *a = n->n_in > 0 ? &net->nodes[n->in[0]] : NULL;
-    AenetParamInfo p = { 0 };
-    if (n->op == OP_CONV) {
-      p.name = g_strdup_printf("nodes.%d.weight", i);
-      p.n_dims = 4;
-      p.shape[0] = n->channels;
-      p.shape[1] = a->channels;
-      p.shape[2] = p.shape[3] = n->k;
-      p.offset = n->weight;
-      p.n_elements = (gsize)n->channels * a->channels * n->k * n->k;
-      g_array_append_val(net->param_info, p);
-      if (n->has_bias) {
-        AenetParamInfo b
-            = { g_strdup_printf("nodes.%d.bias", i), 1, { n->channels }, n->bias, n->channels };
-        g_array_append_val(net->param_info, b);
-      }
-    } else if (n->op == OP_PRELU) {
-      AenetParamInfo al
-          = { g_strdup_printf("nodes.%d.alpha", i), 1, { n->channels }, n->weight, n->channels };
-      g_array_append_val(net->param_info, al);
-    }
-  }
-}
-
 AenetNetwork *
 aenet_network_new(const char *json, gsize length, GError **error)
 {
@@ -567,7 +623,6 @@ aenet_network_new(const char *json, gsize length, GError **error)
     aenet_network_free(net);
     return NULL;
   }
-  build_param_info(net);
   return net;
 }
 
@@ -609,6 +664,9 @@ aenet_network_to_json(const AenetNetwork *net)
     case OP_CONV:
       g_string_append_printf(s, ", \"out\": %d, \"k\": %d, \"stride\": %d, \"bias\": %s",
                              n->channels, n->k, n->stride, n->has_bias ? "true" : "false");
+      break;
+    case OP_DWCONV:
+      g_string_append_printf(s, ", \"k\": %d, \"bias\": %s", n->k, n->has_bias ? "true" : "false");
       break;
     case OP_LEAKY_RELU: {
       char buf[G_ASCII_DTOSTR_BUF_SIZE];
@@ -720,20 +778,42 @@ aenet_network_init_params(AenetNetwork *net, guint64 seed)
       last_conv = i;
   for (int i = 0; i < net->n_nodes; i++) {
     const Node *n = &net->nodes[i];
-    if (n->op == OP_PRELU)
-      for (int c = 0; c < n->channels; c++)
-        net->params[n->weight + c] = 0.25f;
-    if (n->op != OP_CONV)
-      continue;
-    int cin = net->nodes[n->in[0]].channels;
-    gsize count = (gsize)n->channels * cin * n->k * n->k;
-    /* He initialisation; the last layer starts small so that a residual
-     * network begins close to the identity (or to bicubic). */
-    double std = sqrt(2.0 / (cin * n->k * n->k)) * (i == last_conv ? 0.1 : 1.0);
-    for (gsize j = 0; j < count; j++)
-      net->params[n->weight + j] = std * aenet_rng_normal(&rng);
-    if (n->has_bias)
-      memset(net->params + n->bias, 0, n->channels * sizeof(float));
+    float *w = net->params + n->weight;
+    int c = n->channels;
+    switch (n->op) {
+    case OP_CONV:
+    case OP_DWCONV: {
+      /* A depthwise filter sees k·k inputs of one channel. */
+      int fan_in = (n->op == OP_CONV ? net->nodes[n->in[0]].channels : 1) * n->k * n->k;
+      gsize count = (gsize)c * fan_in;
+      /* He initialisation; the last layer starts small so that a residual
+       * network begins close to the identity (or to bicubic). */
+      double std = sqrt(2.0 / fan_in) * (i == last_conv ? 0.1 : 1.0);
+      for (gsize j = 0; j < count; j++)
+        w[j] = std * aenet_rng_normal(&rng);
+      if (n->has_bias)
+        memset(net->params + n->bias, 0, c * sizeof(float));
+      break;
+    }
+    case OP_PRELU:
+      for (int j = 0; j < c; j++)
+        w[j] = 0.25f;
+      break;
+    case OP_LAYER_NORM:
+      for (int j = 0; j < c; j++)
+        w[j] = 1.0f;
+      memset(net->params + n->bias, 0, c * sizeof(float));
+      break;
+    case OP_SCALE:
+      /* Zero, as NAFNet's beta and gamma: a residual block x + scale · f(x)
+       * starts as the identity, so a deep stack of them trains from the
+       * start like a shallow network and each block's branch grows in
+       * only as far as it helps. */
+      memset(w, 0, c * sizeof(float));
+      break;
+    default:
+      break;
+    }
   }
 }
 
@@ -791,13 +871,16 @@ round16(gsize n)
 /* Does node i need the crop buffer to cut its input to what it reads? A
  * kernel that reads a whole tensor gets a larger input cut first: in
  * place when node i is the last to read it (and it is not the caller's),
- * else into the crop buffer. (Element-wise ops, adds and concats cut their
- * inputs as they go.) */
+ * else into the crop buffer. So does a gate, whose input has twice the
+ * channels of its output and so cannot be cut into it. (Other
+ * element-wise ops, adds, muls and concats cut their inputs into their
+ * output as they go.) */
 static gboolean
 crops_into_buffer(const AenetNetwork *net, int i, WorkspaceKind kind)
 {
   const Node *n = &net->nodes[i];
-  if (n->op != OP_CONV && n->op != OP_SHUFFLE && n->op != OP_UNSHUFFLE && n->op != OP_BICUBIC)
+  if (n->op != OP_CONV && n->op != OP_DWCONV && n->op != OP_SHUFFLE && n->op != OP_UNSHUFFLE
+      && n->op != OP_BICUBIC && n->op != OP_GATE)
     return FALSE;
   const Node *a = &net->nodes[n->in[0]];
   return node_extent(net, i, kind).read < node_extent(net, n->in[0], kind).margin
@@ -831,6 +914,27 @@ plan_scratch(const AenetNetwork *net, int h, int w, WorkspaceKind kind, Plan *p)
   }
 }
 
+/* Can node n's output overwrite its input (one of them for add and mul)?
+ * Element-wise ops can; a gate writes the first half of its input. */
+static gboolean
+works_in_place(const Node *n)
+{
+  switch (n->op) {
+  case OP_RELU:
+  case OP_LEAKY_RELU:
+  case OP_PRELU:
+  case OP_ADD:
+  case OP_MUL:
+  case OP_SIGMOID:
+  case OP_LAYER_NORM:
+  case OP_SCALE:
+  case OP_GATE:
+    return TRUE;
+  default:
+    return FALSE;
+  }
+}
+
 static void
 plan_workspace(const AenetNetwork *net, int h, int w, WorkspaceKind kind, Plan *p)
 {
@@ -859,8 +963,8 @@ plan_workspace(const AenetNetwork *net, int h, int w, WorkspaceKind kind, Plan *
   } else {
     /* Inference: buffers live from the node that writes them to their
      * last reader, and are placed in memory by lifetime (below). An
-     * activation or an add works in place in an input that nobody reads
-     * after it, extending that buffer's life. A shuffle added into an add
+     * element-wise op works in place in an input that nobody reads after
+     * it (see works_in_place), extending that buffer's life. A shuffle added into an add
      * has no buffer: the add reads the shuffle's input, which so lives
      * until the add. A buffer is as large as the largest output computed
      * in it. */
@@ -882,9 +986,7 @@ plan_workspace(const AenetNetwork *net, int h, int w, WorkspaceKind kind, Plan *
       buf[i] = i;
       for (int j = 0; j < node->n_in; j++) {
         int in = node->in[j];
-        if ((node->op == OP_RELU || node->op == OP_LEAKY_RELU || node->op == OP_PRELU
-             || node->op == OP_ADD)
-            && buf[in] >= 0 && until[in] == i)
+        if (works_in_place(node) && buf[in] >= 0 && until[in] == i)
           buf[i] = buf[in];
       }
       end[buf[i]] = until[i];
@@ -1025,11 +1127,9 @@ aenet_network_get_tile_macs(const AenetNetwork *net, int h, int w)
   double macs = 0.0;
   for (int i = 0; i < net->n_nodes; i++) {
     const Node *n = &net->nodes[i];
-    if (n->op != OP_CONV)
-      continue;
     int ch, cw; /* as computed, ring included */
     node_size(n, h, w, node_extent(net, i, WORKSPACE_TILE).computed, &ch, &cw);
-    macs += (double)ch * cw * n->channels * net->nodes[n->in[0]].channels * n->k * n->k;
+    macs += (double)ch * cw * node_macs(net, n);
   }
   return macs;
 }
@@ -1135,20 +1235,24 @@ cut_ring(const Node *n, const AenetWorkspace *ws, Extent e, float *out)
   aenet_crop_forward(out, out, n->channels, ch, cw, e.computed - e.margin);
 }
 
-/* out (c, h, w) = x + y cut by border on every side; y is (c, h + 2 border,
+/* An element-wise kernel of two inputs: aenet_add_forward or aenet_mul_forward. */
+typedef void (*BinaryKernel)(float *out, const float *a, const float *b, size_t n);
+
+/* out (c, h, w) = kernel (x, y cut by border on every side); y is (c, h + 2 border,
  * w + 2 border); out may be x. */
 static void
-add_cropped(float *out, const float *x, const float *y, int c, int h, int w, int border)
+binary_cropped(BinaryKernel kernel, float *out, const float *x, const float *y, int c, int h, int w,
+               int border)
 {
   if (border == 0) {
-    aenet_add_forward(out, x, y, (gsize)c * h * w);
+    kernel(out, x, y, (gsize)c * h * w);
     return;
   }
   int yh = h + 2 * border, yw = w + 2 * border;
   for (int ch = 0; ch < c; ch++)
     for (int r = 0; r < h; r++) {
       gsize o = ((gsize)ch * h + r) * w;
-      aenet_add_forward(out + o, x + o, y + ((gsize)ch * yh + r + border) * yw + border, w);
+      kernel(out + o, x + o, y + ((gsize)ch * yh + r + border) * yw + border, w);
     }
 }
 
@@ -1204,7 +1308,8 @@ aenet_network_forward(const AenetNetwork *net, AenetWorkspace *ws, const float *
       aenet_prelu_forward(out, read_input(net, ws, i, 0, out), params + n->weight, n->channels,
                           (gsize)oh * ow);
       break;
-    case OP_ADD: {
+    case OP_ADD:
+    case OP_MUL: {
       if (!training && prev->op == OP_SHUFFLE && prev->into_add) {
         /* out is the other input's buffer (see plan_workspace), cut in
          * place to the add's size; adding a shuffled tensor is the
@@ -1214,15 +1319,16 @@ aenet_network_forward(const AenetNetwork *net, AenetWorkspace *ws, const float *
                                        ow, prev->factor);
         break;
       }
+      BinaryKernel kernel = n->op == OP_ADD ? aenet_add_forward : aenet_mul_forward;
       /* The input whose buffer out is, if any, is cut first, in place. */
       int j = n->in[0] != n->in[1] && ws->outputs[n->in[1]] == out ? 1 : 0;
       int other = n->in[1 - j];
       x = read_input(net, ws, i, j, out);
       if (n->in[0] == n->in[1])
-        aenet_add_forward(out, x, x, count);
+        kernel(out, x, x, count);
       else
-        add_cropped(out, x, ws->outputs[other], n->channels, oh, ow,
-                    node_extent(net, other, ws->kind).margin - e.margin);
+        binary_cropped(kernel, out, x, ws->outputs[other], n->channels, oh, ow,
+                       node_extent(net, other, ws->kind).margin - e.margin);
       break;
     }
     case OP_CONCAT:
@@ -1249,6 +1355,26 @@ aenet_network_forward(const AenetNetwork *net, AenetWorkspace *ws, const float *
       aenet_resize_bicubic(out, read_kernel_input(net, ws, i), ws->scratch, a->channels, ih, iw,
                            ih * n->factor, iw * n->factor);
       cut_ring(n, ws, e, out);
+      break;
+    case OP_DWCONV:
+      aenet_depthwise_conv2d_forward(out, read_kernel_input(net, ws, i), params + n->weight,
+                                     n->has_bias ? params + n->bias : NULL, n->channels, ih, iw,
+                                     n->k);
+      cut_ring(n, ws, e, out);
+      break;
+    case OP_GATE:
+      aenet_simple_gate_forward(out, read_kernel_input(net, ws, i), n->channels, (gsize)oh * ow);
+      break;
+    case OP_LAYER_NORM:
+      aenet_layer_norm_channels_forward(out, read_input(net, ws, i, 0, out), params + n->weight,
+                                        params + n->bias, n->channels, (gsize)oh * ow);
+      break;
+    case OP_SIGMOID:
+      aenet_sigmoid_forward(out, read_input(net, ws, i, 0, out), count);
+      break;
+    case OP_SCALE:
+      aenet_channel_scale_forward(out, read_input(net, ws, i, 0, out), params + n->weight,
+                                  n->channels, (gsize)oh * ow);
       break;
     }
   }
@@ -1320,6 +1446,27 @@ aenet_network_backward(const AenetNetwork *net, AenetWorkspace *ws, float *grads
     case OP_UNSHUFFLE:
       if (dx != NULL)
         aenet_pixel_unshuffle_backward(dx, g, a->channels, ih, iw, n->factor);
+      break;
+    case OP_DWCONV:
+      aenet_depthwise_conv2d_backward(dx, grads + n->weight, n->has_bias ? grads + n->bias : NULL,
+                                      g, x, params + n->weight, n->channels, ih, iw, n->k);
+      break;
+    case OP_GATE:
+      aenet_simple_gate_backward(dx, g, x, n->channels, (gsize)oh * ow);
+      break;
+    case OP_LAYER_NORM:
+      aenet_layer_norm_channels_backward(dx, grads + n->weight, grads + n->bias, g, x,
+                                         params + n->weight, n->channels, (gsize)oh * ow);
+      break;
+    case OP_SIGMOID: /* its backward takes its output */
+      aenet_sigmoid_backward(dx, g, ws->outputs[i], count);
+      break;
+    case OP_MUL:
+      aenet_mul_backward(dx, ws->grads[n->in[1]], g, x, ws->outputs[n->in[1]], count);
+      break;
+    case OP_SCALE:
+      aenet_channel_scale_backward(dx, grads + n->weight, g, x, params + n->weight, n->channels,
+                                   (gsize)oh * ow);
       break;
     case OP_INPUT:
     case OP_NOISE_LEVEL:

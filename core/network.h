@@ -11,12 +11,20 @@
  *     {"op": "relu"}, {"op": "leaky_relu", "slope": 0.2}, {"op": "prelu"},
  *     {"op": "add", "in": [a, b]},
  *     {"op": "shuffle", "factor": 2},
- *     {"op": "bicubic", "in": [0], "factor": 2} ] fixed MATLAB-style upscaling
+ *     {"op": "bicubic", "in": [0], "factor": 2},  fixed MATLAB-style upscaling
+ *     {"op": "dwconv", "k": 3, "bias": true},     depthwise: one k×k filter per channel
+ *     {"op": "gate"},                             first half of the channels × second half
+ *     {"op": "layernorm"},                        over the channels of each pixel
+ *     {"op": "sigmoid"}, {"op": "mul", "in": [a, b]},
+ *     {"op": "scale"} ]                           a learned multiplier per channel
  *
- * Parameters of node i are the tensors "nodes.<i>.weight" (cout, cin, k, k),
- * "nodes.<i>.bias" (cout) and, for prelu, "nodes.<i>.alpha" (c). They live in
- * one flat array in node order, so gradients and optimizer moments can use
- * the same layout and the optimizer is one loop.
+ * Parameters of node i are the tensors "nodes.<i>.weight" (cout, cin, k, k)
+ * and "nodes.<i>.bias" (cout) of a conv, "nodes.<i>.weight" (c, 1, k, k) and
+ * "nodes.<i>.bias" (c) of a dwconv, "nodes.<i>.alpha" (c) of a prelu,
+ * "nodes.<i>.weight" (c) and "nodes.<i>.bias" (c) of a layernorm and
+ * "nodes.<i>.scale" (c) of a scale. They live in one flat array in node
+ * order, so gradients and optimizer moments can use the same layout and
+ * the optimizer is one loop.
  *
  * A workspace holds what one forward (and backward) pass on an input of a
  * fixed size needs: every node's output, their gradients when training, and
@@ -93,7 +101,9 @@ gsize aenet_network_get_n_params(const AenetNetwork *net);
 float *aenet_network_get_params(AenetNetwork *net);
 guint aenet_network_get_n_param_tensors(const AenetNetwork *net);
 const AenetParamInfo *aenet_network_get_param_info(const AenetNetwork *net, guint index);
-/* Sets parameters with a fan-in scaled (He) normal init from a seeded generator. */
+/* Sets parameters from a seeded generator: convolution weights with a
+ * fan-in scaled (He) normal init, biases 0, prelu slopes 0.25, layernorm
+ * weights 1, scales 0 (so that blocks x + scale · f(x) start as the identity). */
 void aenet_network_init_params(AenetNetwork *net, guint64 seed);
 
 /* Bytes a workspace for an h × w input takes. */

@@ -51,6 +51,46 @@ static const char *const branches = "[{\"op\": \"input\", \"channels\": 3},"
                                     " {\"op\": \"conv\", \"out\": 3, \"k\": 3},"
                                     " {\"op\": \"add\", \"in\": [8, 0]}]";
 
+/* A NAFNet-style block at half resolution (layer norm, expanding 1×1
+ * conv, depthwise conv, gate, pixel attention by sigmoid and mul, scaled
+ * residual), then a 5×5 depthwise conv without bias squared by a mul of a
+ * node with itself. */
+static const char *const naf_block = "[{\"op\": \"input\", \"channels\": 3},"
+                                     " {\"op\": \"noise_level\"},"
+                                     " {\"op\": \"concat\", \"in\": [0, 1]},"
+                                     " {\"op\": \"unshuffle\", \"factor\": 2},"
+                                     " {\"op\": \"conv\", \"out\": 8, \"k\": 3},"
+                                     " {\"op\": \"layernorm\"},"
+                                     " {\"op\": \"conv\", \"out\": 16, \"k\": 1},"
+                                     " {\"op\": \"dwconv\", \"k\": 3},"
+                                     " {\"op\": \"gate\"},"
+                                     " {\"op\": \"conv\", \"out\": 8, \"k\": 1},"
+                                     " {\"op\": \"sigmoid\"},"
+                                     " {\"op\": \"mul\", \"in\": [8, 10]},"
+                                     " {\"op\": \"conv\", \"out\": 8, \"k\": 1},"
+                                     " {\"op\": \"scale\"},"
+                                     " {\"op\": \"add\", \"in\": [4, 13]},"
+                                     " {\"op\": \"dwconv\", \"k\": 5, \"bias\": false},"
+                                     " {\"op\": \"mul\", \"in\": [15, 15]},"
+                                     " {\"op\": \"conv\", \"out\": 12, \"k\": 3},"
+                                     " {\"op\": \"shuffle\", \"factor\": 2},"
+                                     " {\"op\": \"add\", \"in\": [18, 0]}]";
+
+/* Gates whose input a tile workspace must cut: gate 3 is the last reader
+ * of node 1, which dwconv 2 reads more of (cut in place); gate 4 reads
+ * less of node 2 than dwconv 5 does later (cut into the crop buffer). */
+static const char *const gates = "[{\"op\": \"input\", \"channels\": 3},"
+                                 " {\"op\": \"conv\", \"out\": 8, \"k\": 3},"
+                                 " {\"op\": \"dwconv\", \"in\": [1], \"k\": 3},"
+                                 " {\"op\": \"gate\", \"in\": [1]},"
+                                 " {\"op\": \"gate\", \"in\": [2]},"
+                                 " {\"op\": \"dwconv\", \"in\": [2], \"k\": 7},"
+                                 " {\"op\": \"gate\", \"in\": [5]},"
+                                 " {\"op\": \"mul\", \"in\": [3, 4]},"
+                                 " {\"op\": \"add\", \"in\": [7, 6]},"
+                                 " {\"op\": \"conv\", \"out\": 3, \"k\": 3},"
+                                 " {\"op\": \"add\", \"in\": [9, 0]}]";
+
 static AenetNetwork *
 new_network(const char *json, guint64 seed)
 {
@@ -153,6 +193,8 @@ naive_forward(const char *json, const float *params, const float *input, int h, 
       sscanf(p, "\"in\": [%d, %d", &in0, &in1);
     if ((p = strstr(*l, "\"out\": ")) != NULL)
       sscanf(p, "\"out\": %d, \"k\": %d, \"stride\": %d", &out, &k, &stride);
+    if ((p = strstr(*l, "\"k\": ")) != NULL)
+      sscanf(p, "\"k\": %d", &k);
     if ((p = strstr(*l, "\"factor\": ")) != NULL)
       sscanf(p, "\"factor\": %d", &factor);
     if ((p = strstr(*l, "\"slope\": ")) != NULL)
@@ -163,9 +205,11 @@ naive_forward(const char *json, const float *params, const float *input, int h, 
     char *wname = g_strdup_printf("nodes.%d.weight", n);
     char *bname = g_strdup_printf("nodes.%d.bias", n);
     char *aname = g_strdup_printf("nodes.%d.alpha", n);
+    char *sname = g_strdup_printf("nodes.%d.scale", n);
     gsize woff = GPOINTER_TO_SIZE(g_hash_table_lookup(offsets, wname)) - 1;
     gsize boff = GPOINTER_TO_SIZE(g_hash_table_lookup(offsets, bname)) - 1;
     gsize aoff = GPOINTER_TO_SIZE(g_hash_table_lookup(offsets, aname)) - 1;
+    gsize soff = GPOINTER_TO_SIZE(g_hash_table_lookup(offsets, sname)) - 1;
     if (g_str_has_prefix(op, "input")) {
       r = tensor(3, h, w);
       for (gsize i = 0; i < (gsize)3 * h * w; i++)
@@ -226,10 +270,52 @@ naive_forward(const char *json, const float *params, const float *input, int h, 
                 = at(a, c, y, x);
     } else if (g_str_has_prefix(op, "bicubic"))
       r = naive_bicubic(a, factor);
-    else
+    else if (g_str_has_prefix(op, "dwconv")) {
+      int pad = k / 2;
+      r = tensor(a->c, a->h, a->w);
+      for (int c = 0; c < a->c; c++)
+        for (int y = 0; y < a->h; y++)
+          for (int x = 0; x < a->w; x++) {
+            double sum = has_bias ? params[boff + c] : 0;
+            for (int ky = 0; ky < k; ky++)
+              for (int kx = 0; kx < k; kx++) {
+                int iy = y + ky - pad, ix = x + kx - pad;
+                if (iy >= 0 && iy < a->h && ix >= 0 && ix < a->w)
+                  sum += params[woff + ((gsize)c * k + ky) * k + kx] * at(a, c, iy, ix);
+              }
+            r.d[((gsize)c * a->h + y) * a->w + x] = sum;
+          }
+    } else if (g_str_has_prefix(op, "gate")) {
+      gsize half = (gsize)a->c / 2 * a->h * a->w;
+      r = tensor(a->c / 2, a->h, a->w);
+      for (gsize i = 0; i < half; i++)
+        r.d[i] = a->d[i] * a->d[half + i];
+    } else if (g_str_has_prefix(op, "layernorm")) {
+      r = tensor(a->c, a->h, a->w);
+      gsize plane = (gsize)a->h * a->w;
+      for (gsize px = 0; px < plane; px++) {
+        double mean = 0, var = 0;
+        for (int c = 0; c < a->c; c++)
+          mean += a->d[c * plane + px] / a->c;
+        for (int c = 0; c < a->c; c++)
+          var += (a->d[c * plane + px] - mean) * (a->d[c * plane + px] - mean) / a->c;
+        for (int c = 0; c < a->c; c++)
+          r.d[c * plane + px] = (a->d[c * plane + px] - mean) / sqrt(var + 1e-6) * params[woff + c]
+                                + params[boff + c];
+      }
+    } else if (g_str_has_prefix(op, "sigmoid") || g_str_has_prefix(op, "scale")) {
+      r = tensor(a->c, a->h, a->w);
+      gsize plane = (gsize)a->h * a->w;
+      for (gsize i = 0; i < a->c * plane; i++)
+        r.d[i] = op[1] == 'i' ? 1 / (1 + exp(-a->d[i])) : a->d[i] * params[soff + i / plane];
+    } else if (g_str_has_prefix(op, "mul")) {
+      r = tensor(a->c, a->h, a->w);
+      for (gsize i = 0; i < (gsize)a->c * a->h * a->w; i++)
+        r.d[i] = a->d[i] * nodes[in1].d[i];
+    } else
       g_error("unknown op in %s", *l);
     nodes[n++] = r;
-    g_free(wname), g_free(bname), g_free(aname);
+    g_free(wname), g_free(bname), g_free(aname), g_free(sname);
   }
   T result = nodes[n - 1];
   for (int i = 0; i < n - 1; i++)
@@ -262,9 +348,12 @@ check_forward(const char *json, int h, int w, int scale)
     worst = MAX(worst, fabs(out[i] - ref.d[i]));
   g_assert_cmpfloat(worst, <, 1e-4);
 
-  /* A training workspace computes the same output. */
+  /* A training workspace computes the same output by the same kernels
+   * (Winograd's rounding differs from im2col's by about 1e-6, more after
+   * a layer norm, which divides by the spread of its input). */
   AenetWorkspace *tws = aenet_workspace_new(net, h, w, TRUE, &error);
   g_assert_no_error(error);
+  aenet_workspace_set_conv_kernel(tws, AENET_CONV_WINOGRAD);
   aenet_network_forward(net, tws, input, 0.1f);
   g_assert_cmpfloat(test_max_abs_diff(out, aenet_workspace_get_output(tws), n_out), <, 1e-6);
   g_assert_cmpuint(aenet_workspace_size(net, h, w, FALSE), <,
@@ -286,6 +375,13 @@ static void
 test_forward_upscaler(void)
 {
   check_forward(small_upscaler, 7, 9, 3);
+}
+
+static void
+test_forward_naf(void)
+{
+  check_forward(naf_block, 12, 20, 1);
+  check_forward(gates, 9, 11, 1);
 }
 
 /* Every parameter gradient of L = Σ out · R against central differences,
@@ -360,6 +456,14 @@ test_gradients_upscaler(void)
 }
 
 static void
+test_gradients_naf(void)
+{
+  check_gradients(naf_block, 8, 12, 1, 0.2f, AENET_CONV_IM2COL);
+  check_gradients(naf_block, 8, 12, 1, 0.2f, AENET_CONV_WINOGRAD);
+  check_gradients(gates, 6, 7, 1, 0, AENET_CONV_IM2COL);
+}
+
+static void
 expect_error(const char *json, const char *fragment)
 {
   GError *error = NULL;
@@ -395,64 +499,170 @@ test_parse_errors(void)
   expect_error("[{\"op\": \"input\"}, {\"op\": \"input\"}, {\"op\": \"add\", \"in\": [0, 1]}]",
                "only one input");
   expect_error("[{\"op\": \"noise_level\"}]", "no input");
+
+  /* The NAFNet ops. */
+  expect_error("[{\"op\": \"input\"}, {\"op\": \"gate\"}, {\"op\": \"conv\", \"out\": 3}]",
+               "node 1 (gate): its input, node 0, has 3 channels, not an even number");
+  expect_error("[{\"op\": \"input\"}, {\"op\": \"conv\", \"out\": 4}, {\"op\": \"mul\", \"in\": "
+               "[0, 1]}]",
+               "node 2 (mul): inputs 0 and 1 differ in channels (3 and 4)");
+  expect_error("[{\"op\": \"input\"}, {\"op\": \"unshuffle\"}, {\"op\": \"conv\", \"out\": 3}, "
+               "{\"op\": \"mul\", \"in\": [0, 2]}]",
+               "node 3 (mul): inputs 0 and 2 differ in size");
+  expect_error("[{\"op\": \"input\"}, {\"op\": \"mul\", \"in\": [0]}]",
+               "node 1 (mul): “in” must list 2 to 2");
+  expect_error("[{\"op\": \"input\"}, {\"op\": \"mul\"}]", "node 1 (mul): “in” is required");
+  expect_error("[{\"op\": \"input\"}, {\"op\": \"dwconv\", \"k\": 4}]",
+               "node 1 (dwconv): “k” must be odd");
+  expect_error("[{\"op\": \"input\"}, {\"op\": \"dwconv\", \"k\": 9}]",
+               "node 1: “k” must be an integer from 1 to 7");
+  expect_error("[{\"op\": \"input\"}, {\"op\": \"dwconv\", \"bias\": 1}]",
+               "node 1: “bias” must be true or false");
+  expect_error("[{\"op\": \"input\"}, {\"op\": \"dwconv\", \"out\": 3}]",
+               "node 1: unknown field “out”");
+  expect_error("[{\"op\": \"input\"}, {\"op\": \"layernorm\", \"eps\": 1e-5}]",
+               "node 1: unknown field “eps”");
+  expect_error("[{\"op\": \"input\"}, {\"op\": \"scale\", \"bias\": true}]",
+               "node 1: unknown field “bias”");
+  expect_error("[{\"op\": \"input\"}, {\"op\": \"sigmoid\", \"in\": [0, 0]}]",
+               "node 1 (sigmoid): “in” must list 1 to 1");
+}
+
+/* The parameters of the NAFNet ops: their tensors and shapes in the
+ * documented order, and their start (layer norms the identity, scales 0,
+ * depthwise filters He-initialised for their fan-in k·k). */
+static void
+test_naf_params(void)
+{
+  GError *error = NULL;
+  AenetNetwork *net = aenet_network_new(naf_block, strlen(naf_block), &error);
+  g_assert_no_error(error);
+  aenet_network_init_params(net, 5);
+  static const struct {
+    const char *name;
+    int n_dims;
+    gint64 shape[4];
+  } expected[] = {
+    { "nodes.4.weight", 4, { 8, 16, 3, 3 } },
+    { "nodes.4.bias", 1, { 8 } },
+    { "nodes.5.weight", 1, { 8 } },
+    { "nodes.5.bias", 1, { 8 } },
+    { "nodes.6.weight", 4, { 16, 8, 1, 1 } },
+    { "nodes.6.bias", 1, { 16 } },
+    { "nodes.7.weight", 4, { 16, 1, 3, 3 } },
+    { "nodes.7.bias", 1, { 16 } },
+    { "nodes.9.weight", 4, { 8, 8, 1, 1 } },
+    { "nodes.9.bias", 1, { 8 } },
+    { "nodes.12.weight", 4, { 8, 8, 1, 1 } },
+    { "nodes.12.bias", 1, { 8 } },
+    { "nodes.13.scale", 1, { 8 } },
+    { "nodes.15.weight", 4, { 8, 1, 5, 5 } },
+    { "nodes.17.weight", 4, { 12, 8, 3, 3 } },
+    { "nodes.17.bias", 1, { 12 } },
+  };
+  g_assert_cmpuint(aenet_network_get_n_param_tensors(net), ==, G_N_ELEMENTS(expected));
+  const float *params = aenet_network_get_params(net);
+  gsize offset = 0;
+  for (guint i = 0; i < G_N_ELEMENTS(expected); i++) {
+    const AenetParamInfo *p = aenet_network_get_param_info(net, i);
+    g_assert_cmpstr(p->name, ==, expected[i].name);
+    g_assert_cmpint(p->n_dims, ==, expected[i].n_dims);
+    gsize count = 1;
+    for (int d = 0; d < p->n_dims; d++) {
+      g_assert_cmpint(p->shape[d], ==, expected[i].shape[d]);
+      count *= p->shape[d];
+    }
+    g_assert_cmpuint(p->n_elements, ==, count);
+    g_assert_cmpuint(p->offset, ==, offset); /* one after the other, in node order */
+    offset += count;
+  }
+  g_assert_cmpuint(aenet_network_get_n_params(net), ==, offset);
+  /* Tensors 2, 3 and 12: the layer norm's weight and bias, the scale. */
+  for (int j = 0; j < 8; j++) {
+    g_assert_cmpfloat(params[aenet_network_get_param_info(net, 2)->offset + j], ==, 1.0f);
+    g_assert_cmpfloat(params[aenet_network_get_param_info(net, 3)->offset + j], ==, 0.0f);
+    g_assert_cmpfloat(params[aenet_network_get_param_info(net, 12)->offset + j], ==, 0.0f);
+  }
+  /* The 16 3×3 depthwise filters (tensor 6): standard deviation √(2/9). */
+  const AenetParamInfo *dw = aenet_network_get_param_info(net, 6);
+  double sum2 = 0;
+  for (gsize j = 0; j < dw->n_elements; j++)
+    sum2 += (double)params[dw->offset + j] * params[dw->offset + j];
+  double std = sqrt(sum2 / dw->n_elements);
+  g_test_message("depthwise filters: standard deviation %.3f, expected %.3f", std, sqrt(2.0 / 9));
+  g_assert_cmpfloat(fabs(std / sqrt(2.0 / 9) - 1), <, 0.2);
+
+  /* Multiply-adds per image pixel at half resolution: convs 16·8·9,
+   * 8·16, 8·8, 8·8 and 8·12·9, depthwise 16·9 and 8·25. */
+  g_assert_cmpfloat(aenet_network_get_macs_per_pixel(net), ==,
+                    (16 * 8 * 9 + 8 * 16 + 8 * 8 + 8 * 8 + 8 * 12 * 9 + 16 * 9 + 8 * 25) / 4.0);
+  /* Reach: unshuffle 1, the 3×3 convs and dwconv 2 each, the 5×5 dwconv 4. */
+  g_assert_cmpint(aenet_network_get_reach(net), ==, 1 + 2 + 2 + 4 + 2);
+  aenet_network_free(net);
 }
 
 /* Perturbing one input pixel changes no output farther than the reach. */
 static void
+check_reach(const char *name, const char *json)
+{
+  AenetNetwork *net = new_network(json, 1);
+  int reach = aenet_network_get_reach(net), s = aenet_network_get_scale(net);
+  int side = 2 * ((reach + 20) / 16 * 16 + 16);
+  gsize n_in = (gsize)3 * side * side, n_out = n_in * s * s;
+  float *input = g_new0(float, n_in);
+  AenetRng rng;
+  aenet_rng_init(&rng, 9);
+  test_fill_uniform(input, n_in, &rng, 0, 1);
+  int cy = side / 2, cx = side / 2, os = side * s;
+  /* The im2col path's output does not move at all beyond the reach; the
+   * Winograd path's may, by rounding (its tiles sum terms that cancel). */
+  for (int kernel = AENET_CONV_WINOGRAD; kernel <= AENET_CONV_IM2COL; kernel++) {
+    GError *error = NULL;
+    AenetWorkspace *ws = aenet_workspace_new(net, side, side, FALSE, &error);
+    g_assert_no_error(error);
+    aenet_workspace_set_conv_kernel(ws, kernel);
+    aenet_network_forward(net, ws, input, 0.1f);
+    float *before = g_memdup2(aenet_workspace_get_output(ws), n_out * sizeof(float));
+    input[(gsize)cy * side + cx] += 0.5f;
+    aenet_network_forward(net, ws, input, 0.1f);
+    input[(gsize)cy * side + cx] -= 0.5f;
+    const float *after = aenet_workspace_get_output(ws);
+    int farthest = 0;
+    double beyond = 0.0;
+    for (int c = 0; c < 3; c++)
+      for (int y = 0; y < os; y++)
+        for (int x = 0; x < os; x++) {
+          gsize o = ((gsize)c * os + y) * os + x;
+          int d = MAX(abs(y / s - cy), abs(x / s - cx));
+          if (after[o] != before[o])
+            farthest = MAX(farthest, d);
+          if (d > reach)
+            beyond = MAX(beyond, fabs(after[o] - before[o]));
+        }
+    g_test_message("%s, %s: reach %d, farthest change %d, largest change beyond %.2g", name,
+                   aenet_conv_kernel_name(kernel), reach, farthest, beyond);
+    g_assert_cmpint(farthest, >, 0);
+    if (kernel == AENET_CONV_IM2COL)
+      g_assert_cmpint(farthest, <=, reach);
+    g_assert_cmpfloat(beyond, <=, 1e-5); /* as tiled against whole */
+    g_free(before);
+    aenet_workspace_free(ws);
+  }
+  g_free(input);
+  aenet_network_free(net);
+}
+
+static void
 test_reach(void)
 {
-  const AenetPreset *presets = aenet_presets_get();
-  for (const AenetPreset *p = presets; p->name != NULL; p++) {
-    if (strcmp(p->name, "unet-denoise-small") != 0 && strcmp(p->name, "unet-x2") != 0)
-      continue;
-    char *json = aenet_preset_build_graph(p);
-    AenetNetwork *net = new_network(json, 1);
-    int reach = aenet_network_get_reach(net), s = aenet_network_get_scale(net);
-    int side = 2 * ((reach + 20) / 16 * 16 + 16);
-    gsize n_in = (gsize)3 * side * side, n_out = n_in * s * s;
-    float *input = g_new0(float, n_in);
-    AenetRng rng;
-    aenet_rng_init(&rng, 9);
-    test_fill_uniform(input, n_in, &rng, 0, 1);
-    int cy = side / 2, cx = side / 2, os = side * s;
-    /* The im2col path's output does not move at all beyond the reach; the
-     * Winograd path's may, by rounding (its tiles sum terms that cancel). */
-    for (int kernel = AENET_CONV_WINOGRAD; kernel <= AENET_CONV_IM2COL; kernel++) {
-      GError *error = NULL;
-      AenetWorkspace *ws = aenet_workspace_new(net, side, side, FALSE, &error);
-      g_assert_no_error(error);
-      aenet_workspace_set_conv_kernel(ws, kernel);
-      aenet_network_forward(net, ws, input, 0.1f);
-      float *before = g_memdup2(aenet_workspace_get_output(ws), n_out * sizeof(float));
-      input[(gsize)cy * side + cx] += 0.5f;
-      aenet_network_forward(net, ws, input, 0.1f);
-      input[(gsize)cy * side + cx] -= 0.5f;
-      const float *after = aenet_workspace_get_output(ws);
-      int farthest = 0;
-      double beyond = 0.0;
-      for (int c = 0; c < 3; c++)
-        for (int y = 0; y < os; y++)
-          for (int x = 0; x < os; x++) {
-            gsize o = ((gsize)c * os + y) * os + x;
-            int d = MAX(abs(y / s - cy), abs(x / s - cx));
-            if (after[o] != before[o])
-              farthest = MAX(farthest, d);
-            if (d > reach)
-              beyond = MAX(beyond, fabs(after[o] - before[o]));
-          }
-      g_test_message("%s, %s: reach %d, farthest change %d, largest change beyond %.2g", p->name,
-                     aenet_conv_kernel_name(kernel), reach, farthest, beyond);
-      g_assert_cmpint(farthest, >, 0);
-      if (kernel == AENET_CONV_IM2COL)
-        g_assert_cmpint(farthest, <=, reach);
-      g_assert_cmpfloat(beyond, <=, 1e-5); /* as tiled against whole */
-      g_free(before);
-      aenet_workspace_free(ws);
-    }
-    g_free(input);
-    aenet_network_free(net);
+  const char *names[] = { "unet-denoise-small", "unet-x2" };
+  for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+    char *json = aenet_preset_build_graph(aenet_preset_find(names[i], NULL));
+    check_reach(names[i], json);
     g_free(json);
   }
+  check_reach("naf_block", naf_block);
+  check_reach("gates", gates);
 }
 
 static void
@@ -531,6 +741,15 @@ test_tile_margins(void)
   net = new_network(branches, 1);
   static const int branch[] = { 3, 2, 2, 1, 1, 1, 1, 1, 0, 0 };
   expect_margins(net, "branches", NULL, branch, G_N_ELEMENTS(branch));
+  aenet_network_free(net);
+
+  /* gates from the output back: conv 9 reads 1 of add 8, so add 8, mul 7
+   * and gates 6, 4 and 3 need 1; dwconv 5 reads 1 + 3 of node 2, more
+   * than gate 4 does; gate 3 reads 1 of node 1 and dwconv 2 reads 4 + 1;
+   * conv 1 reads 6 of the input. */
+  net = new_network(gates, 1);
+  static const int gate[] = { 6, 5, 4, 1, 1, 1, 1, 1, 1, 0, 0 };
+  expect_margins(net, "gates", NULL, gate, G_N_ELEMENTS(gate));
   aenet_network_free(net);
 
   /* The shipped denoiser's architecture: its convs need 42, 40, 36, 32,
@@ -643,6 +862,8 @@ test_tile_small_graphs(void)
   check_tile("small_unet", small_unet);
   check_tile("small_upscaler", small_upscaler);
   check_tile("branches", branches);
+  check_tile("naf_block", naf_block);
+  check_tile("gates", gates);
 }
 
 static void
@@ -662,9 +883,12 @@ main(int argc, char **argv)
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/network/forward-unet", test_forward_unet);
   g_test_add_func("/network/forward-upscaler", test_forward_upscaler);
+  g_test_add_func("/network/forward-naf", test_forward_naf);
   g_test_add_func("/network/gradients-unet", test_gradients_unet);
   g_test_add_func("/network/gradients-upscaler", test_gradients_upscaler);
+  g_test_add_func("/network/gradients-naf", test_gradients_naf);
   g_test_add_func("/network/parse-errors", test_parse_errors);
+  g_test_add_func("/network/naf-params", test_naf_params);
   g_test_add_func("/network/reach", test_reach);
   g_test_add_func("/network/presets", test_presets_valid);
   g_test_add_func("/network/workspace-alignment", test_workspace_alignment);
