@@ -767,6 +767,24 @@ aenet_network_get_param_info(const AenetNetwork *net, guint index)
   return &g_array_index(net->param_info, AenetParamInfo, index);
 }
 
+/* Whether node i is read, and only by ReLUs (plain, leaky or parametric). */
+static gboolean
+read_by_rectifiers(const AenetNetwork *net, int i)
+{
+  gboolean read = FALSE;
+  for (int j = i + 1; j <= net->nodes[i].last_use; j++) {
+    const Node *r = &net->nodes[j];
+    for (int k = 0; k < r->n_in; k++) {
+      if (r->in[k] != i)
+        continue;
+      if (r->op != OP_RELU && r->op != OP_LEAKY_RELU && r->op != OP_PRELU)
+        return FALSE;
+      read = TRUE;
+    }
+  }
+  return read;
+}
+
 void
 aenet_network_init_params(AenetNetwork *net, guint64 seed)
 {
@@ -786,9 +804,14 @@ aenet_network_init_params(AenetNetwork *net, guint64 seed)
       /* A depthwise filter sees k·k inputs of one channel. */
       int fan_in = (n->op == OP_CONV ? net->nodes[n->in[0]].channels : 1) * n->k * n->k;
       gsize count = (gsize)c * fan_in;
-      /* He initialisation; the last layer starts small so that a residual
-       * network begins close to the identity (or to bicubic). */
-      double std = sqrt(2.0 / fan_in) * (i == last_conv ? 0.1 : 1.0);
+      /* Weights that keep the variance of what flows through: 2 / fan_in
+       * where a ReLU halves it (He et al.), 1 / fan_in where nothing does
+       * (with 2, each of the six convolutions on NAFNet's path from
+       * entry to exit would double it). The last layer starts small so
+       * that a residual network begins close to the identity (or to
+       * bicubic). */
+      double gain = read_by_rectifiers(net, i) ? 2.0 : 1.0;
+      double std = sqrt(gain / fan_in) * (i == last_conv ? 0.1 : 1.0);
       for (gsize j = 0; j < count; j++)
         w[j] = std * aenet_rng_normal(&rng);
       if (n->has_bias)

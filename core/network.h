@@ -101,9 +101,11 @@ gsize aenet_network_get_n_params(const AenetNetwork *net);
 float *aenet_network_get_params(AenetNetwork *net);
 guint aenet_network_get_n_param_tensors(const AenetNetwork *net);
 const AenetParamInfo *aenet_network_get_param_info(const AenetNetwork *net, guint index);
-/* Sets parameters from a seeded generator: convolution weights with a
- * fan-in scaled (He) normal init, biases 0, prelu slopes 0.25, layernorm
- * weights 1, scales 0 (so that blocks x + scale · f(x) start as the identity). */
+/* Sets parameters from a seeded generator: convolution weights normal with
+ * variance 2 / fan-in where only ReLUs read them (He), 1 / fan-in
+ * elsewhere, the last convolution's 10 times smaller; biases 0, prelu
+ * slopes 0.25, layernorm weights 1, scales 0 (so that blocks
+ * x + scale · f(x) start as the identity). */
 void aenet_network_init_params(AenetNetwork *net, guint64 seed);
 
 /* Bytes a workspace for an h × w input takes. */

@@ -528,9 +528,24 @@ test_parse_errors(void)
                "node 1 (sigmoid): “in” must list 1 to 1");
 }
 
+/* Checks that parameter tensor index of net was drawn with the given
+ * variance (its standard deviation within 20%). */
+static void
+check_weight_std(AenetNetwork *net, guint index, double variance)
+{
+  const AenetParamInfo *p = aenet_network_get_param_info(net, index);
+  const float *w = aenet_network_get_params(net) + p->offset;
+  double sum2 = 0;
+  for (gsize j = 0; j < p->n_elements; j++)
+    sum2 += (double)w[j] * w[j];
+  double std = sqrt(sum2 / p->n_elements);
+  g_test_message("%s: standard deviation %.3f, expected %.3f", p->name, std, sqrt(variance));
+  g_assert_cmpfloat(fabs(std / sqrt(variance) - 1), <, 0.2);
+}
+
 /* The parameters of the NAFNet ops: their tensors and shapes in the
  * documented order, and their start (layer norms the identity, scales 0,
- * depthwise filters He-initialised for their fan-in k·k). */
+ * depthwise filters scaled for their fan-in k·k). */
 static void
 test_naf_params(void)
 {
@@ -583,14 +598,12 @@ test_naf_params(void)
     g_assert_cmpfloat(params[aenet_network_get_param_info(net, 3)->offset + j], ==, 0.0f);
     g_assert_cmpfloat(params[aenet_network_get_param_info(net, 12)->offset + j], ==, 0.0f);
   }
-  /* The 16 3×3 depthwise filters (tensor 6): standard deviation √(2/9). */
-  const AenetParamInfo *dw = aenet_network_get_param_info(net, 6);
-  double sum2 = 0;
-  for (gsize j = 0; j < dw->n_elements; j++)
-    sum2 += (double)params[dw->offset + j] * params[dw->offset + j];
-  double std = sqrt(sum2 / dw->n_elements);
-  g_test_message("depthwise filters: standard deviation %.3f, expected %.3f", std, sqrt(2.0 / 9));
-  g_assert_cmpfloat(fabs(std / sqrt(2.0 / 9) - 1), <, 0.2);
+  /* Weights keep the variance of what flows through: the 16 3×3
+   * depthwise filters (tensor 6), read by a gate, and the 3×3 conv 4, read
+   * by a layer norm and an add, have a standard deviation of √(1 / fan-in);
+   * small_unet's 1×1 conv 8 (8 inputs), read by a ReLU, of √(2 / 8). */
+  check_weight_std(net, 6, 1.0 / 9);
+  check_weight_std(net, 0, 1.0 / 144);
 
   /* Multiply-adds per image pixel at half resolution: convs 16·8·9,
    * 8·16, 8·8, 8·8 and 8·12·9, depthwise 16·9 and 8·25. */
@@ -598,6 +611,13 @@ test_naf_params(void)
                     (16 * 8 * 9 + 8 * 16 + 8 * 8 + 8 * 8 + 8 * 12 * 9 + 16 * 9 + 8 * 25) / 4.0);
   /* Reach: unshuffle 1, the 3×3 convs and dwconv 2 each, the 5×5 dwconv 4. */
   g_assert_cmpint(aenet_network_get_reach(net), ==, 1 + 2 + 2 + 4 + 2);
+  aenet_network_free(net);
+
+  net = aenet_network_new(small_unet, strlen(small_unet), &error);
+  g_assert_no_error(error);
+  aenet_network_init_params(net, 5);
+  g_assert_cmpstr(aenet_network_get_param_info(net, 5)->name, ==, "nodes.8.weight");
+  check_weight_std(net, 5, 2.0 / 8);
   aenet_network_free(net);
 }
 
