@@ -196,6 +196,14 @@ test_seamless_upscale(void)
   check_seamless("unet-x3", 45, 38, 3);
 }
 
+/* NAFNet's blocks: layer norms, gates, depthwise convolutions. */
+static void
+test_seamless_naf(void)
+{
+  check_seamless("naf-denoise", 53, 38, 3);
+  check_seamless("naf-photo", 50, 33, 3);
+}
+
 static void
 test_alpha_and_gray(void)
 {
@@ -467,6 +475,7 @@ main(int argc, char **argv)
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/tiler/seamless-denoise", test_seamless_denoise);
   g_test_add_func("/tiler/seamless-upscale", test_seamless_upscale);
+  g_test_add_func("/tiler/seamless-naf", test_seamless_naf);
   g_test_add_func("/tiler/alpha-and-gray", test_alpha_and_gray);
   g_test_add_func("/tiler/region", test_region);
   g_test_add_func("/tiler/tiny-images", test_tiny_images);

@@ -7,16 +7,24 @@
 
 G_BEGIN_DECLS
 
+/* What the levels of a denoiser's U-Net are built of (see presets.c). */
+typedef enum {
+  AENET_BLOCK_CONV_RELU, /* a 3×3 convolution and a ReLU */
+  AENET_BLOCK_NAF,       /* NAFNet's block and its feed-forward network */
+} AenetBlockKind;
+
 typedef struct {
   const char *name;        /* "unet-denoise", "unet-x2", ... */
   const char *task;        /* "denoise" or "upscale" */
   int scale;               /* 1 for denoise */
   const char *description; /* one line for --help and aenet info */
-  /* The graph: widths at the first and the deeper levels, extra
-   * convolutions at the first level (denoisers), and whether a denoiser is
+  /* The graph: widths at the first and the deeper levels; for denoisers,
+   * the kind of their blocks, how many there are at 1/2 and at 1/4
+   * resolution (on each side) and at 1/8, and whether the denoiser is
    * blind (takes no noise level). */
   int width_first, width;
-  int extra;
+  AenetBlockKind block;
+  int blocks[3];
   gboolean blind;
 } AenetPreset;
 
