@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The PyTorch bridge (tools/torch) against aenet's command.
 
-For every shipped model, every preset (random weights written by PyTorch),
+For every shipped model, every preset (random weights written by PyTorch,
+random biases and scales),
 a graph with every op and field, and a gray network: PyTorch's output
 equals `aenet denoise` / `aenet upscale` within 1/255 on crops of real
 photos (16-bit TIFF in and out, so the reference is not rounded to 8 bits).
@@ -63,9 +64,18 @@ ALL_OPS = [
     {"op": "shuffle", "factor": 2},
     {"op": "add", "in": [13, 5]},
     {"op": "relu"},
+    {"op": "dwconv", "k": 5},
+    {"op": "layernorm"},
+    {"op": "conv", "out": 32, "k": 1},
+    {"op": "dwconv", "k": 3, "bias": False},
+    {"op": "gate"},
+    {"op": "sigmoid"},
+    {"op": "mul", "in": [20, 21]},
+    {"op": "scale"},
+    {"op": "add", "in": [23, 15]},
     {"op": "conv", "out": 27},
     {"op": "shuffle", "factor": 3},
-    {"op": "add", "in": [17, 0]},
+    {"op": "add", "in": [26, 0]},
 ]
 
 results = []
@@ -171,6 +181,16 @@ def compare_outputs(label, model, model_path, folder):
               f"max difference {diff * 255:.4f}/255")
 
 
+def randomise_vectors(model, bound):
+    """Biases, slopes and scales uniform in [-bound, bound] (layer norms'
+    weights stay 1), so that every parameter counts: fresh scales are 0,
+    which leaves NAFNet's blocks out."""
+    with torch.no_grad():
+        for name, p in model.net.named_parameters():
+            if not name.endswith("weight"):
+                p.uniform_(-bound, bound)
+
+
 def tensor_bytes(path):
     tensors, _ = safetensors_io.read(path)
     return {k: v.astype("<f4").tobytes() for k, v in tensors.items()}
@@ -248,6 +268,7 @@ def main():
 
         for arch in presets:
             model = aenet_torch.new_from_arch(arch, seed=7, aenet=AENET)
+            randomise_vectors(model, 0.1)
             path = os.path.join(folder, arch + ".safetensors")
             aenet_torch.save(model, path, name=arch)
             compare_outputs(f"{arch} (random)", model, path, folder)
@@ -258,10 +279,7 @@ def main():
 
         # Ops and fields no shipped model uses, with random biases and slopes.
         model = aenet_torch.AenetModel(aenet_torch.AenetNet(ALL_OPS).init_params(3))
-        with torch.no_grad():
-            for name, p in model.net.named_parameters():
-                if not name.endswith("weight"):
-                    p.uniform_(-0.3, 0.3)
+        randomise_vectors(model, 0.3)
         path = os.path.join(folder, "all-ops.safetensors")
         aenet_torch.save(model, path)
         compare_outputs("every op", model, path, folder)

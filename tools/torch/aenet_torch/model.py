@@ -2,11 +2,13 @@
 
 Tensors are NCHW, values in [0, 1] as stored in the file (gamma-encoded).
 The module's parameters are named as in the model file ("nodes.<i>.weight",
-"nodes.<i>.bias", "nodes.<i>.alpha"), so its state_dict is the file's
-tensors. Semantics follow core/network.c, core/ops.c and core/resize.c:
-convolutions are zero-padded by k // 2, (un)shuffle is PyTorch's channel
-order, bicubic is MATLAB's kernel with edge pixels replicated, noise_level
-is a constant channel sigma / 255.
+"nodes.<i>.bias", "nodes.<i>.alpha", "nodes.<i>.scale"), so its state_dict
+is the file's tensors. Semantics follow core/network.c, core/ops.c and
+core/resize.c: convolutions (dwconv: groups = channels) are zero-padded by
+k // 2, (un)shuffle is PyTorch's channel order, bicubic is MATLAB's kernel
+with edge pixels replicated, noise_level is a constant channel sigma / 255,
+layernorm normalises the channels of each pixel (eps AENET_LAYER_NORM_EPS),
+gate multiplies the first half of the channels by the second.
 
 `run_image` processes a whole image as aenet's tiler does: mirrored
 (half-sample symmetric) context of the network's reach around it, sides
@@ -27,7 +29,10 @@ import torch.nn.functional as F
 from . import safetensors_io
 
 OPS = ("input", "noise_level", "conv", "relu", "leaky_relu", "prelu", "add", "concat",
-       "shuffle", "unshuffle", "bicubic")
+       "shuffle", "unshuffle", "bicubic", "dwconv", "gate", "layernorm", "sigmoid", "mul",
+       "scale")
+# core/ops.h's AENET_LAYER_NORM_EPS
+LAYER_NORM_EPS = 1e-6
 
 
 class GraphError(ValueError):
@@ -38,6 +43,14 @@ class _PReLU(nn.Module):
     def __init__(self, channels):
         super().__init__()
         self.alpha = nn.Parameter(torch.full((channels,), 0.25))
+
+
+class _Scale(nn.Module):
+    """A learned multiplier per channel (NAFNet's beta and gamma), starting at 0."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.scale = nn.Parameter(torch.zeros(channels))
 
 
 # ---- bicubic, MATLAB's imresize kernel (core/resize.c) ----
@@ -99,7 +112,7 @@ class AenetNet(nn.Module):
                 raise GraphError(f"network node {i}: unknown operation {op!r} "
                                  f"(this module knows {', '.join(OPS)})")
             allowed = {"input": {"channels"}, "conv": {"out", "k", "stride", "bias"},
-                       "leaky_relu": {"slope"}, "shuffle": {"factor"},
+                       "dwconv": {"k", "bias"}, "leaky_relu": {"slope"}, "shuffle": {"factor"},
                        "unshuffle": {"factor"}, "bicubic": {"factor"}}.get(op, set())
             extra = set(node) - allowed - {"op", "in"}
             if extra:
@@ -110,6 +123,11 @@ class AenetNet(nn.Module):
                 ins = node.get("in", [i - 1])
                 if not ins or any(not isinstance(j, int) or not 0 <= j < i for j in ins):
                     raise GraphError(f"network node {i} ({op}): bad inputs {ins}")
+            if op in ("add", "mul") and (len(ins) != 2 or any(
+                    self.channels[j] != self.channels[ins[0]]
+                    or self.size[j] != self.size[ins[0]] for j in ins)):
+                raise GraphError(f"network node {i} ({op}): needs two inputs of the same "
+                                 f"channels and size, not {ins}")
             self.inputs.append(ins)
             c = self.channels[ins[0]] if ins else 1
             size = self.size[ins[0]] if ins else Fraction(1)
@@ -130,6 +148,21 @@ class AenetNet(nn.Module):
                 size = size / stride
                 self.macs_per_pixel += float(size * size) * cout * c * k * k
                 c = cout
+            elif op == "dwconv":
+                k = node.get("k", 3)
+                self.nodes[str(i)] = nn.Conv2d(c, c, k, padding=k // 2, groups=c,
+                                               bias=node.get("bias", True))
+                r += k // 2 * in_pixel
+                self.macs_per_pixel += float(size * size) * c * k * k
+            elif op == "gate":
+                if c % 2:
+                    raise GraphError(f"network node {i} (gate): {c} channels, not an even "
+                                     f"number")
+                c //= 2
+            elif op == "layernorm":
+                self.nodes[str(i)] = nn.LayerNorm(c, eps=LAYER_NORM_EPS)
+            elif op == "scale":
+                self.nodes[str(i)] = _Scale(c)
             elif op == "prelu":
                 self.nodes[str(i)] = _PReLU(c)
             elif op == "concat":
@@ -190,6 +223,19 @@ class AenetNet(nn.Module):
                 y = F.leaky_relu(a, node.get("slope", 0.2))
             elif op == "prelu":
                 y = F.prelu(a, self.nodes[str(i)].alpha)
+            elif op == "dwconv":
+                y = self.nodes[str(i)](a)
+            elif op == "gate":
+                first, second = a.chunk(2, dim=1)
+                y = first * second
+            elif op == "layernorm":  # over the channels of each pixel
+                y = self.nodes[str(i)](a.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+            elif op == "sigmoid":
+                y = torch.sigmoid(a)
+            elif op == "scale":
+                y = a * self.nodes[str(i)].scale.view(1, -1, 1, 1)
+            elif op == "mul":
+                y = a * outs[ins[1]]
             elif op == "add":
                 y = a + outs[ins[1]]
             elif op == "concat":
@@ -204,21 +250,33 @@ class AenetNet(nn.Module):
         return outs[-1]
 
     def init_params(self, seed=1):
-        """Fresh weights like aenet_network_init_params: He normal, the last
-        conv 10x smaller (a residual net starts near identity or bicubic),
-        biases 0, PReLU 0.25. (aenet's own random stream is not reproduced.)"""
+        """Fresh weights like aenet_network_init_params: normal with variance
+        2 / fan-in where only ReLUs read them (He), 1 / fan-in elsewhere, the
+        last conv 10x smaller (a residual net starts near identity or
+        bicubic), biases 0, PReLU 0.25, layernorm 1 and 0, scales 0 (blocks
+        x + scale * f(x) start as the identity). (aenet's own random stream
+        is not reproduced.)"""
         g = torch.Generator().manual_seed(seed)
-        convs = [m for m in self.nodes.values() if isinstance(m, nn.Conv2d)]
+        last_conv = max((i for i, n in enumerate(self.graph) if n["op"] == "conv"), default=-1)
+        rectifiers = ("relu", "leaky_relu", "prelu")
         with torch.no_grad():
-            for m in self.nodes.values():
+            for key, m in self.nodes.items():
+                i = int(key)
                 if isinstance(m, _PReLU):
                     m.alpha.fill_(0.25)
-                    continue
-                cin, k = m.in_channels, m.kernel_size[0]
-                std = math.sqrt(2.0 / (cin * k * k)) * (0.1 if m is convs[-1] else 1.0)
-                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * std)
-                if m.bias is not None:
+                elif isinstance(m, nn.LayerNorm):
+                    m.weight.fill_(1.0)
                     m.bias.zero_()
+                elif isinstance(m, _Scale):
+                    m.scale.zero_()
+                else:
+                    readers = [n["op"] for j, n in enumerate(self.graph) if i in self.inputs[j]]
+                    gain = 2.0 if readers and all(op in rectifiers for op in readers) else 1.0
+                    fan_in = m.in_channels // m.groups * m.kernel_size[0] ** 2
+                    std = math.sqrt(gain / fan_in) * (0.1 if i == last_conv else 1.0)
+                    m.weight.copy_(torch.randn(m.weight.shape, generator=g) * std)
+                    if m.bias is not None:
+                        m.bias.zero_()
         return self
 
 
