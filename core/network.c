@@ -987,10 +987,10 @@ plan_workspace(const AenetNetwork *net, int h, int w, WorkspaceKind kind, Plan *
     /* Inference: buffers live from the node that writes them to their
      * last reader, and are placed in memory by lifetime (below). An
      * element-wise op works in place in an input that nobody reads after
-     * it (see works_in_place), extending that buffer's life. A shuffle added into an add
-     * has no buffer: the add reads the shuffle's input, which so lives
-     * until the add. A buffer is as large as the largest output computed
-     * in it. */
+     * it (see works_in_place), extending that buffer's life. A shuffle
+     * added into an add has no buffer: the add reads the shuffle's input,
+     * which so lives until the add. A buffer is as large as the largest
+     * output computed in it. */
     int *buf = g_new(int, n);       /* node whose buffer a node writes, -1 = none */
     int *until = g_new(int, n);     /* per node: the last node that reads it */
     int *end = g_new(int, n);       /* per buffer (by owner): end of its life */

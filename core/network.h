@@ -18,18 +18,17 @@
  *     {"op": "sigmoid"}, {"op": "mul", "in": [a, b]},
  *     {"op": "scale"} ]                           a learned multiplier per channel
  *
- * Parameters of node i are the tensors "nodes.<i>.weight" (cout, cin, k, k)
- * and "nodes.<i>.bias" (cout) of a conv, "nodes.<i>.weight" (c, 1, k, k) and
- * "nodes.<i>.bias" (c) of a dwconv, "nodes.<i>.alpha" (c) of a prelu,
- * "nodes.<i>.weight" (c) and "nodes.<i>.bias" (c) of a layernorm and
- * "nodes.<i>.scale" (c) of a scale. They live in one flat array in node
- * order, so gradients and optimizer moments can use the same layout and
- * the optimizer is one loop.
+ * Parameters of node i are the tensors "nodes.<i>.weight" and
+ * "nodes.<i>.bias" (conv, dwconv, layernorm), "nodes.<i>.alpha" (prelu) or
+ * "nodes.<i>.scale" (scale), with the shapes aenet_network_get_param_info
+ * gives (the layout is at the top of network.c). They live in one flat
+ * array in node order, so gradients and optimizer moments can use the same
+ * layout and the optimizer is one loop.
  *
  * A workspace holds what one forward (and backward) pass on an input of a
  * fixed size needs: every node's output, their gradients when training, and
  * the shared scratch. Inference workspaces reuse buffers whose values are no
- * longer needed, work in place where they can (activations, adds) and run
+ * longer needed, work in place where they can (element-wise ops) and run
  * 3×3 convolutions by Winograd's method, whose weights the network prepares
  * from its parameters on the first inference pass after they changed (a
  * cache of 4 floats per 3×3 weight, outside the workspaces). One workspace
