@@ -375,6 +375,20 @@ train_step(Trainer *t, StepWorker *workers, const Batch *batch)
 
 /* ---- validation ------------------------------------------------------- */
 
+/* A validation image through the photo mix: the same degradation for
+ * image k at every validation. */
+static gboolean
+degrade_for_validation(float *image, int h, int w, guint k, const AenetPhotoMix *mix,
+                       GError **error)
+{
+  AenetRng rng;
+  aenet_rng_init(&rng, 0x5eed0000 + k);
+  float *scratch = g_new(float, aenet_degrade_camera_scratch_size(h, w));
+  gboolean ok = aenet_degrade_photo(image, scratch, h, w, mix, &rng, error);
+  g_free(scratch);
+  return ok;
+}
+
 /* Mean PSNR of the model and of the baseline over the validation images. */
 static gboolean
 validate(Trainer *t, double *psnr, double *baseline, GError **error)
@@ -398,15 +412,13 @@ validate(Trainer *t, double *psnr, double *baseline, GError **error)
     gboolean ok;
     if (c->scale == 1) {
       /* The same noise every time: a seed per image. */
-      AenetRng rng;
-      aenet_rng_init(&rng, 0x5eed0000 + k);
       lr = g_memdup2(hr, n * sizeof(float));
       ok = TRUE;
-      if (c->photo) {
-        float *scratch = g_new(float, aenet_degrade_camera_scratch_size(h, w));
-        ok = aenet_degrade_photo(lr, scratch, h, w, &aenet_photo_mix_denoise, &rng, error);
-        g_free(scratch);
-      } else {
+      if (c->photo)
+        ok = degrade_for_validation(lr, h, w, k, &aenet_photo_mix_denoise, error);
+      else {
+        AenetRng rng;
+        aenet_rng_init(&rng, 0x5eed0000 + k);
         aenet_degrade_gaussian(lr, n, c->val_sigma, &rng);
         aenet_degrade_quantize(lr, n, 255);
       }
@@ -417,7 +429,11 @@ validate(Trainer *t, double *psnr, double *baseline, GError **error)
       }
     } else {
       int s = c->scale;
-      ok = aenet_tiler_run_planar(t->net, lr, 3, h / s, w / s, out, &opt, error);
+      /* Photo upscalers are chosen on what they learn: low-resolution
+       * images through the photo mix (some stay clean), against bicubic
+       * of the same inputs. */
+      ok = !c->photo || degrade_for_validation(lr, h / s, w / s, k, &aenet_photo_mix_upscale, error);
+      ok = ok && aenet_tiler_run_planar(t->net, lr, 3, h / s, w / s, out, &opt, error);
       if (ok) {
         aenet_metrics_upscale(out, hr, 3, h, w, s, &p, NULL);
         float *scratch = g_new(float, aenet_resize_scratch_size(3, h / s, w / s, h, w));
