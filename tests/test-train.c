@@ -289,6 +289,23 @@ save_random_preset(const char *name, const char *task, const char *path)
   return m;
 }
 
+/* One training step of an upscaler on small patches that leaves the
+ * weights as they started; the caller sets the model to start from. */
+static void
+one_step_upscale_config(AenetTrainConfig *cfg, int scale, const char *data, const char *out)
+{
+  aenet_train_config_init(cfg, "upscale", scale);
+  g_clear_pointer(&cfg->arch, g_free);
+  cfg->data_dir = g_strdup(data);
+  cfg->out = g_strdup(out);
+  cfg->patch = 8;
+  cfg->batch = 2;
+  cfg->steps = 1;
+  cfg->lr = 1e-12;
+  cfg->val_every = 0;
+  cfg->val_images = 2;
+}
+
 static void
 test_init_from_other_scale(void)
 {
@@ -299,17 +316,9 @@ test_init_from_other_scale(void)
   AenetModel *source = save_random_preset("unet-x2", "upscale", x2);
 
   AenetTrainConfig cfg;
-  aenet_train_config_init(&cfg, "upscale", 3);
+  one_step_upscale_config(&cfg, 3, data, out);
   cfg.arch = g_strdup("unet-x3");
   cfg.init_from = g_strdup(x2);
-  cfg.data_dir = g_strdup(data);
-  cfg.out = g_strdup(out);
-  cfg.patch = 8;
-  cfg.batch = 2;
-  cfg.steps = 1;
-  cfg.lr = 1e-12; /* so the one step leaves the weights as they started */
-  cfg.val_every = 0;
-  cfg.val_images = 2;
   GPtrArray *messages = g_ptr_array_new_with_free_func(g_free);
   run_ok(&cfg, messages);
   gboolean said = FALSE;
@@ -515,15 +524,8 @@ test_photo_upscale_validation(void)
   double val[3][2] = { { 0 } };
   for (int run = 0; run < 3; run++) {
     AenetTrainConfig cfg;
-    aenet_train_config_init(&cfg, "upscale", 2);
-    g_clear_pointer(&cfg.arch, g_free);
+    one_step_upscale_config(&cfg, 2, data, out);
     cfg.from = g_strdup(x2);
-    cfg.data_dir = g_strdup(data);
-    cfg.out = g_strdup(out);
-    cfg.patch = 8;
-    cfg.batch = 2;
-    cfg.steps = 1;
-    cfg.lr = 1e-12;
     cfg.val_every = 1;
     cfg.val_images = 4;
     cfg.photo = run > 0;
