@@ -45,6 +45,10 @@ aenet_data_options_add(AenetDataOptions *o, GOptionContext *context)
       NULL },
     { "lr-sigma", 0, 0, G_OPTION_ARG_DOUBLE, &o->lr_sigma,
       N_("Upscaling: add noise up to this level (0–255) to the low-resolution input"), "S" },
+    { "unclipped", 0, 0, G_OPTION_ARG_DOUBLE, &o->unclipped,
+      N_("Denoising: leave this fraction of noisy inputs unclipped and unrounded, as the paper "
+         "protocol's are (default 0)"),
+      "F" },
     { "poisson", 0, 0, G_OPTION_ARG_DOUBLE, &o->poisson,
       N_("Also add signal-dependent noise up to this gain"), "G" },
     { "jpeg", 0, 0, G_OPTION_ARG_STRING, &o->jpeg,
@@ -75,9 +79,13 @@ aenet_data_options_apply(const AenetDataOptions *o, gboolean balance_sigma, Aene
     FAIL(_("--balance-sigma is for denoising"));
   if (o->photo
       && (balance_sigma || o->sigma != NULL || o->jpeg != NULL || o->poisson > 0
-          || o->lr_sigma > 0))
+          || o->lr_sigma > 0 || o->unclipped > 0))
     FAIL(_("--photo chooses the noise and JPEG itself: give it without --sigma, --jpeg, "
-           "--poisson, --lr-sigma and --balance-sigma"));
+           "--poisson, --lr-sigma, --unclipped and --balance-sigma"));
+  if (o->unclipped < 0 || o->unclipped > 1)
+    FAIL(_("--unclipped is a fraction within 0–1, not %g"), o->unclipped);
+  if (o->unclipped > 0 && g_strcmp0(o->task, "upscale") == 0)
+    FAIL(_("--unclipped is for denoising"));
   if (o->lr_sigma < 0 || o->lr_sigma > 255)
     FAIL(_("--lr-sigma must be within 0–255, not %g"), o->lr_sigma);
   double sigma_lo = 0, sigma_hi = 0, jpeg_lo = 0, jpeg_hi = 0;
@@ -99,6 +107,7 @@ aenet_data_options_apply(const AenetDataOptions *o, gboolean balance_sigma, Aene
     cfg->cache_bytes = (gsize)(o->cache_mb * 1048576.0);
   cfg->poisson_gain = o->poisson;
   cfg->lr_sigma = o->lr_sigma;
+  cfg->unclipped = o->unclipped;
   if (o->sigma != NULL) {
     cfg->sigma_min = sigma_lo;
     cfg->sigma_max = sigma_hi;

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "degrade.h"
 #include "error.h"
 #include "imageio.h"
 #include "model.h"
@@ -546,6 +547,48 @@ test_photo_upscale_validation(void)
   g_free(data);
 }
 
+/* Training inputs end as saved files do, clipped and rounded to 8 bits,
+ * except the --unclipped fraction of Gaussian ones, which stay floats as
+ * the paper protocol's inputs are. */
+static void
+test_unclipped_fraction(void)
+{
+  const int size = 16, draws = 200;
+  gsize n = (gsize)3 * size * size;
+  float *input = g_new(float, n);
+  float *scratch = g_new(float, aenet_degrade_camera_scratch_size(size, size));
+  int floats[3];
+  for (int k = 0; k < 3; k++) {
+    AenetTrainConfig cfg;
+    aenet_train_config_init(&cfg, "denoise", 1);
+    cfg.sigma_min = cfg.sigma_max = 50;
+    cfg.unclipped = 0.5f * k;
+    AenetRng rng;
+    aenet_train_data_rng_init(&rng, 3);
+    floats[k] = 0;
+    for (int d = 0; d < draws; d++) {
+      for (gsize i = 0; i < n; i++)
+        input[i] = 0.5f + 0.45f * sinf(0.3f * i); /* near both ends of the range */
+      float level;
+      GError *error = NULL;
+      g_assert_true(aenet_train_degrade(&cfg, input, size, scratch, &rng, &level, &error));
+      g_assert_no_error(error);
+      gboolean as_file = TRUE;
+      for (gsize i = 0; i < n; i++)
+        as_file &= input[i] >= 0 && input[i] <= 1
+                   && fabsf(input[i] * 255 - rintf(input[i] * 255)) < 1e-3f;
+      floats[k] += !as_file;
+    }
+    aenet_train_config_clear(&cfg);
+  }
+  g_assert_cmpint(floats[0], ==, 0);
+  g_assert_cmpint(floats[1], >, draws * 3 / 10);
+  g_assert_cmpint(floats[1], <, draws * 7 / 10);
+  g_assert_cmpint(floats[2], ==, draws);
+  g_free(input);
+  g_free(scratch);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -558,6 +601,7 @@ main(int argc, char **argv)
   g_test_add_func("/train/widen-from", test_widen_from);
   g_test_add_func("/train/blind-from", test_blind_from);
   g_test_add_func("/train/photo-upscale-validation", test_photo_upscale_validation);
+  g_test_add_func("/train/unclipped-fraction", test_unclipped_fraction);
   g_test_add_func("/train/balance-sigma", test_balance_sigma);
   return g_test_run();
 }

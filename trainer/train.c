@@ -151,7 +151,10 @@ aenet_train_degrade(const AenetTrainConfig *c, float *input, int size, float *sc
     aenet_degrade_poisson_gaussian(input, n, c->poisson_gain * aenet_rng_uniform(rng), 0, rng);
   if (level > 0)
     aenet_degrade_gaussian(input, n, level, rng);
-  aenet_degrade_quantize(input, n, 255);
+  /* A model for both real files and the paper protocol sees both kinds of
+   * input. No draw without --unclipped, so older runs resume exactly. */
+  if (c->unclipped <= 0 || aenet_rng_uniform(rng) >= c->unclipped)
+    aenet_degrade_quantize(input, n, 255);
   *noise_level = level / 255.0f;
   return TRUE;
 }
@@ -487,6 +490,7 @@ static const struct {
   { "lr_sigma", FIELD_FLOAT, G_STRUCT_OFFSET(AenetTrainConfig, lr_sigma), TRUE },
   { "balance_sigma", FIELD_INT, G_STRUCT_OFFSET(AenetTrainConfig, balance_sigma), TRUE },
   { "photo", FIELD_INT, G_STRUCT_OFFSET(AenetTrainConfig, photo), TRUE },
+  { "unclipped", FIELD_FLOAT, G_STRUCT_OFFSET(AenetTrainConfig, unclipped), TRUE },
 };
 
 static void

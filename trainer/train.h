@@ -76,6 +76,9 @@ typedef struct {
   float lr_sigma;             /* upscale: noise up to this level on the input */
   int balance_sigma;          /* denoise: weigh each patch's loss by 30 / (σ + 5) */
   int photo;                  /* photographs' degradations on the input (aenet_degrade_photo) */
+  /* denoise, Gaussian noise: the fraction of inputs left as floats,
+   * neither clipped nor rounded (the paper protocol's inputs) */
+  float unclipped;
   int jpeg_min, jpeg_max;     /* > 0: JPEG-compress inputs at a random quality */
   gsize cache_bytes;
 } AenetTrainConfig;
