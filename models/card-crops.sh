@@ -6,6 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 aenet=${AENET:-build/cli/aenet}
+# The tree's models, not older ones an installation put in /usr/local
+# (the command looks there before the source tree).
+export AENET_MODEL_PATH=${AENET_MODEL_PATH:-$PWD/models}
 convert=${CONVERT:-/usr/bin/convert}
 rni15=${AENET_DATA:-../shared/data}/real/rni15
 work=$(mktemp -d)

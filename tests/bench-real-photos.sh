@@ -9,6 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 aenet=${AENET:-build/cli/aenet}
+# The tree's models, not older ones an installation put in /usr/local
+# (the command looks there before the source tree).
+export AENET_MODEL_PATH=${AENET_MODEL_PATH:-$PWD/models}
 data=${AENET_DATA:-../shared/data}
 convert=${CONVERT:-/usr/bin/convert}
 read -r -a denoise_args <<< "${AENET_DENOISE_ARGS:-}"
