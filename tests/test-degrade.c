@@ -382,53 +382,6 @@ test_camera_degrade(void)
   g_free(scratch);
 }
 
-/* The camera's colour noise reduction: from the same sensor noise, the
- * noise's brightness part is unchanged, its colour part weaker and
- * coarser. */
-static void
-test_camera_colour_noise(void)
-{
-  const int h = 64, w = 64;
-  gsize plane = (gsize)h * w, n = 3 * plane;
-  float *scratch = g_new(float, aenet_degrade_camera_scratch_size(h, w));
-  float *out[2];
-  AenetRng rng;
-  aenet_rng_init(&rng, 5);
-  AenetCamera cam;
-  aenet_camera_random(&cam, &rng);
-  cam.shot = 0.005f, cam.read = 1e-5f, cam.noise_blur = 0;
-  double luma_sd[2], chroma_sd[2], chroma_corr[2];
-  for (int k = 0; k < 2; k++) {
-    out[k] = g_new(float, n);
-    for (gsize i = 0; i < n; i++)
-      out[k][i] = 0.4f;
-    cam.chroma_blur = k == 0 ? 0.0f : 2.0f;
-    cam.chroma_gain = k == 0 ? 1.0f : 0.5f;
-    aenet_rng_init(&rng, 9); /* the same sensor noise both times */
-    aenet_degrade_camera(out[k], scratch, h, w, &cam, &rng);
-    double ly = 0, lc = 0, cc = 0;
-    for (int y = 0; y < h; y++)
-      for (int x = 0; x < w; x++) {
-        gsize i = (gsize)y * w + x, j = MIN(x + 1, w - 1) + (gsize)y * w;
-        float r = out[k][i], g = out[k][plane + i], b = out[k][2 * plane + i];
-        float luma = 0.299f * r + 0.587f * g + 0.114f * b;
-        float cb = b - luma, cb_right = out[k][2 * plane + j]
-                                        - (0.299f * out[k][j] + 0.587f * out[k][plane + j]
-                                           + 0.114f * out[k][2 * plane + j]);
-        ly += (luma - 0.4) * (luma - 0.4);
-        lc += cb * cb, cc += cb * cb_right;
-      }
-    luma_sd[k] = sqrt(ly / plane), chroma_sd[k] = sqrt(lc / plane), chroma_corr[k] = cc / lc;
-  }
-  g_assert_cmpfloat(luma_sd[0], >, 0.01);
-  g_assert_cmpfloat(fabs(luma_sd[1] - luma_sd[0]), <, 1e-4 * luma_sd[0] + 1e-6);
-  g_assert_cmpfloat(chroma_sd[1], <, 0.5 * chroma_sd[0]);
-  g_assert_cmpfloat(chroma_corr[1], >, chroma_corr[0] + 0.3);
-  for (int k = 0; k < 2; k++)
-    g_free(out[k]);
-  g_free(scratch);
-}
-
 /* The photo mix ends as files end: 8-bit values in [0, 1]; over many
  * draws it leaves some images clean, compresses some, and the average
  * error sits between light and heavy noise. */
@@ -479,7 +432,6 @@ main(int argc, char **argv)
   g_test_add_func("/degrade/camera-random", test_camera_random);
   g_test_add_func("/degrade/camera-demosaic", test_camera_demosaic);
   g_test_add_func("/degrade/camera", test_camera_degrade);
-  g_test_add_func("/degrade/camera-colour-noise", test_camera_colour_noise);
   g_test_add_func("/degrade/photo", test_photo);
   return g_test_run();
 }

@@ -308,17 +308,6 @@ aenet_camera_random(AenetCamera *cam, AenetRng *rng)
    * a correlation of 0.64–0.87 between horizontal neighbours' noise;
    * bilinear demosaicking alone gives about 0.6, a blur of 1.2 px 0.86. */
   cam->noise_blur = aenet_rng_uniform(rng) < 0.25 ? 0.0f : 0.4f + 1.2f * (float)aenet_rng_uniform(rng);
-  /* Colour noise reduction: in PolyU's JPEGs the noise's colour part is
-   * weaker than its brightness part (standard deviations about 0.7 : 1) and
-   * far coarser (neighbour correlation 0.92 against 0.66); the colour
-   * correction matrix alone makes it 2.5 times stronger. */
-  if (aenet_rng_uniform(rng) < 0.75) {
-    cam->chroma_blur = 1.5f + 1.5f * (float)aenet_rng_uniform(rng);
-    cam->chroma_gain = 0.2f + 0.6f * (float)aenet_rng_uniform(rng);
-  } else {
-    cam->chroma_blur = 0.0f;
-    cam->chroma_gain = 1.0f;
-  }
 }
 
 /* The camera's two composite curves as tables with linear interpolation:
@@ -403,12 +392,12 @@ aenet_camera_demosaic(float *rgb, const float *mosaic, int h, int w)
 }
 
 /* Separable Gaussian blur of one (h, w) plane, edges clamped; tmp is
- * (h, w). The kernel has at most 17 taps (cut at 2.7 sigma for sigma 3). */
+ * (h, w). The kernel has at most 9 taps (cut at 2.5 sigma for sigma 1.6). */
 static void
 blur_plane(float *plane, float *tmp, int h, int w, float sigma)
 {
-  float k[17];
-  int r = MIN(8, (int)ceilf(3.0f * sigma));
+  float k[9];
+  int r = MIN(4, (int)ceilf(3.0f * sigma));
   float sum = 0;
   for (int i = -r; i <= r; i++)
     sum += k[i + r] = expf(-0.5f * i * i / (sigma * sigma));
@@ -428,27 +417,6 @@ blur_plane(float *plane, float *tmp, int h, int w, float sigma)
         s += k[i + r] * tmp[(gsize)CLAMP(y + i, 0, h - 1) * w + x];
       plane[(gsize)y * w + x] = s;
     }
-}
-
-/* noise (3, h, w) in sRGB: its colour differences B - Y and R - Y
- * smoothed and scaled, its brightness Y (Rec. 601 weights) kept. */
-static void
-reduce_colour_noise(float *noise, float *tmp, int h, int w, float sigma, float gain)
-{
-  gsize plane = (gsize)h * w;
-  float *r = noise, *g = noise + plane, *b = noise + 2 * plane;
-  for (gsize i = 0; i < plane; i++) {
-    float y = 0.299f * r[i] + 0.587f * g[i] + 0.114f * b[i];
-    r[i] -= y, b[i] -= y, g[i] = y; /* r: Cr, g: Y, b: Cb */
-  }
-  blur_plane(r, tmp, h, w, sigma);
-  blur_plane(b, tmp, h, w, sigma);
-  for (gsize i = 0; i < plane; i++) {
-    float cr = gain * r[i], cb = gain * b[i], y = g[i];
-    r[i] = y + cr;
-    b[i] = y + cb;
-    g[i] = y - (0.299f * cr + 0.114f * cb) / 0.587f;
-  }
 }
 
 gsize
@@ -498,27 +466,17 @@ aenet_degrade_camera(float *image, float *scratch, int h, int w, const AenetCame
     for (int c = 0; c < 3; c++)
       blur_plane(noise + c * plane, tmp, h, w, cam->noise_blur);
 
-  /* Forward again: white balance, colour correction, gamma, tone curve,
-   * for the clean image and for the noisy one; noise becomes what the
-   * processing made of the noise. */
+  /* Forward again: white balance, colour correction, gamma, tone curve. */
   for (gsize i = 0; i < plane; i++) {
-    float clean_raw[3], noisy_raw[3];
-    for (int c = 0; c < 3; c++) {
-      clean_raw[c] = image[c * plane + i] * gain[c];
-      noisy_raw[c] = (image[c * plane + i] + noise[c * plane + i]) * gain[c];
-    }
+    float raw[3];
+    for (int c = 0; c < 3; c++)
+      raw[c] = (image[c * plane + i] + noise[c * plane + i]) * gain[c];
     for (int c = 0; c < 3; c++) {
       const float *m = cam->cam2rgb + c * 3;
-      float clean = curve_lookup(tables->to_srgb, m[0] * clean_raw[0] + m[1] * clean_raw[1] + m[2] * clean_raw[2]);
-      float noisy = curve_lookup(tables->to_srgb, m[0] * noisy_raw[0] + m[1] * noisy_raw[1] + m[2] * noisy_raw[2]);
-      image[c * plane + i] = clean;
-      noise[c * plane + i] = noisy - clean;
+      float lin = m[0] * raw[0] + m[1] * raw[1] + m[2] * raw[2];
+      image[c * plane + i] = curve_lookup(tables->to_srgb, lin);
     }
   }
-  if (cam->chroma_blur > 0)
-    reduce_colour_noise(noise, tmp, h, w, cam->chroma_blur, cam->chroma_gain);
-  for (gsize i = 0; i < 3 * plane; i++)
-    image[i] += noise[i];
 }
 
 /* ---- What photographs go through --------------------------------------- */

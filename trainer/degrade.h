@@ -53,8 +53,7 @@ void aenet_degrade_quantize(float *image, gsize n, int levels);
  * sensor (inverse tone curve, inverse sRGB gamma, inverse colour correction,
  * inverse white balance and brightness gain), mosaicked to an RGGB Bayer
  * pattern, given shot and read noise, demosaicked (bilinear), and processed
- * forward again, where the camera's colour noise reduction smooths the
- * noise's colour part. Only the noise is demosaicked and processed: the clean
+ * forward again. Only the noise is demosaicked and processed: the clean
  * image goes back and forth exactly, so the training target stays the
  * original pixels and the network learns to remove noise, not demosaicking. */
 
@@ -64,10 +63,6 @@ typedef struct {
   float red_gain, blue_gain; /* white balance, green = 1 */
   float shot, read; /* sensor noise variance = shot * x + read, raw x in [0, 1] */
   float noise_blur; /* sigma (pixels) of the in-camera smoothing of the noise; 0: none */
-  /* The JPEG engine's colour noise reduction, on the processed noise:
-   * its colour-difference part smoothed with this sigma (pixels; 0: none)
-   * and scaled by chroma_gain, its brightness part kept. */
-  float chroma_blur, chroma_gain;
 } AenetCamera;
 
 /* A random camera and ISO: colour matrices, gains and noise levels drawn
