@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Trains (or resumes) one of the shipped models, from the project's root:
-#   models/train-shipped.sh denoise|denoise-ft|denoise-wide|denoise-clip|denoise-mix|photo|photo-psnr|photo-cnr|x2|x3|x4|x2-photo|x3-photo|x4-photo [THREADS]
+#   models/train-shipped.sh denoise|denoise-ft|denoise-wide|denoise-clip|denoise-mix|photo|photo-psnr|x2|x3|x4|x2-photo|x3-photo|x4-photo [THREADS]
 # Logs to models/checkpoints/NAME-train.log; checkpoints every 10 minutes to
 # models/checkpoints/NAME.ckpt (atomically), so it can be stopped any time
 # (Ctrl-C or SIGTERM writes one more) and resumed by running this again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-what=${1:?usage: models/train-shipped.sh denoise|denoise-ft|denoise-wide|denoise-clip|denoise-mix|photo|photo-psnr|photo-cnr|x2|x3|x4|x2-photo|x3-photo|x4-photo [THREADS]}
+what=${1:?usage: models/train-shipped.sh denoise|denoise-ft|denoise-wide|denoise-clip|denoise-mix|photo|photo-psnr|x2|x3|x4|x2-photo|x3-photo|x4-photo [THREADS]}
 threads=${2:-1}
 aenet=${AENET:-build/cli/aenet}
 bsds=../shared/data/train/bsds432
@@ -71,16 +71,6 @@ case $what in
     first=(--task denoise --from models/denoise-photo.safetensors --photo --patch 128 --batch 8
            --loss psnr --lr 2e-4 --warmup 200 --steps 12000 --val-every 1000
            --name denoise-photo --data "$bsds:$photos") ;;
-  photo-cnr)
-    # Third phase: the second phase's model on cameras that reduce their
-    # colour noise as real JPEG engines do (trainer/degrade.c); PolyU's
-    # noise is mostly brightness grain, which the second phase left.
-    # Writes its best to checkpoints/ until it measures better.
-    name=denoise-photo-cnr
-    out=models/checkpoints/denoise-photo-cnr.safetensors
-    first=(--task denoise --from models/denoise-photo.safetensors --photo --patch 128 --batch 8
-           --loss psnr --lr 2e-4 --warmup 200 --steps 12000 --val-every 1000
-           --name denoise-photo --data "$bsds:$photos") ;;
   x2-photo|x3-photo|x4-photo)
     # Upscalers for photographs: the shipped upscaler fine-tuned with camera
     # noise, Gaussian noise and JPEG on part of its low-resolution inputs
@@ -101,7 +91,7 @@ case $what in
     else
       first+=(--steps 10000 --init-from models/upscale-x2.safetensors)
     fi ;;
-  *) echo "unknown model '$what' (denoise, denoise-ft, denoise-wide, denoise-clip, denoise-mix, photo, photo-psnr, photo-cnr, x2, x3, x4, x2-photo, x3-photo, x4-photo)" >&2; exit 2 ;;
+  *) echo "unknown model '$what' (denoise, denoise-ft, denoise-wide, denoise-clip, denoise-mix, photo, photo-psnr, x2, x3, x4, x2-photo, x3-photo, x4-photo)" >&2; exit 2 ;;
 esac
 
 ckpt=models/checkpoints/$name.ckpt
