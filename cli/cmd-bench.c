@@ -299,6 +299,15 @@ append_int(GString *s, const char *key, gint64 value, gboolean comma)
   g_string_append_printf(s, ": %" G_GINT64_FORMAT "%s", value, comma ? ", " : "");
 }
 
+static void
+append_text(GString *s, const char *key, const char *value, gboolean comma)
+{
+  aenet_json_append_string(s, key);
+  g_string_append(s, ": ");
+  aenet_json_append_string(s, value);
+  g_string_append(s, comma ? ", " : "");
+}
+
 int
 aenet_cmd_bench(int argc, char **argv)
 {
@@ -443,10 +452,7 @@ aenet_cmd_bench(int argc, char **argv)
 
   if (json) {
     GString *s = g_string_new("{");
-    aenet_json_append_string(s, "model");
-    g_string_append(s, ": ");
-    aenet_json_append_string(s, name);
-    g_string_append(s, ", ");
+    append_text(s, "model", name, TRUE);
     append_int(s, "width", width, TRUE);
     append_int(s, "height", height, TRUE);
     append_int(s, "scale", scale, TRUE);
@@ -456,10 +462,7 @@ aenet_cmd_bench(int argc, char **argv)
     append_int(s, "tiles", plan.tiles_x * plan.tiles_y, TRUE);
     append_int(s, "margin", plan.margin, TRUE);
     append_number(s, "work_factor", plan.work, TRUE);
-    aenet_json_append_string(s, "conv_kernel");
-    g_string_append(s, ": ");
-    aenet_json_append_string(s, method);
-    g_string_append(s, ", ");
+    append_text(s, "conv_kernel", method, TRUE);
     append_int(s, "repeat", repeat, TRUE);
     append_number(s, "macs_per_input_pixel", macs, TRUE);
     g_string_append(s, "\"runs\": [");
@@ -473,9 +476,9 @@ aenet_cmd_bench(int argc, char **argv)
     }
     g_string_append(s, "], ");
     append_number(s, "speedup", speedup, TRUE);
-    g_string_append(s, "\"kernel\": {\"op\": \"conv3x3 64->64 256x256\", \"method\": ");
-    aenet_json_append_string(s, method);
-    g_string_append(s, ", ");
+    g_string_append(s, "\"kernel\": {");
+    append_text(s, "op", "conv3x3 64->64 256x256", TRUE);
+    append_text(s, "method", method, TRUE);
     append_number(s, "gflops_1_thread", kernel1, TRUE);
     append_int(s, "threads", n_threads, TRUE);
     if (kernelN > 0)

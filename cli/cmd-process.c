@@ -207,16 +207,27 @@ typedef struct {
   AenetImage *out;
 } ImageAdapter;
 
+/* The tiler only asks for rectangles inside the image; anything else is
+ * a bug to report, not to follow. */
+static gboolean
+rect_inside(const char *access, const AenetImage *image, int x, int y, int w, int h,
+            GError **error)
+{
+  if (x < 0 || y < 0 || w < 0 || h < 0 || x + w > image->width || y + h > image->height) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
+                "internal error: %s of %dx%d at (%d, %d) outside the %dx%d image", access, w, h,
+                x, y, image->width, image->height);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static gboolean
 read_rect(void *user, int x, int y, int w, int h, float *dst, GError **error)
 {
   const ImageAdapter *a = user;
-  if (x < 0 || y < 0 || w < 0 || h < 0 || x + w > a->in->width || y + h > a->in->height) {
-    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
-                "internal error: read of %dx%d at (%d, %d) outside the %dx%d image", w, h, x, y,
-                a->in->width, a->in->height);
+  if (!rect_inside("read", a->in, x, y, w, h, error))
     return FALSE;
-  }
   aenet_image_get_rect(a->in, x, y, w, h, dst);
   return TRUE;
 }
@@ -225,12 +236,8 @@ static gboolean
 write_rect(void *user, int x, int y, int w, int h, const float *src, GError **error)
 {
   ImageAdapter *a = user;
-  if (x < 0 || y < 0 || w < 0 || h < 0 || x + w > a->out->width || y + h > a->out->height) {
-    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
-                "internal error: write of %dx%d at (%d, %d) outside the %dx%d image", w, h, x, y,
-                a->out->width, a->out->height);
+  if (!rect_inside("write", a->out, x, y, w, h, error))
     return FALSE;
-  }
   aenet_image_set_rect(a->out, x, y, w, h, src);
   return TRUE;
 }
