@@ -288,6 +288,11 @@ process_file(Batch *b, const char *in_path, const char *out_path, AenetFileType 
     .write = write_rect,
     .user = &adapter,
   };
+  if (!aenet_job_choose_model(job, &io, NULL, &error))
+    goto out;
+  if (aenet_job_jpeg_input(job))
+    g_print(_("JPEG compression found: using the model “%s”\n"),
+            aenet_model_get_display_name(aenet_job_get_model(job)));
   gboolean takes_noise = aenet_network_takes_noise_level(aenet_job_get_model(job)->network);
   if (aenet_task_get_param(b->opt->task, AENET_PARAM_NOISE_LEVEL) != NULL) {
     if (aenet_job_choose_noise_level(job, &io, NULL, &error) < 0 && error != NULL) {

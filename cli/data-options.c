@@ -49,6 +49,10 @@ aenet_data_options_add(AenetDataOptions *o, GOptionContext *context)
       N_("Denoising: leave this fraction of noisy inputs unclipped and unrounded, as the paper "
          "protocol's are (default 0)"),
       "F" },
+    { "overstated", 0, 0, G_OPTION_ARG_DOUBLE, &o->overstated,
+      N_("Denoising: give this fraction of noisy inputs less noise than the level the model is "
+         "told (default 0)"),
+      "F" },
     { "poisson", 0, 0, G_OPTION_ARG_DOUBLE, &o->poisson,
       N_("Also add signal-dependent noise up to this gain"), "G" },
     { "jpeg", 0, 0, G_OPTION_ARG_STRING, &o->jpeg,
@@ -79,13 +83,19 @@ aenet_data_options_apply(const AenetDataOptions *o, gboolean balance_sigma, Aene
     FAIL(_("--balance-sigma is for denoising"));
   if (o->photo
       && (balance_sigma || o->sigma != NULL || o->jpeg != NULL || o->poisson > 0
-          || o->lr_sigma > 0 || o->unclipped > 0))
+          || o->lr_sigma > 0 || o->unclipped > 0 || o->overstated > 0))
     FAIL(_("--photo chooses the noise and JPEG itself: give it without --sigma, --jpeg, "
-           "--poisson, --lr-sigma, --unclipped and --balance-sigma"));
-  if (o->unclipped < 0 || o->unclipped > 1)
-    FAIL(_("--unclipped is a fraction within 0–1, not %g"), o->unclipped);
-  if (o->unclipped > 0 && g_strcmp0(o->task, "upscale") == 0)
-    FAIL(_("--unclipped is for denoising"));
+           "--poisson, --lr-sigma, --unclipped, --overstated and --balance-sigma"));
+  const struct {
+    const char *option;
+    double value;
+  } fractions[] = { { "--unclipped", o->unclipped }, { "--overstated", o->overstated } };
+  for (guint i = 0; i < G_N_ELEMENTS(fractions); i++) {
+    if (fractions[i].value < 0 || fractions[i].value > 1)
+      FAIL(_("%s is a fraction within 0–1, not %g"), fractions[i].option, fractions[i].value);
+    if (fractions[i].value > 0 && g_strcmp0(o->task, "upscale") == 0)
+      FAIL(_("%s is for denoising"), fractions[i].option);
+  }
   if (o->lr_sigma < 0 || o->lr_sigma > 255)
     FAIL(_("--lr-sigma must be within 0–255, not %g"), o->lr_sigma);
   double sigma_lo = 0, sigma_hi = 0, jpeg_lo = 0, jpeg_hi = 0;
@@ -108,6 +118,7 @@ aenet_data_options_apply(const AenetDataOptions *o, gboolean balance_sigma, Aene
   cfg->poisson_gain = o->poisson;
   cfg->lr_sigma = o->lr_sigma;
   cfg->unclipped = o->unclipped;
+  cfg->overstated = o->overstated;
   if (o->sigma != NULL) {
     cfg->sigma_min = sigma_lo;
     cfg->sigma_max = sigma_hi;

@@ -13,7 +13,7 @@ typedef struct {
   char *task, *data, *sigma, *jpeg;
   int scale, patch;
   gint64 seed;
-  double poisson, lr_sigma, unclipped, cache_mb;
+  double poisson, lr_sigma, unclipped, overstated, cache_mb;
   gboolean photo;
 } AenetDataOptions;
 

@@ -9,16 +9,23 @@
 
 #include "cpu.h"
 #include "error.h"
+#include "jpeg-trace.h"
 #include "noise-estimate.h"
 
-/* Rows of the estimate's crop read at a time, so the read buffer stays small. */
-#define ESTIMATE_BAND_ROWS 64
+/* Rows of a crop read at a time, so the read buffer stays small. */
+#define CROP_BAND_ROWS 64
 
 struct AenetJob {
   const AenetTask *task;
   AenetJobSettings settings; /* .model points to model_name */
   char *model_name;
   AenetModel *model;
+  /* The task's model for images saved as JPEG, when installed and no model
+   * is named; active is the one of the next (or last) run. */
+  AenetModel *jpeg_model;
+  const AenetModel *active;
+  gboolean model_chosen; /* for the next run */
+  gboolean jpeg_input;
   gboolean fallback;
   double noise_level;    /* sigma on 0–255 of the last choice, or -1 */
   gboolean noise_chosen; /* for the next run */
@@ -107,11 +114,10 @@ find_model(AenetJob *job, int scale, GError **error)
   return path;
 }
 
-/* Checks that the loaded model does the job's task at the asked scale. */
+/* Checks that a loaded model does the job's task at the asked scale. */
 static gboolean
-check_model(const AenetJob *job, GError **error)
+check_model(const AenetJob *job, const AenetModel *m, GError **error)
 {
-  const AenetModel *m = job->model;
   const char *name = aenet_model_get_display_name(m);
   if (strcmp(m->task, job->task->model_task) != 0) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_MODEL,
@@ -157,8 +163,20 @@ aenet_job_new(const AenetTask *task, const AenetJobSettings *settings, GError **
     goto fail;
   if (job->task == NULL)
     job->task = aenet_task_find_for_model(job->model->task); /* the loader checked it exists */
-  if (!check_model(job, error))
+  if (!check_model(job, job->model, error))
     goto fail;
+  job->active = job->model;
+  if (!named && job->task->jpeg_model != NULL) {
+    char *name = aenet_task_model_name(job->task->jpeg_model, aenet_job_get_scale(job));
+    path = aenet_model_find(name, NULL); /* optional: without it, the default serves all */
+    g_free(name);
+    if (path != NULL) {
+      job->jpeg_model = aenet_model_load(path, error);
+      g_free(path);
+      if (job->jpeg_model == NULL || !check_model(job, job->jpeg_model, error))
+        goto fail;
+    }
+  }
 
   aenet_cpu_use_own_threads();
   return job;
@@ -174,6 +192,7 @@ aenet_job_free(AenetJob *job)
   if (job == NULL)
     return;
   aenet_model_free(job->model);
+  aenet_model_free(job->jpeg_model);
   g_free(job->model_name);
   g_free(job);
 }
@@ -187,7 +206,7 @@ aenet_job_get_task(const AenetJob *job)
 const AenetModel *
 aenet_job_get_model(const AenetJob *job)
 {
-  return job->model;
+  return job->active;
 }
 
 int
@@ -228,48 +247,93 @@ region_rect(const AenetImageIO *io, const AenetJobRegion *region, int r[4])
   r[3] = MIN(region->roi_height, io->height - r[1]);
 }
 
-/* The noise estimate's policy, for every caller: a central crop of the
- * region of at most AENET_JOB_ESTIMATE_PIXELS with the region's shape, its
- * colour channels (no alpha), clipped to [0, 1] as a saved file is. */
-double
-aenet_job_estimate_noise(const AenetImageIO *io, const AenetJobRegion *region, GError **error)
+/* What the image-dependent choices read: a central crop of the region of
+ * at most max_pixels with the region's shape, its colour channels (no
+ * alpha), planar (colour, ch, cw), clipped to [0, 1] as a saved file is.
+ * NULL with error. */
+static float *
+read_central_crop(const AenetImageIO *io, const AenetJobRegion *region, double max_pixels,
+                  int *colour, int *cw, int *ch, GError **error)
 {
   int r[4];
   region_rect(io, region, r);
-  int cw = r[2], ch = r[3];
-  double pixels = (double)cw * ch;
-  if (pixels > AENET_JOB_ESTIMATE_PIXELS) {
-    double f = sqrt(AENET_JOB_ESTIMATE_PIXELS / pixels);
-    cw = MAX(1, (int)(cw * f));
-    ch = MAX(1, (int)(ch * f));
+  int w = r[2], h = r[3];
+  double pixels = (double)w * h;
+  if (pixels > max_pixels) {
+    double f = sqrt(max_pixels / pixels);
+    w = MAX(1, (int)(w * f));
+    h = MAX(1, (int)(h * f));
   }
-  int x0 = r[0] + (r[2] - cw) / 2, y0 = r[1] + (r[3] - ch) / 2;
-  int nc = io->n_channels, colour = nc >= 3 ? 3 : 1;
-  gsize plane = (gsize)cw * ch;
-  int band = MIN(ch, ESTIMATE_BAND_ROWS);
-  float *rows = g_try_new(float, (gsize)cw *band *nc); /* (band, cw, nc) */
-  float *planar = g_try_new(float, plane *colour);     /* (colour, ch, cw) */
-  double sigma = -1;
-
+  int x0 = r[0] + (r[2] - w) / 2, y0 = r[1] + (r[3] - h) / 2;
+  int nc = io->n_channels, c = nc >= 3 ? 3 : 1;
+  gsize plane = (gsize)w * h;
+  int band = MIN(h, CROP_BAND_ROWS);
+  float *rows = g_try_new(float, (gsize)w * band * nc); /* (band, w, nc) */
+  float *planar = g_try_new(float, plane * c);
   if (rows == NULL || planar == NULL) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_NOMEM,
-                _("Not enough memory to estimate the noise level."));
-    goto out;
+                _("Not enough memory to read a part of the image."));
+    goto fail;
   }
-  for (int y = 0; y < ch; y += band) {
-    int h = MIN(band, ch - y);
-    if (!io->read(io->user, x0, y0 + y, cw, h, rows, error))
-      goto out;
-    aenet_pixels_deinterleave(planar + (gsize)y * cw, plane, rows, (gsize)cw * h, nc, colour);
+  for (int y = 0; y < h; y += band) {
+    int n = MIN(band, h - y);
+    if (!io->read(io->user, x0, y0 + y, w, n, rows, error))
+      goto fail;
+    aenet_pixels_deinterleave(planar + (gsize)y * w, plane, rows, (gsize)w * n, nc, c);
   }
-  for (gsize i = 0; i < plane * colour; i++)
+  for (gsize i = 0; i < plane * c; i++)
     planar[i] = CLAMP(planar[i], 0.0f, 1.0f);
-  sigma = aenet_noise_estimate(planar, colour, ch, cw, error);
+  g_free(rows);
+  *colour = c, *cw = w, *ch = h;
+  return planar;
 
-out:
+fail:
   g_free(rows);
   g_free(planar);
+  return NULL;
+}
+
+/* The noise estimate's policy, for every caller: a central crop of the
+ * region of at most AENET_JOB_ESTIMATE_PIXELS. */
+double
+aenet_job_estimate_noise(const AenetImageIO *io, const AenetJobRegion *region, GError **error)
+{
+  int colour, cw, ch;
+  float *planar = read_central_crop(io, region, AENET_JOB_ESTIMATE_PIXELS, &colour, &cw, &ch, error);
+  if (planar == NULL)
+    return -1;
+  double sigma = aenet_noise_estimate(planar, colour, ch, cw, error);
+  g_free(planar);
   return sigma;
+}
+
+gboolean
+aenet_job_choose_model(AenetJob *job, const AenetImageIO *io, const AenetJobRegion *region,
+                       GError **error)
+{
+  job->active = job->model;
+  job->jpeg_input = FALSE;
+  if (job->jpeg_model != NULL) {
+    int colour, cw, ch;
+    float *planar = read_central_crop(io, region, AENET_JPEG_TRACE_PIXELS, &colour, &cw, &ch, error);
+    if (planar == NULL)
+      return FALSE;
+    double trace = aenet_jpeg_trace(planar, colour, ch, cw, error);
+    g_free(planar);
+    if (trace < -1)
+      return FALSE;
+    job->jpeg_input = trace > AENET_JPEG_TRACE_THRESHOLD;
+    if (job->jpeg_input)
+      job->active = job->jpeg_model;
+  }
+  job->model_chosen = TRUE;
+  return TRUE;
+}
+
+gboolean
+aenet_job_jpeg_input(const AenetJob *job)
+{
+  return job->jpeg_input;
 }
 
 double
@@ -278,11 +342,13 @@ aenet_job_choose_noise_level(AenetJob *job, const AenetImageIO *io, const AenetJ
 {
   const AenetTaskParam *p = aenet_task_get_param(job->task, AENET_PARAM_NOISE_LEVEL);
   job->noise_estimated = FALSE;
+  if (!job->model_chosen && !aenet_job_choose_model(job, io, region, error))
+    return -1;
   if (p == NULL)
     job->noise_level = 0;
   else if (job->settings.noise_level >= 0)
     job->noise_level = job->settings.noise_level;
-  else if (!aenet_network_takes_noise_level(job->model->network)) {
+  else if (!aenet_network_takes_noise_level(job->active->network)) {
     /* A blind model finds the noise itself. A white-noise estimate would
      * only mislead (it reads σ 2 where real camera noise is removed as
      * σ 5–10); what it removed is shown after the run instead. */
@@ -345,7 +411,7 @@ aenet_job_plan(const AenetJob *job, const AenetImageIO *io, const AenetJobRegion
 {
   AenetTilerOptions opt;
   tiler_options(job, io, region, &opt);
-  return aenet_tiler_plan(job->model->network, io, &opt, plan, error);
+  return aenet_tiler_plan(job->active->network, io, &opt, plan, error);
 }
 
 /* Size-keeping tasks write through this: it measures what the network
@@ -408,6 +474,8 @@ aenet_job_run(AenetJob *job, const AenetImageIO *io, const AenetJobRegion *regio
     aenet_job_region_init(&whole);
     region = &whole;
   }
+  if (!job->model_chosen && !aenet_job_choose_model(job, io, region, error))
+    return FALSE;
   if (!job->noise_chosen) {
     GError *failure = NULL; /* -1 alone is a blind model's "no level" */
     if (aenet_job_choose_noise_level(job, io, region, &failure) < 0 && failure != NULL) {
@@ -415,7 +483,7 @@ aenet_job_run(AenetJob *job, const AenetImageIO *io, const AenetJobRegion *regio
       return FALSE;
     }
   }
-  job->noise_chosen = FALSE; /* the next image chooses again */
+  job->noise_chosen = job->model_chosen = FALSE; /* the next image chooses again */
 
   AenetTilerOptions opt;
   tiler_options(job, io, region, &opt);
@@ -428,7 +496,7 @@ aenet_job_run(AenetJob *job, const AenetImageIO *io, const AenetJobRegion *regio
     through.user = &r;
   }
   job->removed_level = -1;
-  gboolean ok = aenet_tiler_run(job->model->network, keeps_size ? &through : io, &opt, error);
+  gboolean ok = aenet_tiler_run(job->active->network, keeps_size ? &through : io, &opt, error);
   g_free(r.scratch);
   if (ok && r.n_samples > 0)
     job->removed_level = 255.0 * sqrt(r.sum_squares / r.n_samples);
@@ -454,10 +522,11 @@ aenet_job_run_planar(AenetJob *job, const float *in, int c, int h, int w, float 
   if (!job->noise_chosen)
     aenet_job_set_noise_level(job, MAX(job->settings.noise_level, 0.0));
   job->noise_chosen = FALSE;
+  job->active = job->model; /* planar images come from evaluations, not files */
 
   AenetTilerOptions opt;
   tiler_options(job, NULL, NULL, &opt);
-  if (!aenet_tiler_run_planar(job->model->network, in, c, h, w, out, &opt, error))
+  if (!aenet_tiler_run_planar(job->active->network, in, c, h, w, out, &opt, error))
     return FALSE;
   if (job->settings.strength < 1.0 && aenet_job_get_scale(job) == 1) {
     float s = (float)CLAMP(job->settings.strength, 0.0, 1.0);

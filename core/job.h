@@ -58,6 +58,8 @@ AenetJob *aenet_job_new(const AenetTask *task, const AenetJobSettings *settings,
 void aenet_job_free(AenetJob *job); /* NULL is fine */
 
 const AenetTask *aenet_job_get_task(const AenetJob *job);
+/* The model of the next run (after aenet_job_choose_model) or the last
+ * one; before any choice, the job's model. */
 const AenetModel *aenet_job_get_model(const AenetJob *job);
 int aenet_job_get_scale(const AenetJob *job);
 /* The working memory the settings ask for, bytes (0 = the default). */
@@ -77,6 +79,17 @@ typedef struct {
 } AenetJobRegion;
 
 void aenet_job_region_init(AenetJobRegion *region);
+
+/* Decides the model for the next run on this image: a task's JPEG model
+ * (task.h; installed, no model named) when the image shows JPEG's
+ * quantization (jpeg-trace.h, on a central crop of the region), else the
+ * job's model. aenet_job_run and aenet_job_choose_noise_level call it when
+ * it was not called for this image. FALSE with error when the image
+ * cannot be read. */
+gboolean aenet_job_choose_model(AenetJob *job, const AenetImageIO *io,
+                                const AenetJobRegion *region, GError **error);
+/* Whether the last choice found a JPEG (and used the JPEG model). */
+gboolean aenet_job_jpeg_input(const AenetJob *job);
 
 /* Decides the noise level for the next run on this image: the settings'
  * level when given, else an estimate on a central crop of the region of at

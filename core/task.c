@@ -81,6 +81,7 @@ static const AenetTask shipped_tasks[] = {
       .min_scale = 2,
       .max_scale = 4,
       .default_model = "upscale-x%d",
+      .jpeg_model = "upscale-x%d-photo",
       .summary = N_("Enlarge an image 2, 3 or 4 times"),
       .description = N_("Enlarges images 2, 3 or 4 times."),
       .progress = N_("Upscaling"),
@@ -198,14 +199,20 @@ aenet_task_default_scale(const AenetTask *task)
 }
 
 char *
-aenet_task_default_model(const AenetTask *task, int scale)
+aenet_task_model_name(const char *pattern, int scale)
 {
-  if (strstr(task->default_model, "%d") == NULL)
-    return g_strdup(task->default_model);
+  if (strstr(pattern, "%d") == NULL)
+    return g_strdup(pattern);
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
-  return g_strdup_printf(task->default_model, scale);
+  return g_strdup_printf(pattern, scale);
 #pragma GCC diagnostic pop
+}
+
+char *
+aenet_task_default_model(const AenetTask *task, int scale)
+{
+  return aenet_task_model_name(task->default_model, scale);
 }
 
 gboolean

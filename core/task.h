@@ -73,6 +73,9 @@ typedef struct {
   /* The model used when the noise level is automatic, if installed: a
    * network that needs no level. NULL when the task has none. */
   const char *blind_model;
+  /* The model for images saved as JPEG (job.h), if installed, with %d for
+   * the scale as default_model; NULL when the task has none. */
+  const char *jpeg_model;
   const char *summary;       /* the command's list: N_("Remove noise from an image") */
   const char *description;   /* the command's --help summary (N_()) */
   const char *progress;      /* N_("Denoising") */
@@ -106,6 +109,9 @@ const AenetTaskParam *aenet_task_get_param(const AenetTask *task, AenetParamKind
 gboolean aenet_task_changes_size(const AenetTask *task);
 /* The default scale: the scale parameter's default, else min_scale. */
 int aenet_task_default_scale(const AenetTask *task);
+/* A model name of the table (default_model, jpeg_model) for a scale
+ * (free with g_free). */
+char *aenet_task_model_name(const char *pattern, int scale);
 /* The shipped model's name for a scale (free with g_free). */
 char *aenet_task_default_model(const AenetTask *task, int scale);
 /* Whether value is accepted for the parameter (in range, integral for an

@@ -382,6 +382,111 @@ test_camera_degrade(void)
   g_free(scratch);
 }
 
+/* Statistics of processed noise on a flat or two-level image, away from
+ * the edges: brightness and colour components at their sigmas, each
+ * correlated with its neighbour as its blur says, colour noise leaving
+ * brightness alone, variance following brightness when asked. */
+typedef struct {
+  double luma_std, chroma_std; /* (R+G+B)/3 and R - (R+G+B)/3 of the noise */
+  double luma_corr, chroma_corr; /* with the right-hand neighbour */
+  double luma_std_left, luma_std_right;
+} NoiseStats;
+
+static void
+processed_noise_stats(NoiseStats *st, float left, float right, const AenetProcessedNoise *noise)
+{
+  const int h = 160, w = 160, border = 8;
+  gsize plane = (gsize)h * w;
+  float *image = g_new(float, 3 * plane);
+  for (int c = 0; c < 3; c++)
+    for (gsize i = 0; i < plane; i++)
+      image[c * plane + i] = (int)(i % w) < w / 2 ? left : right;
+  float *clean = g_memdup2(image, 3 * plane * sizeof(float));
+  float *scratch = g_new(float, aenet_degrade_camera_scratch_size(h, w) + 1);
+  scratch[aenet_degrade_camera_scratch_size(h, w)] = -7.0f; /* guard */
+  AenetRng rng;
+  aenet_rng_init(&rng, 11);
+  aenet_degrade_processed_noise(image, scratch, h, w, noise, &rng);
+  g_assert_cmpfloat(scratch[aenet_degrade_camera_scratch_size(h, w)], ==, -7.0f);
+
+  double s[2] = { 0 }, s2[2] = { 0 }, sxy[2] = { 0 }, side[2] = { 0 };
+  gsize count = 0, side_count[2] = { 0 };
+  for (int y = border; y < h - border; y++)
+    for (int x = border; x < w - border - 1; x++) {
+      if (x >= w / 2 - border && x < w / 2 + border)
+        continue; /* the step between the halves */
+      double v[2][2]; /* [luma, chroma][here, right] */
+      for (int k = 0; k < 2; k++) {
+        gsize i = (gsize)y * w + x + k;
+        double r = image[i] - clean[i], g = image[plane + i] - clean[plane + i];
+        double b = image[2 * plane + i] - clean[2 * plane + i];
+        v[0][k] = (r + g + b) / 3;
+        v[1][k] = r - v[0][k];
+      }
+      for (int m = 0; m < 2; m++) {
+        s[m] += v[m][0];
+        s2[m] += v[m][0] * v[m][0];
+        sxy[m] += v[m][0] * v[m][1];
+      }
+      side[x >= w / 2] += v[0][0] * v[0][0];
+      side_count[x >= w / 2]++;
+      count++;
+    }
+  for (int m = 0; m < 2; m++)
+    g_assert_cmpfloat(fabs(s[m] / count), <, 0.2 * sqrt(s2[m] / count)); /* no offset */
+  st->luma_std = sqrt(s2[0] / count) * 255;
+  st->chroma_std = sqrt(s2[1] / count) * 255;
+  st->luma_corr = sxy[0] / s2[0];
+  st->chroma_corr = sxy[1] / s2[1];
+  st->luma_std_left = sqrt(side[0] / side_count[0]) * 255;
+  st->luma_std_right = sqrt(side[1] / side_count[1]) * 255;
+  g_free(image);
+  g_free(clean);
+  g_free(scratch);
+}
+
+static void
+test_processed_noise(void)
+{
+  NoiseStats st;
+  /* White brightness noise, smoothed colour noise half as strong (the
+   * colour components sum to 0, so R - mean is R's colour noise). */
+  AenetProcessedNoise noise = { 10.0f, 0.5f, 0.0f, 2.0f, 0.0f };
+  processed_noise_stats(&st, 0.5f, 0.5f, &noise);
+  g_assert_cmpfloat(fabs(st.luma_std - 10.0), <, 0.3);
+  g_assert_cmpfloat(fabs(st.chroma_std - 5.0), <, 0.3);
+  g_assert_cmpfloat(fabs(st.luma_corr), <, 0.05);
+  g_assert_cmpfloat(st.chroma_corr, >, 0.85); /* exp(-1/16) = 0.94 for an uncut kernel */
+
+  /* PolyU-like: fine correlated grain and stronger colour noise. */
+  AenetProcessedNoise polyu = { 3.2f, 2.0f, 0.8f, 0.0f, 0.0f };
+  processed_noise_stats(&st, 0.5f, 0.5f, &polyu);
+  g_assert_cmpfloat(fabs(st.luma_std - 3.2), <, 0.15);
+  g_assert_cmpfloat(fabs(st.chroma_std - 6.4), <, 0.3);
+  g_assert_cmpfloat(fabs(st.luma_corr - exp(-1.0 / (4 * 0.64))), <, 0.05);
+  g_assert_cmpfloat(fabs(st.chroma_corr), <, 0.05);
+
+  /* Fully signal-dependent: variance 9 times larger at 0.9 than at 0.1. */
+  AenetProcessedNoise shot = { 10.0f, 1.0f, 0.0f, 0.0f, 1.0f };
+  processed_noise_stats(&st, 0.1f, 0.9f, &shot);
+  g_assert_cmpfloat(fabs(st.luma_std_right / st.luma_std_left - 3.0), <, 0.2);
+
+  /* The random draws stay inside their ranges. */
+  AenetRng rng;
+  aenet_rng_init(&rng, 3);
+  for (int k = 0; k < 1000; k++) {
+    aenet_processed_noise_random(&noise, 30.0f, &rng);
+    g_assert_cmpfloat(noise.luma_sigma, >=, 1.0f);
+    g_assert_cmpfloat(noise.luma_sigma, <=, 30.0f);
+    g_assert_cmpfloat(noise.chroma_ratio, >=, 0.25f);
+    g_assert_cmpfloat(noise.chroma_ratio, <=, 4.0f);
+    g_assert_cmpfloat(noise.luma_blur, <=, 1.2f);
+    g_assert_cmpfloat(noise.chroma_blur, <=, 3.0f);
+    g_assert_cmpfloat(noise.signal_dependence, >=, 0.0f);
+    g_assert_cmpfloat(noise.signal_dependence, <=, 1.0f);
+  }
+}
+
 /* The photo mix ends as files end: 8-bit values in [0, 1]; over many
  * draws it leaves some images clean, compresses some, and the average
  * error sits between light and heavy noise. */
@@ -432,6 +537,7 @@ main(int argc, char **argv)
   g_test_add_func("/degrade/camera-random", test_camera_random);
   g_test_add_func("/degrade/camera-demosaic", test_camera_demosaic);
   g_test_add_func("/degrade/camera", test_camera_degrade);
+  g_test_add_func("/degrade/processed-noise", test_processed_noise);
   g_test_add_func("/degrade/photo", test_photo);
   return g_test_run();
 }

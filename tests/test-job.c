@@ -25,10 +25,11 @@ enum { W = 96, H = 80, C = 3 };
 static char *dir; /* the test's model folder */
 
 static void
-save_model(const char *name, const char *graph, const float *weights, gsize n)
+save_task_model(const char *task, const char *name, const char *graph, const float *weights,
+                gsize n)
 {
   GError *error = NULL;
-  AenetModel *m = aenet_model_new("denoise", graph, &error);
+  AenetModel *m = aenet_model_new(task, graph, &error);
   g_assert_no_error(error);
   g_assert_cmpuint(aenet_network_get_n_params(m->network), ==, n);
   memcpy(aenet_network_get_params(m->network), weights, n * sizeof(float));
@@ -38,6 +39,12 @@ save_model(const char *name, const char *graph, const float *weights, gsize n)
   g_assert_no_error(error);
   g_free(file);
   aenet_model_free(m);
+}
+
+static void
+save_model(const char *name, const char *graph, const float *weights, gsize n)
+{
+  save_task_model("denoise", name, graph, weights, n);
 }
 
 static void
@@ -212,6 +219,158 @@ test_blind(void)
   g_assert_false(fallback);
 }
 
+/* ---- The upscaler for JPEGs ------------------------------------------------
+ *
+ * "upscale-x2" repeats each pixel 2 × 2 times, "upscale-x2-photo" does the
+ * same at half the value, so the output tells which ran. */
+enum { UW = 160, UH = 128 };
+
+static void
+save_upscaler(const char *name, float gain)
+{
+  /* Sub-pixel k of colour c is output channel 4c + k (channel-major shuffle). */
+  float w[12 * 3] = { 0 };
+  for (int c = 0; c < 3; c++)
+    for (int k = 0; k < 4; k++)
+      w[(4 * c + k) * 3 + c] = gain;
+  save_task_model("upscale", name,
+                  "[{\"op\":\"input\",\"channels\":3},"
+                  "{\"op\":\"conv\",\"out\":12,\"k\":1,\"bias\":false},"
+                  "{\"op\":\"shuffle\",\"in\":[1],\"factor\":2}]",
+                  w, G_N_ELEMENTS(w));
+}
+
+/* A gray image (R = G = B) of smooth shapes and fine noise, interleaved
+ * (UH, UW, 3); with quantize, each 8×8 block's DCT coefficients rounded to
+ * multiples of 12, as a JPEG encoder does, and the result to 8 bits. */
+static float *
+upscale_test_image(gboolean quantize)
+{
+  float basis[8][8];
+  for (int k = 0; k < 8; k++)
+    for (int x = 0; x < 8; x++)
+      basis[k][x] = (float)((k == 0 ? M_SQRT1_2 : 1.0) / 2 * cos((2 * x + 1) * k * G_PI / 16));
+  GRand *r = g_rand_new_with_seed(3);
+  float *gray = g_new(float, UW * UH);
+  for (int y = 0; y < UH; y++)
+    for (int x = 0; x < UW; x++)
+      gray[y * UW + x] = (float)(128 + 60 * sin(0.07 * x) * cos(0.05 * y)
+                                 + g_rand_double_range(r, -20, 20));
+  g_rand_free(r);
+  for (int by = 0; quantize && by < UH; by += 8)
+    for (int bx = 0; bx < UW; bx += 8) {
+      float f[8][8] = { { 0 } };
+      for (int v = 0; v < 8; v++)
+        for (int u = 0; u < 8; u++) {
+          for (int y = 0; y < 8; y++)
+            for (int x = 0; x < 8; x++)
+              f[v][u] += basis[v][y] * basis[u][x] * gray[(by + y) * UW + bx + x];
+          f[v][u] = 12 * rintf(f[v][u] / 12);
+        }
+      for (int y = 0; y < 8; y++)
+        for (int x = 0; x < 8; x++) {
+          float p = 0;
+          for (int v = 0; v < 8; v++)
+            for (int u = 0; u < 8; u++)
+              p += basis[v][y] * basis[u][x] * f[v][u];
+          gray[(by + y) * UW + bx + x] = p;
+        }
+    }
+  float *im = g_new(float, UW * UH * 3);
+  for (int i = 0; i < UW * UH; i++)
+    im[i * 3] = im[i * 3 + 1] = im[i * 3 + 2] = CLAMP(rintf(gray[i]), 1.0f, 254.0f) / 255;
+  g_free(gray);
+  return im;
+}
+
+typedef struct {
+  const float *in;
+  float *out;
+} UpscaleMem;
+
+static gboolean
+upscale_read(void *user, int x, int y, int w, int h, float *dst, GError **error)
+{
+  const UpscaleMem *m = user;
+  for (int r = 0; r < h; r++)
+    memcpy(dst + (gsize)r * w * 3, m->in + ((gsize)(y + r) * UW + x) * 3, sizeof(float) * w * 3);
+  return TRUE;
+}
+
+static gboolean
+upscale_write(void *user, int x, int y, int w, int h, const float *src, GError **error)
+{
+  UpscaleMem *m = user;
+  for (int r = 0; r < h; r++)
+    memcpy(m->out + ((gsize)(y + r) * 2 * UW + x) * 3, src + (gsize)r * w * 3,
+           sizeof(float) * w * 3);
+  return TRUE;
+}
+
+/* Upscales the image with the job; returns out / in at the first pixel
+ * (the gain of the model that ran) and whether a JPEG was found. */
+static float
+run_upscale(const char *model, gboolean quantize, gboolean *jpeg, const char **used)
+{
+  const AenetTask *task = aenet_task_find("upscale");
+  AenetJobSettings s;
+  GError *error = NULL;
+  aenet_job_settings_init(&s, task);
+  s.model = model;
+  AenetJob *job = aenet_job_new(task, &s, &error);
+  g_assert_no_error(error);
+  float *in = upscale_test_image(quantize);
+  UpscaleMem m = { in, g_new(float, UW * UH * 3 * 4) };
+  AenetImageIO io = { UW, UH, 3, upscale_read, upscale_write, &m };
+  g_assert_true(aenet_job_run(job, &io, NULL, &error));
+  g_assert_no_error(error);
+  *jpeg = aenet_job_jpeg_input(job);
+  static char name[64];
+  g_strlcpy(name, aenet_model_get_display_name(aenet_job_get_model(job)), sizeof name);
+  *used = name;
+  float gain = m.out[0] / in[0];
+  g_free(in);
+  g_free(m.out);
+  aenet_job_free(job);
+  return gain;
+}
+
+/* Images that show JPEG's quantization go to the JPEG upscaler when it is
+ * installed; clean ones, a named model, or no JPEG upscaler: the default. */
+static void
+test_jpeg_upscaler(void)
+{
+  gboolean jpeg;
+  const char *used;
+  save_upscaler("upscale-x2", 1.0f);
+  char *other = aenet_model_find("upscale-x2-photo", NULL);
+  if (other == NULL) {
+    g_assert_cmpfloat(run_upscale(NULL, TRUE, &jpeg, &used), ==, 1.0f); /* none installed yet */
+    g_assert_cmpstr(used, ==, "upscale-x2");
+  }
+  g_free(other);
+  save_upscaler("upscale-x2-photo", 0.5f);
+  g_assert_cmpfloat(run_upscale(NULL, FALSE, &jpeg, &used), ==, 1.0f);
+  g_assert_false(jpeg);
+  g_assert_cmpfloat(run_upscale(NULL, TRUE, &jpeg, &used), ==, 0.5f);
+  g_assert_true(jpeg);
+  g_assert_cmpstr(used, ==, "upscale-x2-photo");
+  g_assert_cmpfloat(run_upscale("upscale-x2", TRUE, &jpeg, &used), ==, 1.0f);
+  g_assert_false(jpeg);
+  /* A broken JPEG upscaler is an error, not silently skipped. */
+  char *file = g_build_filename(dir, "upscale-x2-photo.safetensors", NULL);
+  g_assert_true(g_file_set_contents(file, "not a model", -1, NULL));
+  const AenetTask *task = aenet_task_find("upscale");
+  AenetJobSettings s;
+  aenet_job_settings_init(&s, task);
+  GError *error = NULL;
+  g_assert_null(aenet_job_new(task, &s, &error));
+  g_assert_nonnull(error);
+  g_clear_error(&error);
+  g_unlink(file);
+  g_free(file);
+}
+
 /* The estimate is the estimator's on the region's central crop. */
 static void
 test_estimate_policy(void)
@@ -283,6 +442,7 @@ main(int argc, char **argv)
   g_test_add_func("/job/estimate-policy", test_estimate_policy);
   g_test_add_func("/job/automatic-falls-back", test_fallback);
   g_test_add_func("/job/automatic-uses-blind-model", test_blind);
+  g_test_add_func("/job/jpeg-upscaler", test_jpeg_upscaler);
   int status = g_test_run();
   test_tmpdir_remove(dir);
   g_free(dir);

@@ -589,6 +589,52 @@ test_unclipped_fraction(void)
   g_free(scratch);
 }
 
+/* --overstated F: a fraction F of denoising inputs carry less noise than
+ * the level the network is told, anywhere from none to all of it. */
+static void
+test_overstated_fraction(void)
+{
+  const int size = 32, draws = 200;
+  gsize n = (gsize)3 * size * size;
+  float *input = g_new(float, n);
+  float *scratch = g_new(float, aenet_degrade_camera_scratch_size(size, size));
+  int below[3], near_zero = 0;
+  for (int k = 0; k < 3; k++) {
+    AenetTrainConfig cfg;
+    aenet_train_config_init(&cfg, "denoise", 1);
+    cfg.sigma_min = cfg.sigma_max = 20;
+    cfg.unclipped = 1; /* floats, so the noise is measured unclipped */
+    cfg.overstated = 0.5f * k;
+    AenetRng rng;
+    aenet_train_data_rng_init(&rng, 4);
+    below[k] = 0;
+    for (int d = 0; d < draws; d++) {
+      for (gsize i = 0; i < n; i++)
+        input[i] = 0.5f;
+      float level;
+      GError *error = NULL;
+      g_assert_true(aenet_train_degrade(&cfg, input, size, scratch, &rng, &level, &error));
+      g_assert_no_error(error);
+      g_assert_cmpfloat(level * 255, ==, 20.0f); /* the level told never changes */
+      double ss = 0;
+      for (gsize i = 0; i < n; i++)
+        ss += (input[i] - 0.5) * (input[i] - 0.5);
+      double sigma = sqrt(ss / n) * 255;
+      g_assert_cmpfloat(sigma, <, 20 * 1.06);
+      below[k] += sigma < 20 * 0.94;
+      near_zero += sigma < 2;
+    }
+    aenet_train_config_clear(&cfg);
+  }
+  g_assert_cmpint(below[0], ==, 0);
+  g_assert_cmpint(below[1], >, draws * 3 / 10);
+  g_assert_cmpint(below[1], <, draws * 6 / 10);
+  g_assert_cmpint(below[2], >, draws * 9 / 10);
+  g_assert_cmpint(near_zero, >, 0); /* clean inputs told a level too */
+  g_free(input);
+  g_free(scratch);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -602,6 +648,7 @@ main(int argc, char **argv)
   g_test_add_func("/train/blind-from", test_blind_from);
   g_test_add_func("/train/photo-upscale-validation", test_photo_upscale_validation);
   g_test_add_func("/train/unclipped-fraction", test_unclipped_fraction);
+  g_test_add_func("/train/overstated-fraction", test_overstated_fraction);
   g_test_add_func("/train/balance-sigma", test_balance_sigma);
   return g_test_run();
 }

@@ -391,18 +391,29 @@ aenet_camera_demosaic(float *rgb, const float *mosaic, int h, int w)
   }
 }
 
-/* Separable Gaussian blur of one (h, w) plane, edges clamped; tmp is
- * (h, w). The kernel has at most 9 taps (cut at 2.5 sigma for sigma 1.6). */
-static void
-blur_plane(float *plane, float *tmp, int h, int w, float sigma)
+#define BLUR_MAX_RADIUS 4
+
+/* A normalised Gaussian kernel of 2 r + 1 taps, r = min(4, ceil(3 sigma));
+ * returns r. Cut at 4 taps a side, wider sigmas give a flatter kernel. */
+static int
+blur_kernel(float k[2 * BLUR_MAX_RADIUS + 1], float sigma)
 {
-  float k[9];
-  int r = MIN(4, (int)ceilf(3.0f * sigma));
+  int r = MIN(BLUR_MAX_RADIUS, (int)ceilf(3.0f * sigma));
   float sum = 0;
   for (int i = -r; i <= r; i++)
     sum += k[i + r] = expf(-0.5f * i * i / (sigma * sigma));
   for (int i = 0; i < 2 * r + 1; i++)
     k[i] /= sum;
+  return r;
+}
+
+/* Separable blur of one (h, w) plane with blur_kernel(sigma), edges
+ * clamped; tmp is (h, w). */
+static void
+blur_plane(float *plane, float *tmp, int h, int w, float sigma)
+{
+  float k[2 * BLUR_MAX_RADIUS + 1];
+  int r = blur_kernel(k, sigma);
   for (int y = 0; y < h; y++)
     for (int x = 0; x < w; x++) {
       float s = 0;
@@ -417,6 +428,19 @@ blur_plane(float *plane, float *tmp, int h, int w, float sigma)
         s += k[i + r] * tmp[(gsize)CLAMP(y + i, 0, h - 1) * w + x];
       plane[(gsize)y * w + x] = s;
     }
+}
+
+/* The standard deviation blur_plane leaves of unit white noise (away from
+ * the edges): the L2 norm of the 2-D kernel k kᵀ, which is sum k². */
+static float
+blur_noise_gain(float sigma)
+{
+  float k[2 * BLUR_MAX_RADIUS + 1];
+  int r = blur_kernel(k, sigma);
+  float sum = 0;
+  for (int i = 0; i < 2 * r + 1; i++)
+    sum += k[i] * k[i];
+  return sum;
 }
 
 gsize
@@ -479,10 +503,67 @@ aenet_degrade_camera(float *image, float *scratch, int h, int w, const AenetCame
   }
 }
 
+/* ---- Noise as a camera's processing leaves it ---------------------------- */
+
+void
+aenet_processed_noise_random(AenetProcessedNoise *noise, float sigma_max, AenetRng *rng)
+{
+  noise->luma_sigma = (float)exp(log(MAX(sigma_max, 1.0f)) * aenet_rng_uniform(rng));
+  noise->chroma_ratio = (float)exp(log(0.25) + (log(4.0) - log(0.25)) * aenet_rng_uniform(rng));
+  /* PolyU's brightness noise matches a blur of about 0.8 px, its colour
+   * noise 1.7–2.4 px (correlation exp(-d² / 4 sigma²) at distance d). */
+  noise->luma_blur = aenet_rng_uniform(rng) < 0.3 ? 0.0f : 0.3f + 0.9f * (float)aenet_rng_uniform(rng);
+  noise->chroma_blur = aenet_rng_uniform(rng) < 0.2 ? 0.0f : 0.5f + 2.5f * (float)aenet_rng_uniform(rng);
+  noise->signal_dependence = (float)aenet_rng_uniform(rng);
+}
+
+void
+aenet_degrade_processed_noise(float *image, float *scratch, int h, int w,
+                              const AenetProcessedNoise *noise, AenetRng *rng)
+{
+  gsize plane = (gsize)h * w;
+  float *luma = scratch, *chroma1 = scratch + plane, *chroma2 = scratch + 2 * plane;
+  float *tmp = scratch + 3 * plane;
+  for (gsize i = 0; i < 3 * plane; i += 2) {
+    double z0, z1;
+    normal_pair(rng, &z0, &z1);
+    scratch[i] = (float)z0;
+    if (i + 1 < 3 * plane)
+      scratch[i + 1] = (float)z1;
+  }
+  /* Each component back to the asked sigma after its smoothing. */
+  float luma_sigma = noise->luma_sigma / 255.0f, chroma_sigma = luma_sigma * noise->chroma_ratio;
+  if (noise->luma_blur > 0) {
+    blur_plane(luma, tmp, h, w, noise->luma_blur);
+    luma_sigma /= blur_noise_gain(noise->luma_blur);
+  }
+  if (noise->chroma_blur > 0) {
+    blur_plane(chroma1, tmp, h, w, noise->chroma_blur);
+    blur_plane(chroma2, tmp, h, w, noise->chroma_blur);
+    chroma_sigma /= blur_noise_gain(noise->chroma_blur);
+  }
+  /* Colour noise along two orthonormal directions that leave brightness
+   * (R + G + B) alone, scaled so each channel's colour noise has
+   * chroma_sigma: (1, -1, 0) / sqrt 2 and (1, 1, -2) / sqrt 6, times
+   * sqrt(3 / 2). */
+  const float a = 0.8660254f, b = 0.5f; /* sqrt(3/2) / sqrt 2, sqrt(3/2) / sqrt 6 */
+  const float colour[3][2] = { { a, b }, { -a, b }, { 0.0f, -2.0f * b } };
+  float d = noise->signal_dependence;
+  for (gsize i = 0; i < plane; i++) {
+    /* Variance from (1 - d) + 2 d × brightness: 1 at mid grey. */
+    float brightness = (image[i] + image[plane + i] + image[2 * plane + i]) / 3.0f;
+    float scale = sqrtf(MAX((1.0f - d) + 2.0f * d * brightness, 0.0f));
+    float y = luma_sigma * luma[i];
+    float c1 = chroma_sigma * chroma1[i], c2 = chroma_sigma * chroma2[i];
+    for (int c = 0; c < 3; c++)
+      image[c * plane + i] += scale * (y + colour[c][0] * c1 + colour[c][1] * c2);
+  }
+}
+
 /* ---- What photographs go through --------------------------------------- */
 
-const AenetPhotoMix aenet_photo_mix_denoise = { 0.15f, 0.15f, 50.0f, 0.6f, 30, 95 };
-const AenetPhotoMix aenet_photo_mix_upscale = { 0.40f, 0.10f, 15.0f, 0.5f, 40, 95 };
+const AenetPhotoMix aenet_photo_mix_denoise = { 0.15f, 0.10f, 0.35f, 50.0f, 0.65f, 30, 95 };
+const AenetPhotoMix aenet_photo_mix_upscale = { 0.50f, 0.0f, 0.20f, 15.0f, 1.0f, 30, 95 };
 
 gboolean
 aenet_degrade_photo(float *image, float *scratch, int h, int w, const AenetPhotoMix *mix,
@@ -490,10 +571,14 @@ aenet_degrade_photo(float *image, float *scratch, int h, int w, const AenetPhoto
 {
   gsize n = (gsize)3 * h * w;
   double kind = aenet_rng_uniform(rng);
-  if (kind >= mix->p_clean + mix->p_gaussian) {
+  if (kind >= mix->p_clean + mix->p_gaussian + mix->p_processed) {
     AenetCamera cam;
     aenet_camera_random(&cam, rng);
     aenet_degrade_camera(image, scratch, h, w, &cam, rng);
+  } else if (kind >= mix->p_clean + mix->p_gaussian) {
+    AenetProcessedNoise noise;
+    aenet_processed_noise_random(&noise, mix->sigma_max, rng);
+    aenet_degrade_processed_noise(image, scratch, h, w, &noise, rng);
   } else if (kind >= mix->p_clean)
     aenet_degrade_gaussian(image, n, mix->sigma_max * (float)aenet_rng_uniform(rng), rng);
   aenet_degrade_quantize(image, n, 255);

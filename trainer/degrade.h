@@ -88,25 +88,55 @@ gsize aenet_degrade_camera_scratch_size(int h, int w);
 void aenet_degrade_camera(float *image, float *scratch, int h, int w, const AenetCamera *cam,
                           AenetRng *rng);
 
+/* ---- Noise as a camera's processing leaves it ---------------------------
+ *
+ * The camera model above fixes how brightness and colour noise relate (its
+ * colour matrices make colour noise about 2.5 times the brightness noise),
+ * but cameras' JPEG engines reshape noise: colour noise smoothed into
+ * blotches, brightness noise sharpened or kept as fine grain. Real ISO
+ * 1600–6400 JPEGs (PolyU) show brightness noise of sigma 3.2 correlated
+ * 0.66 with its neighbour and weaker colour noise correlated 0.92. This
+ * draws the two separately, after the degradation model of "Practical
+ * blind image denoising via Swin-Conv-UNet and data synthesis" (Zhang et
+ * al., 2023): random levels, random spatial correlation per component,
+ * variance growing with brightness by a random amount. */
+typedef struct {
+  float luma_sigma;        /* per-channel sigma of the brightness noise, 0–255 scale */
+  float chroma_ratio;      /* per-channel sigma of the colour noise / luma_sigma */
+  float luma_blur, chroma_blur; /* sigma (pixels) of each component's smoothing; 0: white */
+  float signal_dependence; /* 0: the same everywhere; 1: variance proportional to brightness */
+} AenetProcessedNoise;
+
+/* luma_sigma log-uniform in 1..sigma_max, the rest over ranges that hold
+ * real JPEGs' measurements. */
+void aenet_processed_noise_random(AenetProcessedNoise *noise, float sigma_max, AenetRng *rng);
+
+/* image is (3, h, w) sRGB in [0, 1]; noise is added, not clipped. scratch
+ * holds aenet_degrade_camera_scratch_size(h, w) floats. Never allocates. */
+void aenet_degrade_processed_noise(float *image, float *scratch, int h, int w,
+                                   const AenetProcessedNoise *noise, AenetRng *rng);
+
 /* ---- What photographs go through ----------------------------------------
  *
  * The mix a model for real photographs trains on, ending as every real file
  * ends: clipped, 8-bit, and often JPEG. Per sample: no noise, white Gaussian
- * noise, or a random camera; then JPEG at a random quality or none. */
+ * noise, processed noise or a random camera; then JPEG at a random quality
+ * or none. */
 typedef struct {
   float p_clean;          /* probability of no noise */
   float p_gaussian;       /* of white Gaussian noise, sigma uniform in 0..sigma_max */
+  float p_processed;      /* of processed noise, luma sigma up to sigma_max */
   float sigma_max;        /* (the rest: a random camera) */
   float p_jpeg;           /* probability of JPEG, quality uniform in jpeg_min..jpeg_max */
   int jpeg_min, jpeg_max;
 } AenetPhotoMix;
 
-/* For blind photo denoisers: 15 % clean, 15 % Gaussian up to 50, 70 %
- * camera; 60 % JPEG at 30–95. */
+/* For blind photo denoisers: 15 % clean, 10 % Gaussian up to 50, 35 %
+ * processed, 40 % camera; 65 % JPEG at 30–95. */
 extern const AenetPhotoMix aenet_photo_mix_denoise;
-/* For upscalers' low-resolution inputs, which must keep their quality on
- * clean images too: 40 % clean, 10 % Gaussian up to 15, 50 % camera; 50 %
- * JPEG at 40–95. */
+/* For the low-resolution inputs of upscalers of JPEG photos (the job
+ * gives clean images to the clean upscalers): 50 % no noise, 20 %
+ * processed up to 15, 30 % camera; all JPEG at 30–95. */
 extern const AenetPhotoMix aenet_photo_mix_upscale;
 
 /* image is (3, h, w); scratch holds aenet_degrade_camera_scratch_size(h, w)

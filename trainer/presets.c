@@ -206,7 +206,6 @@ static const AenetPreset presets[] = {
   { NULL },
 };
 /* clang-format on */
-/* clang-format on */
 
 const AenetPreset *
 aenet_presets_get(void)

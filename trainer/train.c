@@ -149,8 +149,15 @@ aenet_train_degrade(const AenetTrainConfig *c, float *input, int size, float *sc
   }
   if (c->poisson_gain > 0)
     aenet_degrade_poisson_gaussian(input, n, c->poisson_gain * aenet_rng_uniform(rng), 0, rng);
-  if (level > 0)
-    aenet_degrade_gaussian(input, n, level, rng);
+  /* Told more than there is, the model must still keep the brightness:
+   * trained on clipped inputs alone, it read "less noise than told" as
+   * clipping and brightened bright areas of clean photos by 3 levels at
+   * σ 10. No draw without --overstated, so older runs resume exactly. */
+  float added = level;
+  if (c->overstated > 0 && aenet_rng_uniform(rng) < c->overstated)
+    added = level * (float)aenet_rng_uniform(rng);
+  if (added > 0)
+    aenet_degrade_gaussian(input, n, added, rng);
   /* A model for both real files and the paper protocol sees both kinds of
    * input. No draw without --unclipped, so older runs resume exactly. */
   if (c->unclipped <= 0 || aenet_rng_uniform(rng) >= c->unclipped)
@@ -491,6 +498,7 @@ static const struct {
   { "balance_sigma", FIELD_INT, G_STRUCT_OFFSET(AenetTrainConfig, balance_sigma), TRUE },
   { "photo", FIELD_INT, G_STRUCT_OFFSET(AenetTrainConfig, photo), TRUE },
   { "unclipped", FIELD_FLOAT, G_STRUCT_OFFSET(AenetTrainConfig, unclipped), TRUE },
+  { "overstated", FIELD_FLOAT, G_STRUCT_OFFSET(AenetTrainConfig, overstated), TRUE },
 };
 
 static void

@@ -79,6 +79,10 @@ typedef struct {
   /* denoise, Gaussian noise: the fraction of inputs left as floats,
    * neither clipped nor rounded (the paper protocol's inputs) */
   float unclipped;
+  /* denoise, Gaussian noise: the fraction of inputs whose noise is below
+   * the level the network is told (a uniform fraction of it, 0 to 1), as
+   * when a user sets the level above a photo's noise */
+  float overstated;
   int jpeg_min, jpeg_max;     /* > 0: JPEG-compress inputs at a random quality */
   gsize cache_bytes;
 } AenetTrainConfig;

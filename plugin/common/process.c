@@ -256,6 +256,8 @@ aenet_plugin_run_job(AenetJob *job, AenetBufferIO *b, const AenetJobRegion *regi
   AenetJobRegion r = *region;
   r.progress = progress->fraction;
   r.progress_user = progress->user;
+  if (!aenet_job_choose_model(job, &b->io, &r, error))
+    return FALSE;
 
   char *text = g_strdup_printf(_("%s with “%s”"), _(task->progress),
                                aenet_model_get_display_name(aenet_job_get_model(job)));

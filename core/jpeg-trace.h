@@ -1,0 +1,37 @@
+/* jpeg-trace.h — was this image saved as a JPEG?
+ *
+ * JPEG stores each 8×8 block's brightness as DCT coefficients rounded to
+ * multiples of a step per frequency, so the decoded image's coefficients
+ * still cluster on those multiples (within the decoder's rounding, about
+ * 0.4 on the 0–255 scale); a clean photo's, or a JPEG's after resizing,
+ * spread evenly. For every placement of the 8×8 grid and the first ten
+ * frequencies, the clustering on each candidate step q is measured as the
+ * mean of cos(2π c / q) over the coefficients c farther than q / 2 from
+ * zero: near 1 for JPEG steps (0.55 for a step of 2, which is quality 90,
+ * 0.9 from a step of 5), within ±0.1 for clean images. Blocks with clipped
+ * pixels are left out. The upscaler for JPEG photos is chosen by it
+ * (job.h). */
+#ifndef AENET_JPEG_TRACE_H
+#define AENET_JPEG_TRACE_H
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Above this strength an image is taken for a decoded JPEG. */
+#define AENET_JPEG_TRACE_THRESHOLD 0.5
+/* The central square aenet_jpeg_trace looks at: 64 blocks a side at any
+ * grid offset. */
+#define AENET_JPEG_TRACE_EDGE 519
+#define AENET_JPEG_TRACE_PIXELS (AENET_JPEG_TRACE_EDGE * AENET_JPEG_TRACE_EDGE)
+
+/* image is planar (channels, height, width), values nominally in [0, 1],
+ * 1 (gray) or 3 (R'G'B') channels. Returns the strongest clustering found,
+ * 0 to 1 (0 when the image has too few blocks to tell), or -2 with error
+ * set (AENET_ERROR_INVALID) on wrong arguments. Reads at most a central
+ * crop of AENET_JPEG_TRACE_PIXELS. */
+double aenet_jpeg_trace(const float *image, int channels, int height, int width, GError **error);
+
+G_END_DECLS
+
+#endif

@@ -1,0 +1,118 @@
+/* test-jpeg-trace.c — telling a decoded JPEG from a clean image
+ * (jpeg-trace.h), with libjpeg's own compression (degrade.h): JPEGs of
+ * qualities 30 to 90 found, also after a crop off the 8×8 grid and in
+ * gray; clean images, and JPEGs resized since, not found. */
+#include <math.h>
+#include <string.h>
+
+#include "degrade.h"
+#include "imageio.h"
+#include "error.h"
+#include "jpeg-trace.h"
+#include "testutil.h"
+
+/* Low-resolution Set14 images: clean (bicubic downscales of photos). */
+static const char *const images[]
+    = { "test/set14/x2/img_001_SRF_2_LR.png", "test/set14/x2/img_005_SRF_2_LR.png",
+        "test/set14/x2/img_010_SRF_2_LR.png" };
+
+/* The image (3 channels; the gray test takes the first), or NULL when
+ * the shared data is not there. */
+static float *
+load(int index, int *h, int *w)
+{
+  char *path = test_shared_data_path(images[index]);
+  if (path == NULL)
+    return NULL;
+  int channels;
+  GError *error = NULL;
+  float *image = aenet_image_load_planar(path, &channels, w, h, &error);
+  g_assert_no_error(error);
+  g_assert_cmpint(channels, ==, 3);
+  g_free(path);
+  return image;
+}
+
+static double
+trace(const float *image, int c, int h, int w)
+{
+  GError *error = NULL;
+  double t = aenet_jpeg_trace(image, c, h, w, &error);
+  g_assert_no_error(error);
+  return t;
+}
+
+static void
+test_found(gconstpointer data)
+{
+  int c = GPOINTER_TO_INT(data);
+  for (guint n = 0; n < G_N_ELEMENTS(images); n++) {
+    int h, w;
+    float *clean = load(n, &h, &w);
+    if (clean == NULL) {
+      g_test_skip("no shared data");
+      return;
+    }
+    float *jpeg = g_new(float, (gsize)c *h *w);
+    g_assert_cmpfloat(trace(clean, c, h, w), <, 0.3);
+    static const int qualities[] = { 30, 50, 75, 90 };
+    for (guint i = 0; i < G_N_ELEMENTS(qualities); i++) {
+      memcpy(jpeg, clean, (gsize)c * h * w * sizeof(float));
+      GError *error = NULL;
+      g_assert_true(aenet_degrade_jpeg(jpeg, c, h, w, qualities[i], &error));
+      g_assert_no_error(error);
+      double t = trace(jpeg, c, h, w);
+      g_test_message("%s, quality %d, %d channel(s): %.3f", images[n], qualities[i], c, t);
+      g_assert_cmpfloat(t, >, 0.7);
+      /* Cropped 3 columns and 5 rows off the grid. */
+      int ch = h - 5, cw = w - 3;
+      float *crop = g_new(float, (gsize)c *ch *cw);
+      for (int k = 0; k < c; k++)
+        for (int y = 0; y < ch; y++)
+          memcpy(crop + ((gsize)k * ch + y) * cw, jpeg + ((gsize)k * h + y + 5) * w + 3,
+                 cw * sizeof(float));
+      g_assert_cmpfloat(trace(crop, c, ch, cw), >, 0.7);
+      g_free(crop);
+      /* Halved after saving: the trace is gone. */
+      float *half = g_new(float, (gsize)c *(h / 2) * (w / 2));
+      float *scratch = g_new(float, aenet_degrade_downscale_scratch_size(c, h, w, 2));
+      aenet_degrade_downscale(half, jpeg, scratch, c, h, w, 2);
+      aenet_degrade_quantize(half, (gsize)c * (h / 2) * (w / 2), 255);
+      g_assert_cmpfloat(trace(half, c, h / 2, w / 2), <, 0.3);
+      g_free(half);
+      g_free(scratch);
+    }
+    g_free(clean);
+    g_free(jpeg);
+  }
+}
+
+/* Too small to tell: 0; wrong arguments: an error. */
+static void
+test_limits(void)
+{
+  enum { H = 64, W = 64 };
+  float *clean = g_new0(float, 3 * H * W);
+  g_assert_cmpfloat(trace(clean, 3, 20, 20), ==, 0.0);
+  GError *error = NULL;
+  g_assert_cmpfloat(aenet_jpeg_trace(clean, 2, H, W, &error), <, -1);
+  g_assert_error(error, AENET_ERROR, AENET_ERROR_INVALID);
+  g_clear_error(&error);
+  g_assert_cmpfloat(aenet_jpeg_trace(NULL, 3, H, W, &error), <, -1);
+  g_clear_error(&error);
+  /* A saturated image has no unclipped block. */
+  for (gsize i = 0; i < (gsize)3 * H * W; i++)
+    clean[i] = 1.0f;
+  g_assert_cmpfloat(trace(clean, 3, H, W), ==, 0.0);
+  g_free(clean);
+}
+
+int
+main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_data_func("/jpeg-trace/found-gray", GINT_TO_POINTER(1), test_found);
+  g_test_add_data_func("/jpeg-trace/found-colour", GINT_TO_POINTER(3), test_found);
+  g_test_add_func("/jpeg-trace/limits", test_limits);
+  return g_test_run();
+}
