@@ -466,25 +466,32 @@ test_processed_noise(void)
   g_assert_cmpfloat(fabs(st.luma_corr - exp(-1.0 / (4 * 0.64))), <, 0.05);
   g_assert_cmpfloat(fabs(st.chroma_corr), <, 0.05);
 
-  /* Fully signal-dependent: variance 9 times larger at 0.9 than at 0.1. */
+  /* Fully signal-dependent: variance 9 times larger at 0.9 than at 0.1,
+   * or the other way round. */
   AenetProcessedNoise shot = { 10.0f, 1.0f, 0.0f, 0.0f, 1.0f };
   processed_noise_stats(&st, 0.1f, 0.9f, &shot);
   g_assert_cmpfloat(fabs(st.luma_std_right / st.luma_std_left - 3.0), <, 0.2);
+  shot.signal_dependence = -1.0f;
+  processed_noise_stats(&st, 0.1f, 0.9f, &shot);
+  g_assert_cmpfloat(fabs(st.luma_std_left / st.luma_std_right - 3.0), <, 0.2);
 
   /* The random draws stay inside their ranges. */
   AenetRng rng;
   aenet_rng_init(&rng, 3);
+  int shadows = 0; /* draws with the noise strongest in the shadows */
   for (int k = 0; k < 1000; k++) {
     aenet_processed_noise_random(&noise, 30.0f, &rng);
+    shadows += noise.signal_dependence < -0.5f;
     g_assert_cmpfloat(noise.luma_sigma, >=, 1.0f);
     g_assert_cmpfloat(noise.luma_sigma, <=, 30.0f);
     g_assert_cmpfloat(noise.chroma_ratio, >=, 0.25f);
     g_assert_cmpfloat(noise.chroma_ratio, <=, 4.0f);
     g_assert_cmpfloat(noise.luma_blur, <=, 1.2f);
     g_assert_cmpfloat(noise.chroma_blur, <=, 3.0f);
-    g_assert_cmpfloat(noise.signal_dependence, >=, 0.0f);
+    g_assert_cmpfloat(noise.signal_dependence, >=, -1.0f);
     g_assert_cmpfloat(noise.signal_dependence, <=, 1.0f);
   }
+  g_assert_cmpint(shadows, >, 150);
 }
 
 /* The photo mix ends as files end: 8-bit values in [0, 1]; over many

@@ -514,7 +514,7 @@ aenet_processed_noise_random(AenetProcessedNoise *noise, float sigma_max, AenetR
    * noise 1.7–2.4 px (correlation exp(-d² / 4 sigma²) at distance d). */
   noise->luma_blur = aenet_rng_uniform(rng) < 0.3 ? 0.0f : 0.3f + 0.9f * (float)aenet_rng_uniform(rng);
   noise->chroma_blur = aenet_rng_uniform(rng) < 0.2 ? 0.0f : 0.5f + 2.5f * (float)aenet_rng_uniform(rng);
-  noise->signal_dependence = (float)aenet_rng_uniform(rng);
+  noise->signal_dependence = (float)(2 * aenet_rng_uniform(rng) - 1);
 }
 
 void
@@ -550,9 +550,9 @@ aenet_degrade_processed_noise(float *image, float *scratch, int h, int w,
   const float colour[3][2] = { { a, b }, { -a, b }, { 0.0f, -2.0f * b } };
   float d = noise->signal_dependence;
   for (gsize i = 0; i < plane; i++) {
-    /* Variance from (1 - d) + 2 d × brightness: 1 at mid grey. */
+    /* Variance times 1 + d (2 brightness - 1): 1 at mid grey, 0 to 2. */
     float brightness = (image[i] + image[plane + i] + image[2 * plane + i]) / 3.0f;
-    float scale = sqrtf(MAX((1.0f - d) + 2.0f * d * brightness, 0.0f));
+    float scale = sqrtf(MAX(1.0f + d * (2.0f * brightness - 1.0f), 0.0f));
     float y = luma_sigma * luma[i];
     float c1 = chroma_sigma * chroma1[i], c2 = chroma_sigma * chroma2[i];
     for (int c = 0; c < 3; c++)
@@ -562,7 +562,7 @@ aenet_degrade_processed_noise(float *image, float *scratch, int h, int w,
 
 /* ---- What photographs go through --------------------------------------- */
 
-const AenetPhotoMix aenet_photo_mix_denoise = { 0.15f, 0.10f, 0.35f, 50.0f, 0.65f, 30, 95 };
+const AenetPhotoMix aenet_photo_mix_denoise = { 0.10f, 0.10f, 0.40f, 50.0f, 0.65f, 30, 95 };
 const AenetPhotoMix aenet_photo_mix_upscale = { 0.50f, 0.0f, 0.20f, 15.0f, 1.0f, 30, 95 };
 
 gboolean

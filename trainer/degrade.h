@@ -104,11 +104,14 @@ typedef struct {
   float luma_sigma;        /* per-channel sigma of the brightness noise, 0–255 scale */
   float chroma_ratio;      /* per-channel sigma of the colour noise / luma_sigma */
   float luma_blur, chroma_blur; /* sigma (pixels) of each component's smoothing; 0: white */
-  float signal_dependence; /* 0: the same everywhere; 1: variance proportional to brightness */
+  /* Variance times 1 + d (2 brightness - 1): d = 1, proportional to
+   * brightness (sensor shot noise); d = -1, strongest in shadows (shot
+   * noise after a camera's tone curve, which lifts them); 0: even. */
+  float signal_dependence;
 } AenetProcessedNoise;
 
-/* luma_sigma log-uniform in 1..sigma_max, the rest over ranges that hold
- * real JPEGs' measurements. */
+/* luma_sigma log-uniform in 1..sigma_max, signal_dependence uniform in
+ * -1..1, the rest over ranges that hold real JPEGs' measurements. */
 void aenet_processed_noise_random(AenetProcessedNoise *noise, float sigma_max, AenetRng *rng);
 
 /* image is (3, h, w) sRGB in [0, 1]; noise is added, not clipped. scratch
@@ -131,7 +134,7 @@ typedef struct {
   int jpeg_min, jpeg_max;
 } AenetPhotoMix;
 
-/* For blind photo denoisers: 15 % clean, 10 % Gaussian up to 50, 35 %
+/* For blind photo denoisers: 10 % clean, 10 % Gaussian up to 50, 40 %
  * processed, 40 % camera; 65 % JPEG at 30–95. */
 extern const AenetPhotoMix aenet_photo_mix_denoise;
 /* For the low-resolution inputs of upscalers of JPEG photos (the job
