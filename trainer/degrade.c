@@ -562,8 +562,20 @@ aenet_degrade_processed_noise(float *image, float *scratch, int h, int w,
 
 /* ---- What photographs go through --------------------------------------- */
 
-const AenetPhotoMix aenet_photo_mix_denoise = { 0.10f, 0.10f, 0.40f, 50.0f, 0.65f, 30, 95 };
-const AenetPhotoMix aenet_photo_mix_upscale = { 0.50f, 0.0f, 0.20f, 15.0f, 1.0f, 30, 95 };
+const AenetPhotoMix aenet_photo_mix_denoise = { 0.10f, 0.10f, 0.40f, 50.0f, 0.65f, 30, 95, 0.25f };
+const AenetPhotoMix aenet_photo_mix_upscale = { 0.50f, 0.0f, 0.20f, 15.0f, 1.0f, 30, 95, 0.0f };
+
+void
+aenet_degrade_photo_scene(float *image, float *scratch, int h, int w, const AenetPhotoMix *mix,
+                          AenetRng *rng)
+{
+  /* No draw without soft scenes, so older runs resume exactly. */
+  if (mix->p_soft <= 0 || aenet_rng_uniform(rng) >= mix->p_soft)
+    return;
+  float sigma = 0.5f + 1.5f * (float)aenet_rng_uniform(rng);
+  for (int c = 0; c < 3; c++)
+    blur_plane(image + (gsize)c * h * w, scratch, h, w, sigma);
+}
 
 gboolean
 aenet_degrade_photo(float *image, float *scratch, int h, int w, const AenetPhotoMix *mix,

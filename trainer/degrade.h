@@ -132,15 +132,25 @@ typedef struct {
   float sigma_max;        /* (the rest: a random camera) */
   float p_jpeg;           /* probability of JPEG, quality uniform in jpeg_min..jpeg_max */
   int jpeg_min, jpeg_max;
+  /* Probability of a soft scene (out of focus, or a lens's softness):
+   * the clean patch itself blurred, sigma 0.5–2 px, before the rest
+   * (aenet_degrade_photo_scene). Sharp training photos alone teach a
+   * model that fine variation is texture to keep. */
+  float p_soft;
 } AenetPhotoMix;
 
 /* For blind photo denoisers: 10 % clean, 10 % Gaussian up to 50, 40 %
- * processed, 40 % camera; 65 % JPEG at 30–95. */
+ * processed, 40 % camera; 65 % JPEG at 30–95; 25 % soft scenes. */
 extern const AenetPhotoMix aenet_photo_mix_denoise;
 /* For the low-resolution inputs of upscalers of JPEG photos (the job
  * gives clean images to the clean upscalers): 50 % no noise, 20 %
  * processed up to 15, 30 % camera; all JPEG at 30–95. */
 extern const AenetPhotoMix aenet_photo_mix_upscale;
+
+/* The scene: a clean patch (3, h, w), target and input alike, made soft
+ * with the mix's p_soft. scratch as below. */
+void aenet_degrade_photo_scene(float *image, float *scratch, int h, int w,
+                               const AenetPhotoMix *mix, AenetRng *rng);
 
 /* image is (3, h, w); scratch holds aenet_degrade_camera_scratch_size(h, w)
  * floats. FALSE with error only on a JPEG failure. */

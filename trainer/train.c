@@ -186,6 +186,8 @@ aenet_train_draw_sample(const AenetTrainConfig *c, AenetDataset *ds, const guint
   int transform = aenet_rng_below(rng, 8);
   if (!aenet_dataset_get_patch(ds, image, x, y, p, transform, target, s > 1 ? input : NULL, error))
     return FALSE;
+  if (s == 1 && c->photo)
+    aenet_degrade_photo_scene(target, scratch, p, p, &aenet_photo_mix_denoise, rng);
   if (s == 1)
     memcpy(input, target, (gsize)3 * p * p * sizeof(float));
   return aenet_train_degrade(c, input, p, scratch, rng, noise_level, error);
