@@ -86,7 +86,7 @@ case $what in
     # Third phase: the shipped photo model with processed noise in the mix
     # (brightness and colour noise drawn apart, as cameras' JPEG engines
     # leave them; the camera model alone made colour noise dominate), more
-    # JPEG, fewer clean patches, soft scenes, and the default loss: with the PSNR loss
+    # and stronger JPEG, soft scenes, and the default loss: with the PSNR loss
     # (a first try, stopped at step 4 240; log in
     # denoise-photo-mix-psnr-train.log) PolyU went from 37.33 to 37.22 dB,
     # the clean and low-noise patches it weighs most kept it cautious.

@@ -562,7 +562,7 @@ aenet_degrade_processed_noise(float *image, float *scratch, int h, int w,
 
 /* ---- What photographs go through --------------------------------------- */
 
-const AenetPhotoMix aenet_photo_mix_denoise = { 0.10f, 0.10f, 0.40f, 50.0f, 0.65f, 30, 95, 0.25f };
+const AenetPhotoMix aenet_photo_mix_denoise = { 0.20f, 0.10f, 0.35f, 50.0f, 0.65f, 30, 95, 0.25f };
 const AenetPhotoMix aenet_photo_mix_upscale = { 0.50f, 0.0f, 0.20f, 15.0f, 1.0f, 30, 95, 0.0f };
 
 void
@@ -595,7 +595,11 @@ aenet_degrade_photo(float *image, float *scratch, int h, int w, const AenetPhoto
     aenet_degrade_gaussian(image, n, mix->sigma_max * (float)aenet_rng_uniform(rng), rng);
   aenet_degrade_quantize(image, n, 255);
   if (aenet_rng_uniform(rng) < mix->p_jpeg) {
-    int quality = mix->jpeg_min + (int)aenet_rng_below(rng, mix->jpeg_max - mix->jpeg_min + 1);
+    /* Density falling linearly from jpeg_min to jpeg_max: strong
+     * compression, the hard case, comes up most (median at 30 % of the
+     * range). */
+    int range = mix->jpeg_max - mix->jpeg_min + 1;
+    int quality = mix->jpeg_min + MIN((int)(range * (1.0 - sqrt(aenet_rng_uniform(rng)))), range - 1);
     return aenet_degrade_jpeg(image, 3, h, w, quality, error);
   }
   return TRUE;

@@ -130,7 +130,7 @@ typedef struct {
   float p_gaussian;       /* of white Gaussian noise, sigma uniform in 0..sigma_max */
   float p_processed;      /* of processed noise, luma sigma up to sigma_max */
   float sigma_max;        /* (the rest: a random camera) */
-  float p_jpeg;           /* probability of JPEG, quality uniform in jpeg_min..jpeg_max */
+  float p_jpeg;           /* probability of JPEG, quality in jpeg_min..jpeg_max, low ones most */
   int jpeg_min, jpeg_max;
   /* Probability of a soft scene (out of focus, or a lens's softness):
    * the clean patch itself blurred, sigma 0.5–2 px, before the rest
@@ -139,8 +139,8 @@ typedef struct {
   float p_soft;
 } AenetPhotoMix;
 
-/* For blind photo denoisers: 10 % clean, 10 % Gaussian up to 50, 40 %
- * processed, 40 % camera; 65 % JPEG at 30–95; 25 % soft scenes. */
+/* For blind photo denoisers: 20 % no noise, 10 % Gaussian up to 50, 35 %
+ * processed, 35 % camera; 65 % JPEG at 30–95; 25 % soft scenes. */
 extern const AenetPhotoMix aenet_photo_mix_denoise;
 /* For the low-resolution inputs of upscalers of JPEG photos (the job
  * gives clean images to the clean upscalers): 50 % no noise, 20 %
