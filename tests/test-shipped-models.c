@@ -134,6 +134,51 @@ test_models(void)
   g_free(photo);
 }
 
+/* The noise-level model told more noise than a photo has (a level set by
+ * hand above it, here a clean photo at 10 and 25) smooths it but keeps its
+ * brightness: bright and dark areas move by less than half a level on
+ * average. A model trained on clipped inputs alone read "less noise than
+ * told" as clipping and brightened light areas by 3 levels. */
+static void
+test_keeps_brightness(void)
+{
+  const int w = 320, h = 240;
+  float *clean = load_crop("test/cbsd68/106024.png", 80, 40, w, h); /* sky and shadows */
+  if (clean == NULL) {
+    g_test_skip("../shared/data is not here");
+    return;
+  }
+  AenetModel *m = load_model("denoise");
+  gsize plane = (gsize)w * h;
+  const float levels[] = { 10, 25 };
+  for (guint k = 0; k < G_N_ELEMENTS(levels); k++) {
+    float *out = run(m, clean, w, h, levels[k] / 255.0f, AENET_CONV_WINOGRAD, 0);
+    double shift[2] = { 0 }; /* bright, dark */
+    gsize count[2] = { 0 };
+    for (gsize i = 0; i < plane; i++) {
+      double luma = (clean[i] + clean[plane + i] + clean[2 * plane + i]) / 3;
+      int which = luma > 0.7 ? 0 : luma < 0.3 ? 1 : -1;
+      if (which < 0)
+        continue;
+      for (int c = 0; c < 3; c++)
+        shift[which] += out[c * plane + i] - clean[c * plane + i];
+      count[which] += 3;
+    }
+    for (int j = 0; j < 2; j++) {
+      g_assert_cmpuint(count[j], >, 3000);
+      double mean = 255 * shift[j] / count[j];
+      g_test_message("level %g: %s areas moved by %+.2f levels on average", levels[k],
+                     j == 0 ? "bright" : "dark", mean);
+      if (fabs(mean) >= 0.5)
+        g_error("level %g: %s areas moved by %+.2f levels", levels[k], j == 0 ? "bright" : "dark",
+                mean);
+    }
+    g_free(out);
+  }
+  aenet_model_free(m);
+  g_free(clean);
+}
+
 /* Issue #14: at the default budget with 2 threads, the denoisers' tiles
  * for a 4000 × 3000 photo do at most 1.15 times the multiply-adds of the
  * photo alone (planned, not run). */
@@ -167,5 +212,6 @@ main(int argc, char **argv)
   openblas_set_num_threads(1); /* as the engine runs it: its own threads */
   g_test_add_func("/shipped-models/winograd-against-im2col", test_models);
   g_test_add_func("/shipped-models/work-factor", test_work_factor);
+  g_test_add_func("/shipped-models/keeps-brightness", test_keeps_brightness);
   return g_test_run();
 }
