@@ -326,6 +326,10 @@ static const char script[]
       "  (save img d \"gimp-shipped-denoise.png\"))\n"
       "(let* ((img (open \"alpha.png\")) (d (layer img)) (r (upscale img d \"\" 2 0)))\n"
       "  (save (car r) (cadr r) \"gimp-shipped-up2.png\"))\n"
+      /* A camera JPEG enlarged, every setting automatic: the JPEG upscaler. */
+      "(let* ((img (open \"polyu-real.jpg\")) (d (layer img)))\n"
+      "  (save img d \"gimp-jpeg-in.png\")\n"
+      "  (let* ((r (upscale img d \"\" 2 0))) (save (car r) (cadr r) \"gimp-jpeg-up2.png\")))\n"
       /* Repeat-last keeps the working memory (settings saved before, see
        * repeat-last), and its job reports the memory. */
       "(let* ((img (open \"noisy.png\")) (d (layer img)))\n"
@@ -1049,13 +1053,37 @@ test_shipped_models(void)
   aenet_image_free(up);
 }
 
+/* A camera JPEG enlarged with the default: the plug-in, like the
+ * command, finds the JPEG and uses the JPEG upscaler, whose result
+ * differs from the clean upscaler's. The command gets the pixels GIMP
+ * decoded (saved as a PNG, which keeps the JPEG's trace): decoders round
+ * differently. */
+static void
+test_jpeg_upscale(void)
+{
+  run_cli("upscale", "upscale-x2-photo", "gimp-jpeg-in.png", "cli-jpeg-up2.png");
+  run_cli("upscale", "upscale-x2", "gimp-jpeg-in.png", "cli-clean-up2.png");
+  AenetImage *gimp = load("gimp-jpeg-up2.png"), *jpeg = load("cli-jpeg-up2.png"),
+             *clean = load("cli-clean-up2.png");
+  g_assert_cmpint(gimp->width, ==, 2 * 512);
+  double d_jpeg = max_diff(gimp, jpeg), d_clean = max_diff(gimp, clean);
+  g_test_message("JPEG upscaled in GIMP: largest difference %.2f/255 to the command's JPEG "
+                 "upscaler, %.2f/255 to its clean one",
+                 d_jpeg * 255, d_clean * 255);
+  g_assert_cmpfloat(d_jpeg, <=, 1.0 / 255 + 1e-6);
+  g_assert_cmpfloat(d_clean, >, 4.0 / 255);
+  aenet_image_free(gimp);
+  aenet_image_free(jpeg);
+  aenet_image_free(clean);
+}
+
 /* The results GIMP 2.10 and GIMP 3 must agree on: GIMP 2.10's test copies
  * its results to AENET_GIMP2_RESULTS, GIMP 3's compares with them. */
 static const char *const compared[]
     = { "gimp-denoise.png",   "gimp-half.png",  "gimp-shipped-denoise.png",
         "gimp-shipped-up2.png", "gimp-selection.png", "gimp-gray.png",
         "gimp-d16.png",       "gimp-u16.png",   "gimp-up-new.png",
-        "gimp-up-inplace.png", "gimp-photo.png" };
+        "gimp-up-inplace.png", "gimp-photo.png", "gimp-jpeg-up2.png" };
 
 static void
 keep_results(const char *dir)
@@ -1218,6 +1246,7 @@ main(int argc, char **argv)
   g_test_add_func("/gimp/upscale/new-layer", test_upscale_new_layer);
   g_test_add_func("/gimp/bad-calls", test_bad_calls);
   g_test_add_func("/gimp/shipped-models", test_shipped_models);
+  g_test_add_func("/gimp/upscale/jpeg-uses-jpeg-upscaler", test_jpeg_upscale);
   if (gimp3) {
     g_test_add_func("/gimp/denoise/multiple-layers", test_multiple_layers);
     g_test_add_func("/gimp/matches-gimp2", test_matches_gimp2);
