@@ -25,7 +25,6 @@ struct AenetJob {
   AenetModel *jpeg_model;
   const AenetModel *active;
   gboolean model_chosen; /* for the next run */
-  gboolean jpeg_input;
   gboolean fallback;
   double noise_level;    /* sigma on 0–255 of the last choice, or -1 */
   gboolean noise_chosen; /* for the next run */
@@ -312,7 +311,6 @@ aenet_job_choose_model(AenetJob *job, const AenetImageIO *io, const AenetJobRegi
                        GError **error)
 {
   job->active = job->model;
-  job->jpeg_input = FALSE;
   if (job->jpeg_model != NULL) {
     int colour, cw, ch;
     float *planar = read_central_crop(io, region, AENET_JPEG_TRACE_PIXELS, &colour, &cw, &ch, error);
@@ -322,8 +320,7 @@ aenet_job_choose_model(AenetJob *job, const AenetImageIO *io, const AenetJobRegi
     g_free(planar);
     if (trace < -1)
       return FALSE;
-    job->jpeg_input = trace > AENET_JPEG_TRACE_THRESHOLD;
-    if (job->jpeg_input)
+    if (trace > AENET_JPEG_TRACE_THRESHOLD)
       job->active = job->jpeg_model;
   }
   job->model_chosen = TRUE;
@@ -333,7 +330,7 @@ aenet_job_choose_model(AenetJob *job, const AenetImageIO *io, const AenetJobRegi
 gboolean
 aenet_job_jpeg_input(const AenetJob *job)
 {
-  return job->jpeg_input;
+  return job->jpeg_model != NULL && job->active == job->jpeg_model;
 }
 
 double

@@ -547,46 +547,64 @@ test_photo_upscale_validation(void)
   g_free(data);
 }
 
+/* Draws inputs as training does (aenet_train_degrade), each from start
+ * (3, size, size): returns them one after another, (draws, 3, size, size),
+ * each draw's level told in levels (0–255 scale). */
+static float *
+degraded_draws(const AenetTrainConfig *cfg, const float *start, int size, int draws,
+               guint64 seed, float *levels)
+{
+  gsize n = (gsize)3 * size * size;
+  float *inputs = g_new(float, n * draws);
+  float *scratch = g_new(float, aenet_degrade_camera_scratch_size(size, size));
+  AenetRng rng;
+  aenet_train_data_rng_init(&rng, seed);
+  for (int d = 0; d < draws; d++) {
+    float *input = inputs + n * d;
+    memcpy(input, start, n * sizeof(float));
+    GError *error = NULL;
+    g_assert_true(aenet_train_degrade(cfg, input, size, scratch, &rng, &levels[d], &error));
+    g_assert_no_error(error);
+    levels[d] *= 255;
+  }
+  g_free(scratch);
+  return inputs;
+}
+
 /* Training inputs end as saved files do, clipped and rounded to 8 bits,
  * except the --unclipped fraction of Gaussian ones, which stay floats as
  * the paper protocol's inputs are. */
 static void
 test_unclipped_fraction(void)
 {
-  const int size = 16, draws = 200;
-  gsize n = (gsize)3 * size * size;
-  float *input = g_new(float, n);
-  float *scratch = g_new(float, aenet_degrade_camera_scratch_size(size, size));
+  enum { SIZE = 16, DRAWS = 200 };
+  const gsize n = (gsize)3 * SIZE * SIZE;
+  float start[3 * SIZE * SIZE], levels[DRAWS];
+  for (gsize i = 0; i < n; i++)
+    start[i] = 0.5f + 0.45f * sinf(0.3f * i); /* near both ends of the range */
   int floats[3];
   for (int k = 0; k < 3; k++) {
     AenetTrainConfig cfg;
     aenet_train_config_init(&cfg, "denoise", 1);
     cfg.sigma_min = cfg.sigma_max = 50;
     cfg.unclipped = 0.5f * k;
-    AenetRng rng;
-    aenet_train_data_rng_init(&rng, 3);
+    float *inputs = degraded_draws(&cfg, start, SIZE, DRAWS, 3, levels);
     floats[k] = 0;
-    for (int d = 0; d < draws; d++) {
-      for (gsize i = 0; i < n; i++)
-        input[i] = 0.5f + 0.45f * sinf(0.3f * i); /* near both ends of the range */
-      float level;
-      GError *error = NULL;
-      g_assert_true(aenet_train_degrade(&cfg, input, size, scratch, &rng, &level, &error));
-      g_assert_no_error(error);
+    for (int d = 0; d < DRAWS; d++) {
+      const float *input = inputs + n * d;
       gboolean as_file = TRUE;
       for (gsize i = 0; i < n; i++)
         as_file &= input[i] >= 0 && input[i] <= 1
                    && fabsf(input[i] * 255 - rintf(input[i] * 255)) < 1e-3f;
       floats[k] += !as_file;
     }
+    g_free(inputs);
     aenet_train_config_clear(&cfg);
   }
   g_assert_cmpint(floats[0], ==, 0);
-  g_assert_cmpint(floats[1], >, draws * 3 / 10);
-  g_assert_cmpint(floats[1], <, draws * 7 / 10);
-  g_assert_cmpint(floats[2], ==, draws);
-  g_free(input);
-  g_free(scratch);
+  g_assert_cmpint(floats[1], >, DRAWS * 3 / 10);
+  g_assert_cmpint(floats[1], <, DRAWS * 7 / 10);
+  g_assert_cmpint(floats[2], ==, DRAWS);
 }
 
 /* --overstated F: a fraction F of denoising inputs carry less noise than
@@ -594,10 +612,11 @@ test_unclipped_fraction(void)
 static void
 test_overstated_fraction(void)
 {
-  const int size = 32, draws = 200;
-  gsize n = (gsize)3 * size * size;
-  float *input = g_new(float, n);
-  float *scratch = g_new(float, aenet_degrade_camera_scratch_size(size, size));
+  enum { SIZE = 32, DRAWS = 200 };
+  const gsize n = (gsize)3 * SIZE * SIZE;
+  float start[3 * SIZE * SIZE], levels[DRAWS];
+  for (gsize i = 0; i < n; i++)
+    start[i] = 0.5f;
   int below[3], near_zero = 0;
   for (int k = 0; k < 3; k++) {
     AenetTrainConfig cfg;
@@ -605,17 +624,11 @@ test_overstated_fraction(void)
     cfg.sigma_min = cfg.sigma_max = 20;
     cfg.unclipped = 1; /* floats, so the noise is measured unclipped */
     cfg.overstated = 0.5f * k;
-    AenetRng rng;
-    aenet_train_data_rng_init(&rng, 4);
+    float *inputs = degraded_draws(&cfg, start, SIZE, DRAWS, 4, levels);
     below[k] = 0;
-    for (int d = 0; d < draws; d++) {
-      for (gsize i = 0; i < n; i++)
-        input[i] = 0.5f;
-      float level;
-      GError *error = NULL;
-      g_assert_true(aenet_train_degrade(&cfg, input, size, scratch, &rng, &level, &error));
-      g_assert_no_error(error);
-      g_assert_cmpfloat(level * 255, ==, 20.0f); /* the level told never changes */
+    for (int d = 0; d < DRAWS; d++) {
+      const float *input = inputs + n * d;
+      g_assert_cmpfloat(levels[d], ==, 20.0f); /* the level told never changes */
       double ss = 0;
       for (gsize i = 0; i < n; i++)
         ss += (input[i] - 0.5) * (input[i] - 0.5);
@@ -624,15 +637,14 @@ test_overstated_fraction(void)
       below[k] += sigma < 20 * 0.94;
       near_zero += sigma < 2;
     }
+    g_free(inputs);
     aenet_train_config_clear(&cfg);
   }
   g_assert_cmpint(below[0], ==, 0);
-  g_assert_cmpint(below[1], >, draws * 3 / 10);
-  g_assert_cmpint(below[1], <, draws * 6 / 10);
-  g_assert_cmpint(below[2], >, draws * 9 / 10);
+  g_assert_cmpint(below[1], >, DRAWS * 3 / 10);
+  g_assert_cmpint(below[1], <, DRAWS * 6 / 10);
+  g_assert_cmpint(below[2], >, DRAWS * 9 / 10);
   g_assert_cmpint(near_zero, >, 0); /* clean inputs told a level too */
-  g_free(input);
-  g_free(scratch);
 }
 
 int

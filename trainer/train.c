@@ -125,6 +125,13 @@ message(Trainer *t, const char *fmt, ...)
   g_free(text);
 }
 
+/* The photo degradations of a task: denoisers' or upscalers' inputs. */
+static const AenetPhotoMix *
+photo_mix(const AenetTrainConfig *c)
+{
+  return c->scale == 1 ? &aenet_photo_mix_denoise : &aenet_photo_mix_upscale;
+}
+
 gboolean
 aenet_train_degrade(const AenetTrainConfig *c, float *input, int size, float *scratch,
                     AenetRng *rng, float *noise_level, GError **error)
@@ -132,9 +139,7 @@ aenet_train_degrade(const AenetTrainConfig *c, float *input, int size, float *sc
   gsize n = (gsize)3 * size * size;
   *noise_level = 0;
   if (c->photo)
-    return aenet_degrade_photo(input, scratch, size, size,
-                               c->scale == 1 ? &aenet_photo_mix_denoise : &aenet_photo_mix_upscale,
-                               rng, error);
+    return aenet_degrade_photo(input, scratch, size, size, photo_mix(c), rng, error);
   /* Denoising inputs always get noise; low-resolution inputs only when
    * asked (--lr-sigma), for upscalers of real photos. */
   float level = 0;
@@ -186,10 +191,11 @@ aenet_train_draw_sample(const AenetTrainConfig *c, AenetDataset *ds, const guint
   int transform = aenet_rng_below(rng, 8);
   if (!aenet_dataset_get_patch(ds, image, x, y, p, transform, target, s > 1 ? input : NULL, error))
     return FALSE;
-  if (s == 1 && c->photo)
-    aenet_degrade_photo_scene(target, scratch, p, p, &aenet_photo_mix_denoise, rng);
-  if (s == 1)
+  if (s == 1) {
+    if (c->photo)
+      aenet_degrade_photo_scene(target, scratch, p, p, photo_mix(c), rng);
     memcpy(input, target, (gsize)3 * p * p * sizeof(float));
+  }
   return aenet_train_degrade(c, input, p, scratch, rng, noise_level, error);
 }
 
