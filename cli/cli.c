@@ -34,6 +34,7 @@ static const Command commands[] = {
   { "eval", aenet_cmd_eval, N_("Measure a model's quality on a set of images") },
   { "compare", aenet_cmd_compare, N_("PSNR and SSIM of image files against references") },
   { "degrade", aenet_cmd_degrade, N_("Write training pairs for other trainers (PyTorch)") },
+  { "average", aenet_cmd_average, N_("Average the weights of two models of the same network") },
 };
 
 static const Command *

@@ -20,5 +20,6 @@ int aenet_cmd_train(int argc, char **argv);   /* cmd-train.c */
 int aenet_cmd_eval(int argc, char **argv);    /* cmd-eval.c */
 int aenet_cmd_compare(int argc, char **argv); /* cmd-compare.c */
 int aenet_cmd_degrade(int argc, char **argv); /* cmd-degrade.c */
+int aenet_cmd_average(int argc, char **argv); /* cmd-average.c */
 
 #endif

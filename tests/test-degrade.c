@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "degrade.h"
+#include "jpeg-trace.h"
 #include "error.h"
 #include "metrics.h"
 #include "testutil.h"
@@ -519,8 +520,8 @@ test_photo_scene(void)
     g_assert_cmpfloat(fabs(mean_out - mean_in), <, 0.01);
     g_assert_cmpfloat(std_out, <, std_in);
   }
-  g_assert_cmpint(soft, >, 70);
-  g_assert_cmpint(soft, <, 130);
+  /* The mix's fraction, within about 3 standard deviations of 400 draws. */
+  g_assert_cmpfloat(fabs(soft / 400.0 - aenet_photo_mix_denoise.p_soft), <, 0.075);
   memcpy(image, clean, n * sizeof(float));
   aenet_degrade_photo_scene(image, scratch, h, w, &aenet_photo_mix_upscale, &rng);
   g_assert_cmpmem(image, n * sizeof(float), clean, n * sizeof(float));
@@ -566,6 +567,79 @@ test_photo(void)
   g_free(scratch);
 }
 
+/* JPEG qualities stay in the mix's range; the denoisers' mix draws low
+ * ones most (median at 30 % of the range), the upscalers' uniformly. */
+static void
+test_photo_jpeg_quality(void)
+{
+  const AenetPhotoMix *mixes[] = { &aenet_photo_mix_denoise, &aenet_photo_mix_upscale };
+  for (int m = 0; m < 2; m++) {
+    const AenetPhotoMix *mix = mixes[m];
+    AenetRng rng;
+    aenet_rng_init(&rng, 11);
+    enum { N = 4000 };
+    int below_middle = 0, lowest = 100, highest = 0;
+    double middle = 0.5 * (mix->jpeg_min + mix->jpeg_max);
+    for (int k = 0; k < N; k++) {
+      int q = aenet_photo_mix_jpeg_quality(mix, &rng);
+      lowest = MIN(lowest, q);
+      highest = MAX(highest, q);
+      below_middle += q < middle;
+    }
+    g_assert_cmpint(lowest, ==, mix->jpeg_min);
+    g_assert_cmpint(highest, <=, mix->jpeg_max);
+    g_assert_cmpint(highest, >=, mix->jpeg_max - 5); /* the top is rare when falling */
+    /* Falling linearly: 75 % below the middle; uniform: 50 %. */
+    double expected = mix->jpeg_low_most ? 0.75 : 0.5;
+    g_assert_cmpfloat(fabs((double)below_middle / N - expected), <, 0.03);
+  }
+}
+
+/* Noisy samples written as a camera writes them: the same noise, then a
+ * high-quality JPEG, whose 8×8 quantization core/jpeg-trace.c finds in
+ * them and not in the same samples without it. */
+static void
+test_photo_camera_jpeg(void)
+{
+  const int h = 128, w = 128;
+  gsize n = (gsize)3 * h * w;
+  /* Colours away from 0 and 1: the trace leaves out clipped blocks. */
+  float *clean = g_new(float, n), *plain = g_new(float, n), *camera = g_new(float, n);
+  for (int c = 0; c < 3; c++)
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w; x++)
+        clean[((gsize)c * h + y) * w + x] = 0.5f + 0.25f * sinf(0.11f * x * (c + 1) + 0.07f * y);
+  float *scratch = g_new(float, aenet_degrade_camera_scratch_size(h, w));
+  AenetPhotoMix mix = { .p_processed = 1.0f, .sigma_max = 8.0f, .p_camera_jpeg = 0.0f,
+                        .camera_jpeg_min = 88, .camera_jpeg_max = 92 };
+  GError *error = NULL;
+  for (int seed = 0; seed < 4; seed++) {
+    AenetRng rng;
+    memcpy(plain, clean, n * sizeof(float));
+    memcpy(camera, clean, n * sizeof(float));
+    mix.p_camera_jpeg = 0.0f;
+    aenet_rng_init(&rng, 20 + seed);
+    g_assert_true(aenet_degrade_photo(plain, scratch, h, w, &mix, &rng, &error));
+    mix.p_camera_jpeg = 1.0f;
+    aenet_rng_init(&rng, 20 + seed);
+    g_assert_true(aenet_degrade_photo(camera, scratch, h, w, &mix, &rng, &error));
+    g_assert_no_error(error);
+    double diff = 0;
+    for (gsize i = 0; i < n; i++)
+      diff += fabsf(camera[i] - plain[i]);
+    g_test_message("seed %d: the camera's JPEG changed the noisy image by %.2f levels", seed,
+                   diff / n * 255);
+    g_assert_cmpfloat(diff / n * 255, >, 0.1);
+    g_assert_cmpfloat(aenet_jpeg_trace(plain, 3, h, w, &error), <, AENET_JPEG_TRACE_THRESHOLD);
+    g_assert_cmpfloat(aenet_jpeg_trace(camera, 3, h, w, &error), >, AENET_JPEG_TRACE_THRESHOLD);
+    g_assert_no_error(error);
+  }
+  g_free(clean);
+  g_free(plain);
+  g_free(camera);
+  g_free(scratch);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -573,6 +647,8 @@ main(int argc, char **argv)
   g_test_add_func("/degrade/gaussian", test_gaussian);
   g_test_add_func("/degrade/poisson-gaussian", test_poisson_gaussian);
   g_test_add_func("/degrade/jpeg", test_jpeg);
+  g_test_add_func("/degrade/photo-jpeg-quality", test_photo_jpeg_quality);
+  g_test_add_func("/degrade/photo-camera-jpeg", test_photo_camera_jpeg);
   g_test_add_func("/degrade/downscale", test_downscale);
   g_test_add_func("/degrade/quantize", test_quantize);
   g_test_add_func("/degrade/camera-curves", test_camera_curves);

@@ -647,6 +647,54 @@ test_overstated_fraction(void)
   g_assert_cmpint(near_zero, >, 0); /* clean inputs told a level too */
 }
 
+/* aenet average: each parameter the weighted mean, the first model's
+ * metadata kept; different networks or a weight outside 0..1 refused,
+ * the model left as it was. */
+static void
+test_average_models(void)
+{
+  GError *error = NULL;
+  char *graph = aenet_preset_build_graph(aenet_preset_find("unet-x2", &error));
+  AenetModel *a = aenet_model_new("upscale", graph, &error);
+  AenetModel *b = aenet_model_new("upscale", graph, &error);
+  g_assert_no_error(error);
+  g_free(graph);
+  aenet_network_init_params(a->network, 1);
+  aenet_network_init_params(b->network, 2);
+  aenet_model_set_meta(a, "name", "first");
+  gsize n = aenet_network_get_n_params(a->network);
+  float *pa = aenet_network_get_params(a->network), *pb = aenet_network_get_params(b->network);
+  float *before = g_memdup2(pa, n * sizeof(float));
+  gsize differ = 0;
+  for (gsize i = 0; i < n; i++)
+    differ += pa[i] != pb[i];
+  g_assert_cmpuint(differ, >, n / 2); /* the test means something */
+
+  g_assert_true(aenet_train_average_models(a, b, 0.25, &error));
+  g_assert_no_error(error);
+  for (gsize i = 0; i < n; i++)
+    g_assert_cmpfloat_with_epsilon(pa[i], 0.75f * before[i] + 0.25f * pb[i], 1e-6);
+  g_assert_cmpstr(aenet_model_get_meta(a, "name"), ==, "first");
+
+  memcpy(pa, before, n * sizeof(float));
+  g_assert_false(aenet_train_average_models(a, b, 1.5, &error));
+  g_assert_error(error, AENET_ERROR, AENET_ERROR_INVALID);
+  g_clear_error(&error);
+  char *other_graph = aenet_preset_build_graph(aenet_preset_find("unet-x3", &error));
+  AenetModel *other = aenet_model_new("upscale", other_graph, &error);
+  g_assert_no_error(error);
+  g_free(other_graph);
+  g_assert_false(aenet_train_average_models(a, other, 0.5, &error));
+  g_assert_error(error, AENET_ERROR, AENET_ERROR_MODEL);
+  g_clear_error(&error);
+  g_assert_cmpmem(pa, n * sizeof(float), before, n * sizeof(float));
+
+  aenet_model_free(other);
+  aenet_model_free(a);
+  aenet_model_free(b);
+  g_free(before);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -662,5 +710,6 @@ main(int argc, char **argv)
   g_test_add_func("/train/unclipped-fraction", test_unclipped_fraction);
   g_test_add_func("/train/overstated-fraction", test_overstated_fraction);
   g_test_add_func("/train/balance-sigma", test_balance_sigma);
+  g_test_add_func("/train/average-models", test_average_models);
   return g_test_run();
 }

@@ -562,8 +562,19 @@ aenet_degrade_processed_noise(float *image, float *scratch, int h, int w,
 
 /* ---- What photographs go through --------------------------------------- */
 
-const AenetPhotoMix aenet_photo_mix_denoise = { 0.20f, 0.10f, 0.35f, 50.0f, 0.65f, 30, 95, 0.25f };
-const AenetPhotoMix aenet_photo_mix_upscale = { 0.50f, 0.0f, 0.20f, 15.0f, 1.0f, 30, 95, 0.0f };
+const AenetPhotoMix aenet_photo_mix_denoise = { 0.20f, 0.10f, 0.35f, 50.0f, 0.75f, 85, 98, 0.65f, 30, 95, TRUE, 0.50f };
+const AenetPhotoMix aenet_photo_mix_upscale = { 0.80f, 0.0f, 0.20f, 10.0f, 0.0f, 0, 0, 1.0f, 30, 92, FALSE, 0.0f };
+
+int
+aenet_photo_mix_jpeg_quality(const AenetPhotoMix *mix, AenetRng *rng)
+{
+  int range = mix->jpeg_max - mix->jpeg_min + 1;
+  if (!mix->jpeg_low_most)
+    return mix->jpeg_min + aenet_rng_below(rng, range);
+  /* Strong compression, the hard case for denoisers, comes up most:
+   * median at 30 % of the range. */
+  return mix->jpeg_min + MIN((int)(range * (1.0 - sqrt(aenet_rng_uniform(rng)))), range - 1);
+}
 
 void
 aenet_degrade_photo_scene(float *image, float *scratch, int h, int w, const AenetPhotoMix *mix,
@@ -583,6 +594,7 @@ aenet_degrade_photo(float *image, float *scratch, int h, int w, const AenetPhoto
 {
   gsize n = (gsize)3 * h * w;
   double kind = aenet_rng_uniform(rng);
+  gboolean camera_noise = TRUE;
   if (kind >= mix->p_clean + mix->p_gaussian + mix->p_processed) {
     AenetCamera cam;
     aenet_camera_random(&cam, rng);
@@ -591,16 +603,23 @@ aenet_degrade_photo(float *image, float *scratch, int h, int w, const AenetPhoto
     AenetProcessedNoise noise;
     aenet_processed_noise_random(&noise, mix->sigma_max, rng);
     aenet_degrade_processed_noise(image, scratch, h, w, &noise, rng);
-  } else if (kind >= mix->p_clean)
-    aenet_degrade_gaussian(image, n, mix->sigma_max * (float)aenet_rng_uniform(rng), rng);
-  aenet_degrade_quantize(image, n, 255);
-  if (aenet_rng_uniform(rng) < mix->p_jpeg) {
-    /* Density falling linearly from jpeg_min to jpeg_max: strong
-     * compression, the hard case, comes up most (median at 30 % of the
-     * range). */
-    int range = mix->jpeg_max - mix->jpeg_min + 1;
-    int quality = mix->jpeg_min + MIN((int)(range * (1.0 - sqrt(aenet_rng_uniform(rng)))), range - 1);
-    return aenet_degrade_jpeg(image, 3, h, w, quality, error);
+  } else {
+    camera_noise = FALSE;
+    if (kind >= mix->p_clean)
+      aenet_degrade_gaussian(image, n, mix->sigma_max * (float)aenet_rng_uniform(rng), rng);
   }
+  aenet_degrade_quantize(image, n, 255);
+  /* Cameras write their noisy pictures as JPEGs of high quality, where
+   * the noise survives but blocky (PolyU's photos): without this, noisy
+   * inputs were nearly all strongly compressed and the model left such
+   * noise alone. No draw without it, so older runs resume exactly. */
+  if (camera_noise && mix->p_camera_jpeg > 0 && aenet_rng_uniform(rng) < mix->p_camera_jpeg) {
+    int quality = mix->camera_jpeg_min
+                  + aenet_rng_below(rng, mix->camera_jpeg_max - mix->camera_jpeg_min + 1);
+    if (!aenet_degrade_jpeg(image, 3, h, w, quality, error))
+      return FALSE;
+  }
+  if (aenet_rng_uniform(rng) < mix->p_jpeg)
+    return aenet_degrade_jpeg(image, 3, h, w, aenet_photo_mix_jpeg_quality(mix, rng), error);
   return TRUE;
 }

@@ -130,8 +130,14 @@ typedef struct {
   float p_gaussian;       /* of white Gaussian noise, sigma uniform in 0..sigma_max */
   float p_processed;      /* of processed noise, luma sigma up to sigma_max */
   float sigma_max;        /* (the rest: a random camera) */
-  float p_jpeg;           /* probability of JPEG, quality in jpeg_min..jpeg_max, low ones most */
+  /* Probability that noisy samples (camera or processed noise) are first
+   * written as a camera writes them: JPEG at a high quality, uniform in
+   * camera_jpeg_min..camera_jpeg_max, which leaves the noise blocky. */
+  float p_camera_jpeg;
+  int camera_jpeg_min, camera_jpeg_max;
+  float p_jpeg;           /* probability of JPEG (again), quality in jpeg_min..jpeg_max */
   int jpeg_min, jpeg_max;
+  gboolean jpeg_low_most; /* density falling linearly towards jpeg_max; else uniform */
   /* Probability of a soft scene (out of focus, or a lens's softness):
    * the clean patch itself blurred, sigma 0.5–2 px, before the rest
    * (aenet_degrade_photo_scene). Sharp training photos alone teach a
@@ -140,12 +146,17 @@ typedef struct {
 } AenetPhotoMix;
 
 /* For blind photo denoisers: 20 % no noise, 10 % Gaussian up to 50, 35 %
- * processed, 35 % camera; 65 % JPEG at 30–95; 25 % soft scenes. */
+ * processed, 35 % camera; noisy ones 75 % as the camera's JPEG at 85–98;
+ * 65 % JPEG at 30–95; 50 % soft scenes. */
 extern const AenetPhotoMix aenet_photo_mix_denoise;
-/* For the low-resolution inputs of upscalers of JPEG photos (the job
- * gives clean images to the clean upscalers): 50 % no noise, 20 %
- * processed up to 15, 30 % camera; all JPEG at 30–95. */
+/* For the low-resolution inputs of upscalers of JPEG photos, which the
+ * job gives only images with JPEG's trace (up to quality 92 or so; clean
+ * ones go to the clean upscalers): 80 % no noise, 20 % processed up to
+ * 10; no camera JPEG; all JPEG at 30–92, uniform. */
 extern const AenetPhotoMix aenet_photo_mix_upscale;
+
+/* A JPEG quality drawn as the mix says. */
+int aenet_photo_mix_jpeg_quality(const AenetPhotoMix *mix, AenetRng *rng);
 
 /* The scene: a clean patch (3, h, w), target and input alike, made soft
  * with the mix's p_soft. scratch as below. */

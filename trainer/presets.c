@@ -182,6 +182,12 @@ static const AenetPreset presets[] = {
                    "without a noise level",
     .width_first = 64, .width = 48, .block = AENET_BLOCK_CONV_RELU, .blocks = { 1, 1, 2 },
     .blind = TRUE },
+  /* Widened from unet-photo (--widen-from keeps what it computes), for
+   * the capacity real photographs need: about twice the multiply-adds. */
+  { .name = "unet-photo-wide", .task = "denoise", .scale = 1,
+    .description = "blind denoiser for photographs: unet-photo with widths 96, 128, 256",
+    .width_first = 96, .width = 64, .block = AENET_BLOCK_CONV_RELU, .blocks = { 1, 1, 2 },
+    .blind = TRUE },
   /* NAFNet's blocks at widths 64, 160, 320, most of them at 1/8 where
    * they cost least: 188 596 multiply-adds per pixel, 3.6 times
    * unet-denoise-wide's, within the 250 000 of issue #15. */

@@ -1185,3 +1185,32 @@ out:
   trainer_clear(&t);
   return ok;
 }
+
+gboolean
+aenet_train_average_models(AenetModel *into, const AenetModel *other, double weight,
+                           GError **error)
+{
+  char *graph_into = aenet_network_to_json(into->network);
+  char *graph_other = aenet_network_to_json(other->network);
+  gboolean same = strcmp(into->task, other->task) == 0 && into->scale == other->scale
+                  && strcmp(graph_into, graph_other) == 0;
+  g_free(graph_into);
+  g_free(graph_other);
+  if (!same) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_MODEL,
+                _("%s and %s are different networks; only models of the same architecture, "
+                  "task and scale can be averaged"),
+                aenet_model_get_display_name(into), aenet_model_get_display_name(other));
+    return FALSE;
+  }
+  if (!(weight >= 0 && weight <= 1)) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
+                _("the weight of the second model must be between 0 and 1, not %g"), weight);
+    return FALSE;
+  }
+  float *a = aenet_network_get_params(into->network);
+  const float *b = aenet_network_get_params(other->network);
+  for (gsize i = 0, n = aenet_network_get_n_params(into->network); i < n; i++)
+    a[i] = (float)((1 - weight) * a[i] + weight * b[i]);
+  return TRUE;
+}

@@ -16,6 +16,7 @@
 #include <glib.h>
 
 #include "dataset.h"
+#include "model.h"
 #include "rng.h"
 
 G_BEGIN_DECLS
@@ -131,6 +132,13 @@ void aenet_train_data_rng_init(AenetRng *rng, guint64 seed);
 gboolean aenet_train_draw_sample(const AenetTrainConfig *cfg, AenetDataset *ds, const guint *images,
                                  guint n_images, float *scratch, AenetRng *rng, float *input,
                                  float *target, float *noise_level, GError **error);
+
+/* Weight averaging (a "model soup", Wortsman et al., 2022): into's
+ * parameters become (1 − weight) · into + weight · other. Both must be
+ * the same network (task, scale and graph), e.g. two fine-tunes of one
+ * model, which then often combine what each does best. */
+gboolean aenet_train_average_models(AenetModel *into, const AenetModel *other, double weight,
+                                    GError **error);
 
 /* Trains until cfg->steps or the time budget or the stop flag. Returns
  * FALSE with error on failure; a stop is not a failure. */
