@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Trains (or resumes) one of the shipped models, from the project's root:
-#   models/train-shipped.sh denoise|denoise-ft|denoise-wide|denoise-clip|denoise-mix|denoise-level|photo|photo-psnr|photo-mix|photo-wide|photo-wide2|x2|x3|x4|x2-photo|x3-photo|x4-photo|x2-photo-average [THREADS]
+#   models/train-shipped.sh denoise|denoise-ft|denoise-wide|denoise-clip|denoise-mix|denoise-level|photo|photo-psnr|photo-mix|photo-wide|photo-wide2|x2|x3|x4|x2-photo|x3-photo|x4-photo|x2-photo-average|x3-photo-average [THREADS]
 # Logs to models/checkpoints/NAME-train.log; checkpoints every 10 minutes to
 # models/checkpoints/NAME.ckpt (atomically), so it can be stopped any time
 # (Ctrl-C or SIGTERM writes one more) and resumed by running this again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-what=${1:?usage: models/train-shipped.sh denoise|denoise-ft|denoise-wide|denoise-clip|denoise-mix|denoise-level|photo|photo-psnr|photo-mix|photo-wide|photo-wide2|x2|x3|x4|x2-photo|x3-photo|x4-photo|x2-photo-average [THREADS]}
+what=${1:?usage: models/train-shipped.sh denoise|denoise-ft|denoise-wide|denoise-clip|denoise-mix|denoise-level|photo|photo-psnr|photo-mix|photo-wide|photo-wide2|x2|x3|x4|x2-photo|x3-photo|x4-photo|x2-photo-average|x3-photo-average [THREADS]}
 threads=${2:-1}
 aenet=${AENET:-build/cli/aenet}
 bsds=../shared/data/train/bsds432
@@ -124,8 +124,8 @@ case $what in
     # (aenet_photo_mix_upscale: quality 30–92 uniform, a fifth with light
     # processed noise first). 2× goes on from the first fine-tune
     # (checkpoints/upscale-x2-photo-first.safetensors: 6 000 steps, 40 %
-    # clean inputs, JPEG 40–95 on half); x2-photo-average then makes the
-    # shipped file. A continuation on
+    # clean inputs, JPEG 40–95 on half). x2-photo-average and
+    # x3-photo-average then make the shipped files. A continuation on
     # inputs that were all JPEG but mostly strongly compressed, half of
     # them noisy, lost on light compression (Set14 from JPEG q90 30.63 dB
     # against 31.41; log upscale-x2-photo-alljpeg-train.log).
@@ -147,12 +147,17 @@ case $what in
     else
       first+=(--steps 10000 --init-from models/upscale-x2.safetensors)
     fi ;;
-  x2-photo-average)
-    # The shipped 2× JPEG upscaler: the mean of the two fine-tunes, better
-    # than either (models/README.md).
-    exec "$aenet" average models/checkpoints/upscale-x2-photo.safetensors \
-      models/checkpoints/upscale-x2-photo-first.safetensors --out models/upscale-x2-photo.safetensors ;;
-  *) echo "unknown model '$what' (denoise, denoise-ft, denoise-wide, denoise-clip, denoise-mix, denoise-level, photo, photo-psnr, photo-mix, photo-wide, photo-wide2, x2, x3, x4, x2-photo, x3-photo, x4-photo, x2-photo-average)" >&2; exit 2 ;;
+  x2-photo-average|x3-photo-average)
+    # The shipped JPEG upscalers: the mean of the JPEG fine-tune and the
+    # model it started from (for 2×, the first fine-tune), better on JPEGs
+    # of light and strong compression together than either
+    # (models/README.md).
+    s=${what%-photo-average}; s=${s#x}
+    other=models/upscale-x$s.safetensors
+    [ "$s" = 2 ] && other=models/checkpoints/upscale-x2-photo-first.safetensors
+    exec "$aenet" average "models/checkpoints/upscale-x$s-photo.safetensors" "$other" \
+      --out "models/upscale-x$s-photo.safetensors" ;;
+  *) echo "unknown model '$what' (denoise, denoise-ft, denoise-wide, denoise-clip, denoise-mix, denoise-level, photo, photo-psnr, photo-mix, photo-wide, photo-wide2, x2, x3, x4, x2-photo, x3-photo, x4-photo, x2-photo-average, x3-photo-average)" >&2; exit 2 ;;
 esac
 
 ckpt=models/checkpoints/$name.ckpt

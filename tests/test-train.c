@@ -121,6 +121,7 @@ test_resume_equals_straight(void)
   cfg.steps = 20;
   cfg.stop_at_step = 10;
   cfg.checkpoint = g_build_filename(data, "split.ckpt", NULL);
+  cfg.name = g_strdup("split-run");
   run_ok(&cfg, messages);
   gsize n3;
   float *half = checkpoint_params(cfg.checkpoint, &n3);
@@ -135,6 +136,12 @@ test_resume_equals_straight(void)
   resume.threads = 2;
   run_ok(&resume, messages);
   float *resumed = checkpoint_params(resume.checkpoint, &n3);
+  /* --name, not given again, carried over to the checkpoint written at the end. */
+  GError *error = NULL;
+  AenetSafetensors *ckpt = aenet_safetensors_load(resume.checkpoint, &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(g_hash_table_lookup(ckpt->metadata, "run_name"), ==, "split-run");
+  aenet_safetensors_free(ckpt);
   aenet_train_config_clear(&resume);
   g_assert_cmpmem(straight, n * sizeof(float), resumed, n3 * sizeof(float));
 
@@ -144,7 +151,6 @@ test_resume_equals_straight(void)
   for (guint i = 0; i < messages->len; i++)
     warned |= strstr(g_ptr_array_index(messages, i), "broken.png") != NULL;
   g_assert_true(warned);
-  GError *error = NULL;
   AenetModel *m = aenet_model_load(out, &error);
   g_assert_no_error(error);
   g_assert_cmpstr(m->task, ==, "denoise");

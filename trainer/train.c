@@ -560,6 +560,8 @@ save_checkpoint(Trainer *t, const AenetRng *next_rng, GError **error)
   g_hash_table_insert(meta, g_strdup("data_dir"), g_strdup(c->data_dir));
   if (c->val_dir != NULL)
     g_hash_table_insert(meta, g_strdup("val_dir"), g_strdup(c->val_dir));
+  if (c->name != NULL) /* --name, which a resumed run keeps */
+    g_hash_table_insert(meta, g_strdup("run_name"), g_strdup(c->name));
   g_hash_table_insert(meta, g_strdup("loss"), g_strdup(aenet_loss_names[c->loss]));
   g_hash_table_insert(meta, g_strdup("schedule"), g_strdup(aenet_schedule_names[c->schedule]));
   g_hash_table_insert(meta, g_strdup("data_rng"),
@@ -714,6 +716,8 @@ load_checkpoint(Trainer *t, const char *path, GError **error)
       c->data_dir = g_strdup(g_hash_table_lookup(meta, "data_dir"));
     if (c->val_dir == NULL && g_hash_table_lookup(meta, "val_dir") != NULL)
       c->val_dir = g_strdup(g_hash_table_lookup(meta, "val_dir"));
+    if (c->name == NULL && g_hash_table_lookup(meta, "run_name") != NULL)
+      c->name = g_strdup(g_hash_table_lookup(meta, "run_name"));
     t->arch_name = g_strdup(g_hash_table_lookup(meta, "arch"));
     t->step = step;
     /* More steps may be asked for when resuming; never fewer than done. */
