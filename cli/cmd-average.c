@@ -10,15 +10,6 @@
 #include "model.h"
 #include "train.h"
 
-static AenetModel *
-load_named(const char *name_or_path, GError **error)
-{
-  char *path = aenet_model_find(name_or_path, error);
-  AenetModel *model = path != NULL ? aenet_model_load(path, error) : NULL;
-  g_free(path);
-  return model;
-}
-
 int
 aenet_cmd_average(int argc, char **argv)
 {
@@ -50,8 +41,8 @@ aenet_cmd_average(int argc, char **argv)
     goto out;
   }
   status = 1;
-  first = load_named(argv[1], &error);
-  second = first != NULL ? load_named(argv[2], &error) : NULL;
+  first = aenet_model_load_named(argv[1], &error);
+  second = first != NULL ? aenet_model_load_named(argv[2], &error) : NULL;
   if (second == NULL || !aenet_train_average_models(first, second, weight, &error))
     goto out;
   char *note = g_strdup_printf("%g × %s + %g × %s", 1 - weight, argv[1], weight, argv[2]);

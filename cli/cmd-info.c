@@ -172,11 +172,8 @@ aenet_cmd_info(int argc, char **argv)
   AenetModel *model = NULL;
   if (arch != NULL)
     model = preset_model(arch, &error);
-  else {
-    char *path = aenet_model_find(argv[1], &error);
-    model = path != NULL ? aenet_model_load(path, &error) : NULL;
-    g_free(path);
-  }
+  else
+    model = aenet_model_load_named(argv[1], &error);
   g_free(arch);
   if (model == NULL) {
     print_error(error->message);

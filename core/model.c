@@ -329,6 +329,15 @@ aenet_model_find(const char *name_or_path, GError **error)
   return found;
 }
 
+AenetModel *
+aenet_model_load_named(const char *name_or_path, GError **error)
+{
+  char *path = aenet_model_find(name_or_path, error);
+  AenetModel *model = path != NULL ? aenet_model_load(path, error) : NULL;
+  g_free(path);
+  return model;
+}
+
 GPtrArray *
 aenet_model_list_installed(void)
 {

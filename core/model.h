@@ -51,6 +51,8 @@ char *aenet_model_get_user_dir(void);
 /* Resolves a path, or a model name (with or without .safetensors) in the
  * search folders, to a path (free with g_free). */
 char *aenet_model_find(const char *name_or_path, GError **error);
+/* aenet_model_find, then aenet_model_load. */
+AenetModel *aenet_model_load_named(const char *name_or_path, GError **error);
 /* Paths of every model file in the search folders, first occurrence of each
  * file name only (free with g_ptr_array_unref). */
 GPtrArray *aenet_model_list_installed(void);

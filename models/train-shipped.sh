@@ -13,6 +13,9 @@ bsds=../shared/data/train/bsds432
 t91=../shared/data/train/t91
 photos=../shared/data/train/photos
 
+# What every phase of the blind photo denoiser shares.
+photo_phase=(--task denoise --photo --patch 128 --batch 8 --val-every 1000
+             --name denoise-photo --data "$bsds:$photos")
 case $what in
   denoise)
     name=denoise
@@ -71,17 +74,15 @@ case $what in
     # and quality-90 JPEGs lost up to 2.5 dB (heavy noise dominates L2), so
     # photo-psnr goes on from the step-1 000 model.
     name=denoise-photo
-    first=(--task denoise --arch unet-photo --init-from models/denoise.safetensors --photo
-           --patch 128 --batch 8 --loss l2 --lr 2e-4 --warmup 200 --steps 15000
-           --val-every 1000 --name denoise-photo --data "$bsds:$photos") ;;
+    first=("${photo_phase[@]}" --arch unet-photo --init-from models/denoise.safetensors
+           --loss l2 --lr 2e-4 --warmup 200 --steps 15000) ;;
   photo-psnr)
     # Second phase: from the first phase's model, with the PSNR loss (each
     # patch counts in dB) and more clean patches in the mix.
     name=denoise-photo-psnr
     out=models/denoise-photo.safetensors
-    first=(--task denoise --from models/denoise-photo.safetensors --photo --patch 128 --batch 8
-           --loss psnr --lr 2e-4 --warmup 200 --steps 12000 --val-every 1000
-           --name denoise-photo --data "$bsds:$photos") ;;
+    first=("${photo_phase[@]}" --from models/denoise-photo.safetensors
+           --loss psnr --lr 2e-4 --warmup 200 --steps 12000) ;;
   photo-mix)
     # Third phase: the shipped photo model with processed noise in the mix
     # (brightness and colour noise drawn apart, as cameras' JPEG engines
@@ -93,9 +94,8 @@ case $what in
     # Writes its best to checkpoints/ until the benchmarks say it is better.
     name=denoise-photo-mix
     out=models/checkpoints/denoise-photo-mix.safetensors
-    first=(--task denoise --from models/denoise-photo.safetensors --photo --patch 128 --batch 8
-           --lr 1e-4 --warmup 200 --steps 8000 --val-every 1000
-           --name denoise-photo --data "$bsds:$photos") ;;
+    first=("${photo_phase[@]}" --from models/denoise-photo.safetensors
+           --lr 1e-4 --warmup 200 --steps 8000) ;;
   photo-wide)
     # Fourth phase: unet-photo-wide grown from the shipped photo model (same
     # output at step 0; twice the multiply-adds), with noisy samples written
@@ -105,18 +105,16 @@ case $what in
     # still rose at its end (31.37 dB at step 8 000, from 30.78 at 1 000).
     name=denoise-photo-wide
     out=models/checkpoints/denoise-photo-wide.safetensors
-    first=(--task denoise --arch unet-photo-wide --widen-from models/denoise-photo.safetensors
-           --photo --patch 128 --batch 8 --lr 1e-4 --warmup 200 --steps 10000 --val-every 1000
-           --name denoise-photo --data "$bsds:$photos") ;;
+    first=("${photo_phase[@]}" --arch unet-photo-wide --widen-from models/denoise-photo.safetensors
+           --lr 1e-4 --warmup 200 --steps 10000) ;;
   photo-wide2)
     # Fifth phase: the shipped model, phase 4's result, 8 000 more steps
     # at half the rate; phase 4's validation still rose at its end
     # (30.83 / 30.91 / 31.05 dB at steps 6 000 / 8 000 / 9 000).
     name=denoise-photo-wide2
     out=models/checkpoints/denoise-photo-wide2.safetensors
-    first=(--task denoise --from models/denoise-photo.safetensors --photo --patch 128 --batch 8
-           --lr 5e-5 --warmup 100 --steps 8000 --val-every 1000
-           --name denoise-photo --data "$bsds:$photos") ;;
+    first=("${photo_phase[@]}" --from models/denoise-photo.safetensors
+           --lr 5e-5 --warmup 100 --steps 8000) ;;
   x2-photo|x3-photo|x4-photo)
     # Upscalers for JPEG photos, which the job gives every image that shows
     # JPEG's quantization (core/jpeg-trace.h; quality 92 or lower); clean

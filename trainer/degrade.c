@@ -594,26 +594,23 @@ aenet_degrade_photo(float *image, float *scratch, int h, int w, const AenetPhoto
 {
   gsize n = (gsize)3 * h * w;
   double kind = aenet_rng_uniform(rng);
-  gboolean camera_noise = TRUE;
+  gboolean camera_or_processed = kind >= mix->p_clean + mix->p_gaussian;
   if (kind >= mix->p_clean + mix->p_gaussian + mix->p_processed) {
     AenetCamera cam;
     aenet_camera_random(&cam, rng);
     aenet_degrade_camera(image, scratch, h, w, &cam, rng);
-  } else if (kind >= mix->p_clean + mix->p_gaussian) {
+  } else if (camera_or_processed) {
     AenetProcessedNoise noise;
     aenet_processed_noise_random(&noise, mix->sigma_max, rng);
     aenet_degrade_processed_noise(image, scratch, h, w, &noise, rng);
-  } else {
-    camera_noise = FALSE;
-    if (kind >= mix->p_clean)
-      aenet_degrade_gaussian(image, n, mix->sigma_max * (float)aenet_rng_uniform(rng), rng);
-  }
+  } else if (kind >= mix->p_clean)
+    aenet_degrade_gaussian(image, n, mix->sigma_max * (float)aenet_rng_uniform(rng), rng);
   aenet_degrade_quantize(image, n, 255);
   /* Cameras write their noisy pictures as JPEGs of high quality, where
    * the noise survives but blocky (PolyU's photos): without this, noisy
    * inputs were nearly all strongly compressed and the model left such
    * noise alone. No draw without it, so older runs resume exactly. */
-  if (camera_noise && mix->p_camera_jpeg > 0 && aenet_rng_uniform(rng) < mix->p_camera_jpeg) {
+  if (camera_or_processed && mix->p_camera_jpeg > 0 && aenet_rng_uniform(rng) < mix->p_camera_jpeg) {
     int quality = mix->camera_jpeg_min
                   + aenet_rng_below(rng, mix->camera_jpeg_max - mix->camera_jpeg_min + 1);
     if (!aenet_degrade_jpeg(image, 3, h, w, quality, error))

@@ -799,9 +799,7 @@ narrow_inputs(float *dst, const AenetParamInfo *di, const float *src, const Aene
 static gboolean
 copy_matching_params(Trainer *t, const char *name_or_path, GError **error)
 {
-  char *path = aenet_model_find(name_or_path, error);
-  AenetModel *source = path != NULL ? aenet_model_load(path, error) : NULL;
-  g_free(path);
+  AenetModel *source = aenet_model_load_named(name_or_path, error);
   if (source == NULL)
     return FALSE;
   AenetNetwork *from = source->network, *to = t->model->network;
@@ -867,9 +865,7 @@ create_model(Trainer *t, GError **error)
   AenetTrainConfig *c = &t->cfg;
   if (c->from != NULL) {
     /* A file or the name of an installed model. */
-    char *path = aenet_model_find(c->from, error);
-    t->model = path != NULL ? aenet_model_load(path, error) : NULL;
-    g_free(path);
+    t->model = aenet_model_load_named(c->from, error);
     if (t->model == NULL)
       return FALSE;
     if (g_strcmp0(t->model->task, c->task) != 0 || t->model->scale != c->scale) {
