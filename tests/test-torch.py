@@ -16,6 +16,7 @@ usage: test-torch.py AENET  (environment: AENET_SHARED_DATA)
 """
 import json
 import os
+import socket
 import struct
 import subprocess
 import sys
@@ -45,6 +46,8 @@ MODELS = os.path.join(HERE, "..", "models")
 PHOTOS = [os.path.join(DATA, "real", "rni15", "Dog.png"),
           os.path.join(DATA, "test", "cbsd68", "101085.png")]
 SIGMA = 25
+# A hung child fails its check with a message; the test itself goes on.
+SUBPROCESS_TIMEOUT = 240
 
 # Every op and field of docs/model-format.md, section 3.
 ALL_OPS = [
@@ -196,6 +199,12 @@ def tensor_bytes(path):
     return {k: v.astype("<f4").tobytes() for k, v in tensors.items()}
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def check_training(folder):
     """aenet degrade -> train.py on two processes (DDP, gloo) -> aenet eval:
     the exported model's PSNR is the one PyTorch's validation reported."""
@@ -208,15 +217,23 @@ def check_training(folder):
                     "--patch", "24"], check=True, capture_output=True)
     subprocess.run([AENET, "eval", "-m", model, "--data", set5, "--threads", "1",
                     "--save-inputs", val], check=True, capture_output=True)
-    # --standalone: a free port; --redirects/--tee: torchrun 1.13 fails
-    # without them on Python 3.11.
-    run = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-         "--redirects", "1", "--tee", "1", os.path.join(HERE, "..", "tools", "torch", "train.py"),
-         "--from", model,
-         "--data", shards, "--val", val, "--out", out, "--steps", "2", "--batch", "4",
-         "--warmup", "1", "--lr", "1e-4", "--threads", "1", "--workers", "0"],
-        capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    # Rendezvous and gloo on the loopback address: with --standalone both
+    # look up the machine's host name, and where that name does not resolve
+    # (as on some CI machines) the processes wait for each other forever.
+    # --redirects/--tee: torchrun 1.13 fails without them on Python 3.11.
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--node_rank=0",
+              "--master_addr=127.0.0.1", f"--master_port={free_port()}", "--nproc_per_node=2",
+              "--redirects", "1", "--tee", "1"]
+    args = [os.path.join(HERE, "..", "tools", "torch", "train.py"), "--from", model,
+            "--data", shards, "--val", val, "--out", out, "--steps", "2", "--batch", "4",
+            "--warmup", "1", "--lr", "1e-4", "--threads", "1", "--workers", "0"]
+    try:
+        run = subprocess.run(launch + args, capture_output=True, text=True,
+                             timeout=SUBPROCESS_TIMEOUT,
+                             env=dict(os.environ, OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo"))
+    except subprocess.TimeoutExpired as e:
+        check(False, "train.py on two processes", f"no end after {e.timeout} s")
+        return
     reported = [float(line.split("validation PSNR ")[1].split()[0])
                 for line in run.stdout.splitlines() if "validation PSNR" in line]
     ok = run.returncode == 0 and len(reported) == 1
