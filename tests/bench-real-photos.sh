@@ -2,6 +2,7 @@
 # What users get on real files: the benchmarks of the real-photographs
 # issue, with files in and files out and every score from `aenet compare`.
 #   tests/bench-real-photos.sh [polyu] [clean] [jpeg] [upscale]   (default: all)
+#   AENET_SCALES="2 3 4" AENET_QUALITIES="50 75 90" tests/bench-real-photos.sh upscale
 # Needs the shared data beside the project and ImageMagick's convert (for
 # writing JPEGs and for the bicubic baseline). Extra options for the
 # commands come from AENET_DENOISE_ARGS / AENET_UPSCALE_ARGS, e.g. a model
@@ -62,25 +63,34 @@ for part in "${parts[@]}"; do
              "denoised $("$aenet" compare --no-ssim "${pairs_out[@]}" | mean_of) dB"
       done ;;
     upscale)
-      # Enlarging a JPEG: the low-resolution Set14 image saved at quality
-      # 75, against bicubic (Catmull-Rom) of the same JPEG; and the clean
-      # low-resolution image.
-      clean=() jpeg=() bicubic=()
-      for lr in "$data"/test/set14/x2/*_LR.png; do
-        b=$(basename "$lr" _LR.png)
-        hr=${lr%_LR.png}_HR.png
-        "$convert" "$lr" -quality 75 "$work/$b-lr.jpg"
-        "$aenet" upscale "${upscale_args[@]}" --scale 2 "$work/$b-lr.jpg" "$work/$b-jpeg-x2.png" > /dev/null
-        "$aenet" upscale "${upscale_args[@]}" --scale 2 "$lr" "$work/$b-x2.png" > /dev/null
-        "$convert" "$work/$b-lr.jpg" -filter Catrom -resize 200% "$work/$b-bicubic.png"
-        jpeg+=("$hr" "$work/$b-jpeg-x2.png")
-        clean+=("$hr" "$work/$b-x2.png")
-        bicubic+=("$hr" "$work/$b-bicubic.png")
-      done
-      y=(compare --no-ssim --y --crop 2)
-      echo "set14 x2 from JPEG q75 (Y): bicubic $("$aenet" "${y[@]}" "${bicubic[@]}" | mean_of) dB," \
-           "upscaled $("$aenet" "${y[@]}" "${jpeg[@]}" | mean_of) dB;" \
-           "from the clean LR: $("$aenet" "${y[@]}" "${clean[@]}" | mean_of) dB" ;;
+      # Enlarging a JPEG: the low-resolution Set14 image saved as JPEG (at
+      # each quality of AENET_QUALITIES, default 75), against bicubic
+      # (Catmull-Rom) of the same JPEG; and the clean low-resolution image.
+      # Scales: AENET_SCALES (default 2).
+      for s in ${AENET_SCALES:-2}; do
+        y=(compare --no-ssim --y --crop "$s")
+        for q in ${AENET_QUALITIES:-75}; do
+          jpeg=() bicubic=()
+          for lr in "$data"/test/set14/x$s/*_LR.png; do
+            b=$(basename "$lr" _LR.png)
+            "$convert" "$lr" -quality "$q" "$work/$b-lr.jpg"
+            "$aenet" upscale "${upscale_args[@]}" --scale "$s" "$work/$b-lr.jpg" "$work/$b-jpeg.png" > /dev/null
+            "$convert" "$work/$b-lr.jpg" -filter Catrom -resize "$((s * 100))%" "$work/$b-bicubic.png"
+            jpeg+=("${lr%_LR.png}_HR.png" "$work/$b-jpeg.png")
+            bicubic+=("${lr%_LR.png}_HR.png" "$work/$b-bicubic.png")
+          done
+          echo "set14 x$s from JPEG q$q (Y): bicubic $("$aenet" "${y[@]}" "${bicubic[@]}" | mean_of) dB," \
+               "upscaled $("$aenet" "${y[@]}" "${jpeg[@]}" | mean_of) dB"
+          rm -f "$work"/*-jpeg.png "$work"/*-bicubic.png
+        done
+        clean=()
+        for lr in "$data"/test/set14/x$s/*_LR.png; do
+          b=$(basename "$lr" _LR.png)
+          "$aenet" upscale "${upscale_args[@]}" --scale "$s" "$lr" "$work/$b-clean.png" > /dev/null
+          clean+=("${lr%_LR.png}_HR.png" "$work/$b-clean.png")
+        done
+        echo "set14 x$s from the clean LR (Y): upscaled $("$aenet" "${y[@]}" "${clean[@]}" | mean_of) dB"
+      done ;;
     *) echo "unknown part '$part' (polyu, clean, jpeg, upscale)" >&2; exit 2 ;;
   esac
 done
