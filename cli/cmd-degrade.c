@@ -48,12 +48,13 @@ shard_metadata(const AenetTrainConfig *c, long first, int count)
   meta_add(meta, "poisson", g_strdup_printf("%g", c->poisson_gain));
   meta_add(meta, "jpeg", g_strdup_printf("%d-%d", c->jpeg_min, c->jpeg_max));
   meta_add(meta, "photo", g_strdup_printf("%d", c->photo));
+  meta_add(meta, "area_sampling", g_strdup_printf("%d", c->area_sampling));
   return meta;
 }
 
 /* Draws `count` pairs and writes them to path. */
 static gboolean
-write_shard(const AenetTrainConfig *c, AenetDataset *ds, const guint *images, AenetRng *rng,
+write_shard(const AenetTrainConfig *c, AenetDataset *ds, const AenetImagePicker *picker, AenetRng *rng,
             long first, int count, const char *path, GError **error)
 {
   int p = c->patch, hp = p * c->scale;
@@ -62,14 +63,13 @@ write_shard(const AenetTrainConfig *c, AenetDataset *ds, const guint *images, Ae
   float *target = g_try_new(float, out_n *count); /* (count, 3, hp, hp) */
   float *sigma = g_new(float, count);             /* (count) */
   float *scratch = g_new(float, aenet_degrade_camera_scratch_size(p, p));
-  guint n_images = aenet_dataset_get_n_images(ds);
   gboolean ok = input != NULL && target != NULL;
   if (!ok)
     g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOMEM,
                 _("not enough memory for a shard of %d pairs"), count);
   for (int i = 0; ok && i < count; i++)
-    ok = aenet_train_draw_sample(c, ds, images, n_images, scratch, rng, input + i * in_n,
-                                 target + i * out_n, &sigma[i], error);
+    ok = aenet_train_draw_sample(c, ds, picker, scratch, rng, input + i * in_n, target + i * out_n,
+                                 &sigma[i], error);
   if (ok) {
     AenetTensor tensors[3] = {
       { "input", 4, { count, 3, p, p }, in_n * count, input },
@@ -113,6 +113,7 @@ aenet_cmd_degrade(int argc, char **argv)
   AenetTrainConfig cfg = { 0 };
   AenetDataset *ds = NULL;
   guint *images = NULL;
+  AenetImagePicker picker = { 0 };
   if (!g_option_context_parse(ctx, &argc, &argv, &error))
     goto usage;
   if (argc > 1) {
@@ -153,13 +154,14 @@ aenet_cmd_degrade(int argc, char **argv)
   images = g_new(guint, aenet_dataset_get_n_images(ds));
   for (guint i = 0; i < aenet_dataset_get_n_images(ds); i++)
     images[i] = i;
+  aenet_image_picker_init(&picker, &cfg, ds, images, aenet_dataset_get_n_images(ds));
   AenetRng rng;
   aenet_train_data_rng_init(&rng, cfg.seed);
   for (long first = 0, k = 0; first < samples; first += shard_size, k++) {
     int count = (int)MIN(shard_size, samples - first);
     char *name = g_strdup_printf("shard-%05ld.safetensors", k);
     char *path = g_build_filename(out, name, NULL);
-    gboolean ok = write_shard(&cfg, ds, images, &rng, first, count, path, &error);
+    gboolean ok = write_shard(&cfg, ds, &picker, &rng, first, count, path, &error);
     if (ok)
       g_print(ngettext("%s: %d pair\n", "%s: %d pairs\n", count), path, count);
     g_free(path);
@@ -177,6 +179,7 @@ usage:
              _("Run “aenet degrade --help” for the options."));
 done:
   g_clear_error(&error);
+  aenet_image_picker_clear(&picker);
   g_free(images);
   aenet_dataset_free(ds);
   aenet_train_config_clear(&cfg);

@@ -57,6 +57,10 @@ aenet_data_options_add(AenetDataOptions *o, GOptionContext *context)
       N_("Also add signal-dependent noise up to this gain"), "G" },
     { "jpeg", 0, 0, G_OPTION_ARG_STRING, &o->jpeg,
       N_("Also compress inputs as JPEG at a quality in this range"), N_("MIN-MAX") },
+    { "per-image", 0, 0, G_OPTION_ARG_NONE, &o->per_image,
+      N_("Draw every image equally often, whatever its size (default: in proportion to its "
+         "area, so large photos count per pixel as much as small ones)"),
+      NULL },
     { "seed", 0, 0, G_OPTION_ARG_INT64, &o->seed, N_("Random seed (default 1)"), "N" },
     { "cache-mb", 0, 0, G_OPTION_ARG_DOUBLE, &o->cache_mb,
       N_("Memory for decoded images (default 2048)"), "MB" },
@@ -109,6 +113,7 @@ aenet_data_options_apply(const AenetDataOptions *o, gboolean balance_sigma, Aene
   aenet_train_config_init(cfg, o->task != NULL ? o->task : "denoise", o->scale ? o->scale : 2);
   cfg->data_dir = g_strdup(o->data);
   cfg->photo = o->photo;
+  cfg->area_sampling = !o->per_image;
   if (o->patch)
     cfg->patch = o->patch;
   if (o->seed >= 0)

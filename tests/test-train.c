@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "dataset.h"
 #include "degrade.h"
 #include "error.h"
 #include "imageio.h"
@@ -613,6 +614,64 @@ test_unclipped_fraction(void)
   g_assert_cmpint(floats[2], ==, DRAWS);
 }
 
+/* Patches come from images in proportion to their patch positions (an
+ * image 19 times larger gives 19 times as many), or with per-image
+ * sampling from each image equally often. */
+static void
+test_area_sampling(void)
+{
+  enum { DRAWS = 20000 };
+  char *dir = test_tmpdir_new();
+  const int sizes[2][2] = { { 32, 32 }, { 128, 64 } };
+  for (int i = 0; i < 2; i++) {
+    GError *error = NULL;
+    int w = sizes[i][0], h = sizes[i][1];
+    AenetImage *im = aenet_image_new(w, h, 3, 8, &error);
+    g_assert_no_error(error);
+    float *px = g_new0(float, (gsize)w * h * 3);
+    aenet_image_set_rect(im, 0, 0, w, h, px);
+    char *path = g_strdup_printf("%s/img%d.png", dir, i);
+    g_assert_true(aenet_image_save(im, path, &error));
+    g_free(path);
+    g_free(px);
+    aenet_image_free(im);
+  }
+  GError *error = NULL;
+  GPtrArray *warnings = g_ptr_array_new_with_free_func(g_free);
+  AenetDataset *ds = aenet_dataset_open(dir, 1, 16, 1, 1 << 20, warnings, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(aenet_dataset_get_n_images(ds), ==, 2);
+  int w0, h0;
+  aenet_dataset_get_size(ds, 0, &w0, &h0);
+  guint small = w0 == 32 ? 0 : 1;
+  const guint images[2] = { 0, 1 };
+  /* 17 × 17 positions of a 16-pixel patch against 113 × 49 */
+  const double share = 289.0 / (289.0 + 5537.0);
+  for (int area = 0; area <= 1; area++) {
+    AenetTrainConfig cfg;
+    aenet_train_config_init(&cfg, "denoise", 1);
+    g_assert_true(cfg.area_sampling); /* the default */
+    cfg.patch = 16;
+    cfg.area_sampling = area;
+    AenetImagePicker picker;
+    aenet_image_picker_init(&picker, &cfg, ds, images, 2);
+    AenetRng rng;
+    aenet_rng_init(&rng, 5);
+    int from_small = 0;
+    for (int d = 0; d < DRAWS; d++)
+      from_small += aenet_image_picker_draw(&picker, &rng) == small;
+    double expected = DRAWS * (area ? share : 0.5);
+    double sd = sqrt(expected * (1 - expected / DRAWS));
+    g_assert_cmpfloat(fabs(from_small - expected), <, 5 * sd);
+    aenet_image_picker_clear(&picker);
+    aenet_train_config_clear(&cfg);
+  }
+  aenet_dataset_free(ds);
+  g_ptr_array_unref(warnings);
+  test_tmpdir_remove(dir);
+  g_free(dir);
+}
+
 /* --overstated F: a fraction F of denoising inputs carry less noise than
  * the level the network is told, anywhere from none to all of it. */
 static void
@@ -715,6 +774,7 @@ main(int argc, char **argv)
   g_test_add_func("/train/photo-upscale-validation", test_photo_upscale_validation);
   g_test_add_func("/train/unclipped-fraction", test_unclipped_fraction);
   g_test_add_func("/train/overstated-fraction", test_overstated_fraction);
+  g_test_add_func("/train/area-sampling", test_area_sampling);
   g_test_add_func("/train/balance-sigma", test_balance_sigma);
   g_test_add_func("/train/average-models", test_average_models);
   return g_test_run();

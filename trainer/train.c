@@ -55,6 +55,7 @@ aenet_train_config_init(AenetTrainConfig *cfg, const char *task, int scale)
   cfg->sigma_min = 0;
   cfg->sigma_max = 50;
   cfg->val_sigma = 25;
+  cfg->area_sampling = TRUE;
   cfg->cache_bytes = (gsize)2 << 30;
 }
 
@@ -93,6 +94,7 @@ struct Trainer {
   char *arch_name;
   AenetDataset *train_ds, *val_ds;
   guint *train_index, n_train; /* images of train_ds used for training */
+  AenetImagePicker picker;     /* draws from train_index */
   guint *val_index, n_val;
   int n_threads;
 
@@ -177,13 +179,62 @@ aenet_train_data_rng_init(AenetRng *rng, guint64 seed)
   aenet_rng_init(rng, seed ^ 0xda7a); /* not the weights' stream */
 }
 
+/* Patch positions of an image: every patch equally likely is every
+ * pixel's neighbourhood about equally likely, whatever the image's size. */
+static double
+patch_positions(const AenetTrainConfig *c, AenetDataset *ds, guint image)
+{
+  int w, h;
+  aenet_dataset_get_size(ds, image, &w, &h);
+  return (double)(w / c->scale - c->patch + 1) * (h / c->scale - c->patch + 1);
+}
+
+void
+aenet_image_picker_init(AenetImagePicker *picker, const AenetTrainConfig *cfg, AenetDataset *ds,
+                        const guint *images, guint n_images)
+{
+  picker->images = images;
+  picker->n_images = n_images;
+  picker->cumulative = NULL;
+  if (!cfg->area_sampling)
+    return;
+  picker->cumulative = g_new(double, n_images);
+  double sum = 0;
+  for (guint i = 0; i < n_images; i++)
+    picker->cumulative[i] = sum += patch_positions(cfg, ds, images[i]);
+}
+
+void
+aenet_image_picker_clear(AenetImagePicker *picker)
+{
+  g_clear_pointer(&picker->cumulative, g_free);
+}
+
+guint
+aenet_image_picker_draw(const AenetImagePicker *picker, AenetRng *rng)
+{
+  if (picker->cumulative == NULL)
+    return picker->images[aenet_rng_below(rng, picker->n_images)];
+  /* The first image whose cumulative count exceeds the draw. */
+  double target = aenet_rng_uniform(rng) * picker->cumulative[picker->n_images - 1];
+  guint lo = 0, hi = picker->n_images - 1;
+  while (lo < hi) {
+    guint mid = lo + (hi - lo) / 2;
+    if (picker->cumulative[mid] > target)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return picker->images[lo];
+}
+
 gboolean
-aenet_train_draw_sample(const AenetTrainConfig *c, AenetDataset *ds, const guint *images,
-                        guint n_images, float *scratch, AenetRng *rng, float *input, float *target,
-                        float *noise_level, GError **error)
+aenet_train_draw_sample(const AenetTrainConfig *c, AenetDataset *ds,
+                        const AenetImagePicker *picker, float *scratch, AenetRng *rng,
+                        float *input, float *target, float *noise_level, GError **error)
 {
   int s = c->scale, p = c->patch;
-  guint image = images[aenet_rng_below(rng, n_images)];
+  guint image = aenet_image_picker_draw(picker, rng);
   int w, h;
   aenet_dataset_get_size(ds, image, &w, &h);
   int x = aenet_rng_below(rng, w / s - p + 1);
@@ -202,8 +253,8 @@ aenet_train_draw_sample(const AenetTrainConfig *c, AenetDataset *ds, const guint
 static gboolean
 make_sample(Trainer *t, AenetRng *rng, float *input, float *target, float *sigma, GError **error)
 {
-  return aenet_train_draw_sample(&t->cfg, t->train_ds, t->train_index, t->n_train,
-                                 t->degrade_scratch, rng, input, target, sigma, error);
+  return aenet_train_draw_sample(&t->cfg, t->train_ds, &t->picker, t->degrade_scratch, rng,
+                                 input, target, sigma, error);
 }
 
 static gpointer
@@ -507,6 +558,7 @@ static const struct {
   { "photo", FIELD_INT, G_STRUCT_OFFSET(AenetTrainConfig, photo), TRUE },
   { "unclipped", FIELD_FLOAT, G_STRUCT_OFFSET(AenetTrainConfig, unclipped), TRUE },
   { "overstated", FIELD_FLOAT, G_STRUCT_OFFSET(AenetTrainConfig, overstated), TRUE },
+  { "area_sampling", FIELD_INT, G_STRUCT_OFFSET(AenetTrainConfig, area_sampling), TRUE },
 };
 
 static void
@@ -963,6 +1015,7 @@ open_data(Trainer *t, GError **error)
       else
         t->train_index[t->n_train++] = i;
   }
+  aenet_image_picker_init(&t->picker, c, t->train_ds, t->train_index, t->n_train);
   message(t, _("%u training images, %u for validation"), t->n_train, t->n_val);
   return TRUE;
 }
@@ -1032,6 +1085,7 @@ trainer_clear(Trainer *t)
   if (t->val_ds != t->train_ds)
     aenet_dataset_free(t->val_ds);
   aenet_dataset_free(t->train_ds);
+  aenet_image_picker_clear(&t->picker);
   g_free(t->train_index);
   g_free(t->val_index);
   g_free(t->grads);

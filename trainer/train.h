@@ -85,6 +85,10 @@ typedef struct {
    * when a user sets the level above a photo's noise */
   float overstated;
   int jpeg_min, jpeg_max;     /* > 0: JPEG-compress inputs at a random quality */
+  /* Draw images in proportion to their patch positions (area), so that a
+   * large photo gives as many patches per pixel as a small one; 0 draws
+   * every image equally often (runs from before this field) */
+  int area_sampling;
   gsize cache_bytes;
 } AenetTrainConfig;
 
@@ -125,13 +129,26 @@ gboolean aenet_train_degrade(const AenetTrainConfig *cfg, float *input, int size
 /* The generator a run with this seed draws its pairs from. */
 void aenet_train_data_rng_init(AenetRng *rng, guint64 seed);
 
-/* Draws one training pair as a run does: one of the n_images listed images
- * of ds, a random patch of it (cfg->patch input pixels) in one of the eight
- * flips and rotations, its input degraded by aenet_train_degrade. input is
+/* Which of a list of images a training patch comes from (see
+ * cfg->area_sampling). */
+typedef struct {
+  const guint *images;
+  guint n_images;
+  double *cumulative; /* patch positions in images[0..i]; NULL: each image alike */
+} AenetImagePicker;
+
+void aenet_image_picker_init(AenetImagePicker *picker, const AenetTrainConfig *cfg,
+                             AenetDataset *ds, const guint *images, guint n_images);
+void aenet_image_picker_clear(AenetImagePicker *picker);
+guint aenet_image_picker_draw(const AenetImagePicker *picker, AenetRng *rng);
+
+/* Draws one training pair as a run does: an image by the picker, a random
+ * patch of it (cfg->patch input pixels) in one of the eight flips and
+ * rotations, its input degraded by aenet_train_degrade. input is
  * (3, p, p), target (3, p*s, p*s); scratch as for aenet_train_degrade. */
-gboolean aenet_train_draw_sample(const AenetTrainConfig *cfg, AenetDataset *ds, const guint *images,
-                                 guint n_images, float *scratch, AenetRng *rng, float *input,
-                                 float *target, float *noise_level, GError **error);
+gboolean aenet_train_draw_sample(const AenetTrainConfig *cfg, AenetDataset *ds,
+                                 const AenetImagePicker *picker, float *scratch, AenetRng *rng,
+                                 float *input, float *target, float *noise_level, GError **error);
 
 /* Weight averaging (a "model soup", Wortsman et al., 2022): into's
  * parameters become (1 − weight) · into + weight · other. Both must be
