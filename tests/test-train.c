@@ -13,6 +13,19 @@
 #include "testutil.h"
 #include "train.h"
 
+/* Writes an 8-bit RGB image of interleaved pixels px. */
+static void
+write_image(const char *path, int w, int h, const float *px)
+{
+  GError *error = NULL;
+  AenetImage *im = aenet_image_new(w, h, 3, 8, &error);
+  g_assert_no_error(error);
+  aenet_image_set_rect(im, 0, 0, w, h, px);
+  g_assert_true(aenet_image_save(im, path, &error));
+  g_assert_no_error(error);
+  aenet_image_free(im);
+}
+
 /* A folder of smooth synthetic photos, plus one broken file. */
 static char *
 make_folder(int n_images, int size)
@@ -21,22 +34,16 @@ make_folder(int n_images, int size)
   AenetRng rng;
   aenet_rng_init(&rng, 99);
   for (int i = 0; i < n_images; i++) {
-    GError *error = NULL;
-    AenetImage *im = aenet_image_new(size, size, 3, 8, &error);
-    g_assert_no_error(error);
-    float *px = g_new(float, (gsize)size *size * 3);
+    float *px = g_new(float, (gsize)size * size * 3);
     double fx = 0.05 + 0.2 * aenet_rng_uniform(&rng), fy = 0.05 + 0.2 * aenet_rng_uniform(&rng);
     for (int y = 0; y < size; y++)
       for (int x = 0; x < size; x++)
         for (int c = 0; c < 3; c++)
           px[((gsize)y * size + x) * 3 + c] = 0.5 + 0.35 * sin(fx * x + c) * cos(fy * y);
-    aenet_image_set_rect(im, 0, 0, size, size, px);
     char *path = g_strdup_printf("%s/img%02d.png", dir, i);
-    g_assert_true(aenet_image_save(im, path, &error));
-    g_assert_no_error(error);
+    write_image(path, size, size, px);
     g_free(path);
     g_free(px);
-    aenet_image_free(im);
   }
   char *broken = g_strdup_printf("%s/broken.png", dir);
   g_assert_true(g_file_set_contents(broken, "\x89PNG\r\n\x1a\nnot really", 18, NULL));
@@ -624,17 +631,11 @@ test_area_sampling(void)
   char *dir = test_tmpdir_new();
   const int sizes[2][2] = { { 32, 32 }, { 128, 64 } };
   for (int i = 0; i < 2; i++) {
-    GError *error = NULL;
-    int w = sizes[i][0], h = sizes[i][1];
-    AenetImage *im = aenet_image_new(w, h, 3, 8, &error);
-    g_assert_no_error(error);
-    float *px = g_new0(float, (gsize)w * h * 3);
-    aenet_image_set_rect(im, 0, 0, w, h, px);
+    float *px = g_new0(float, (gsize)sizes[i][0] * sizes[i][1] * 3);
     char *path = g_strdup_printf("%s/img%d.png", dir, i);
-    g_assert_true(aenet_image_save(im, path, &error));
+    write_image(path, sizes[i][0], sizes[i][1], px);
     g_free(path);
     g_free(px);
-    aenet_image_free(im);
   }
   GError *error = NULL;
   GPtrArray *warnings = g_ptr_array_new_with_free_func(g_free);
