@@ -114,7 +114,7 @@ test_models(void)
     noisy[i] = clean[i] + 25.0f / 255.0f * (float)aenet_rng_normal(&rng);
 
   const char *names[] = { "denoise",    "denoise-photo", "upscale-x2",       "upscale-x3",
-                          "upscale-x4", "upscale-x2-photo", "upscale-x3-photo" };
+                          "upscale-x4", "upscale-x2-photo", "upscale-x3-photo", "upscale-x4-photo" };
   for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
     AenetModel *m = load_model(names[i]);
     if (m->scale == 1 && aenet_network_takes_noise_level(m->network)) {
