@@ -54,8 +54,8 @@ shard_metadata(const AenetTrainConfig *c, long first, int count)
 
 /* Draws `count` pairs and writes them to path. */
 static gboolean
-write_shard(const AenetTrainConfig *c, AenetDataset *ds, const AenetImagePicker *picker, AenetRng *rng,
-            long first, int count, const char *path, GError **error)
+write_shard(const AenetTrainConfig *c, AenetDataset *ds, const AenetImagePicker *picker,
+            AenetRng *rng, long first, int count, const char *path, GError **error)
 {
   int p = c->patch, hp = p * c->scale;
   gsize in_n = (gsize)3 * p * p, out_n = (gsize)3 * hp * hp;
