@@ -6,7 +6,7 @@
 # (Ctrl-C or SIGTERM writes one more) and resumed by running this again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-models="denoise|denoise-ft|denoise-wide|denoise-clip|denoise-mix|denoise-level|photo|photo-psnr|photo-mix|photo-wide|photo-wide2|photo-area|x2|x3|x4|x2-photo|x3-photo|x4-photo|x2-photo-average|x3-photo-average|x4-photo-average"
+models="denoise|denoise-ft|denoise-wide|denoise-clip|denoise-mix|denoise-level|photo|photo-psnr|photo-mix|photo-wide|photo-wide2|x2|x3|x4|x2-photo|x3-photo|x4-photo|x2-photo-average|x3-photo-average|x4-photo-average"
 what=${1:?usage: models/train-shipped.sh $models [THREADS]}
 threads=${2:-1}
 aenet=${AENET:-build/cli/aenet}
@@ -116,16 +116,6 @@ case $what in
     out=models/checkpoints/denoise-photo-wide2.safetensors
     first=("${photo_phase[@]}" --from models/denoise-photo.safetensors
            --lr 5e-5 --warmup 100 --steps 8000) ;;
-  photo-area)
-    # Sixth phase: the shipped model (phase 5) with patches drawn in
-    # proportion to each image's area (the trainer's default since this
-    # phase; before, each image equally often), so most now come from the
-    # larger and more varied train/photos/ than from BSD432. Several
-    # sessions' worth of steps.
-    name=denoise-photo-area
-    out=models/checkpoints/denoise-photo-area.safetensors
-    first=("${photo_phase[@]}" --from models/denoise-photo.safetensors
-           --lr 5e-5 --warmup 100 --steps 20000) ;;
   x2-photo|x3-photo|x4-photo)
     # Upscalers for JPEG photos, which the job gives every image that shows
     # JPEG's quantization (core/jpeg-trace.h; quality 92 or lower); clean
