@@ -72,12 +72,12 @@ for part in "${parts[@]}"; do
         for q in ${AENET_QUALITIES:-75}; do
           jpeg=() bicubic=()
           for lr in "$data"/test/set14/x$s/*_LR.png; do
-            b=$(basename "$lr" _LR.png)
+            b=$(basename "$lr" _LR.png) hr=${lr%_LR.png}_HR.png
             "$convert" "$lr" -quality "$q" "$work/$b-lr.jpg"
             "$aenet" upscale "${upscale_args[@]}" --scale "$s" "$work/$b-lr.jpg" "$work/$b-jpeg.png" > /dev/null
             "$convert" "$work/$b-lr.jpg" -filter Catrom -resize "$((s * 100))%" "$work/$b-bicubic.png"
-            jpeg+=("${lr%_LR.png}_HR.png" "$work/$b-jpeg.png")
-            bicubic+=("${lr%_LR.png}_HR.png" "$work/$b-bicubic.png")
+            jpeg+=("$hr" "$work/$b-jpeg.png")
+            bicubic+=("$hr" "$work/$b-bicubic.png")
           done
           echo "set14 x$s from JPEG q$q (Y): bicubic $("$aenet" "${y[@]}" "${bicubic[@]}" | mean_of) dB," \
                "upscaled $("$aenet" "${y[@]}" "${jpeg[@]}" | mean_of) dB"
@@ -85,9 +85,9 @@ for part in "${parts[@]}"; do
         done
         clean=()
         for lr in "$data"/test/set14/x$s/*_LR.png; do
-          b=$(basename "$lr" _LR.png)
+          b=$(basename "$lr" _LR.png) hr=${lr%_LR.png}_HR.png
           "$aenet" upscale "${upscale_args[@]}" --scale "$s" "$lr" "$work/$b-clean.png" > /dev/null
-          clean+=("${lr%_LR.png}_HR.png" "$work/$b-clean.png")
+          clean+=("$hr" "$work/$b-clean.png")
         done
         echo "set14 x$s from the clean LR (Y): upscaled $("$aenet" "${y[@]}" "${clean[@]}" | mean_of) dB"
       done ;;
