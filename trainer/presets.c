@@ -188,6 +188,11 @@ static const AenetPreset presets[] = {
     .description = "blind denoiser for photographs: unet-photo with widths 96, 128, 256",
     .width_first = 96, .width = 64, .block = AENET_BLOCK_CONV_RELU, .blocks = { 1, 1, 2 },
     .blind = TRUE },
+  /* Widened from unet-denoise-wide as unet-photo-wide was from
+   * unet-photo: the capacity clipped files and issue 15's bars need. */
+  { .name = "unet-denoise-wider", .task = "denoise", .scale = 1,
+    .description = "unet-denoise-wide with widths 96, 128, 256",
+    .width_first = 96, .width = 64, .block = AENET_BLOCK_CONV_RELU, .blocks = { 1, 1, 2 } },
   /* NAFNet's blocks at widths 64, 160, 320, most of them at 1/8 where
    * they cost least: 188 596 multiply-adds per pixel, 3.6 times
    * unet-denoise-wide's, within the 250 000 of issue #15. */
