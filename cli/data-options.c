@@ -43,6 +43,10 @@ aenet_data_options_add(AenetDataOptions *o, GOptionContext *context)
       N_("Camera noise, Gaussian noise and JPEG on the input as in real photographs (for "
          "denoising, a blind model: --arch unet-photo)"),
       NULL },
+    { "photo-jpeg", 0, 0, G_OPTION_ARG_NONE, &o->photo_jpeg,
+      N_("Strong JPEG compression (quality 15–75) on the input, some of it over light noise: "
+         "for a blind denoiser of strongly compressed JPEGs"),
+      NULL },
     { "lr-sigma", 0, 0, G_OPTION_ARG_DOUBLE, &o->lr_sigma,
       N_("Upscaling: add noise up to this level (0–255) to the low-resolution input"), "S" },
     { "unclipped", 0, 0, G_OPTION_ARG_DOUBLE, &o->unclipped,
@@ -85,10 +89,13 @@ aenet_data_options_apply(const AenetDataOptions *o, gboolean balance_sigma, Aene
     FAIL(_("the scale must be 2, 3 or 4, not %d"), o->scale);
   if (balance_sigma && g_strcmp0(o->task, "upscale") == 0)
     FAIL(_("--balance-sigma is for denoising"));
-  if (o->photo
+  if (o->photo && o->photo_jpeg)
+    FAIL(_("give --photo or --photo-jpeg, not both"));
+  if ((o->photo || o->photo_jpeg)
       && (balance_sigma || o->sigma != NULL || o->jpeg != NULL || o->poisson > 0
           || o->lr_sigma > 0 || o->unclipped > 0 || o->overstated > 0))
-    FAIL(_("--photo chooses the noise and JPEG itself: give it without --sigma, --jpeg, "
+    FAIL(_("--photo and --photo-jpeg choose the noise and JPEG themselves: give them without "
+           "--sigma, --jpeg, "
            "--poisson, --lr-sigma, --unclipped, --overstated and --balance-sigma"));
   const struct {
     const char *option;
@@ -112,7 +119,9 @@ aenet_data_options_apply(const AenetDataOptions *o, gboolean balance_sigma, Aene
 
   aenet_train_config_init(cfg, o->task != NULL ? o->task : "denoise", o->scale ? o->scale : 2);
   cfg->data_dir = g_strdup(o->data);
-  cfg->photo = o->photo;
+  cfg->photo = o->photo        ? AENET_PHOTO_TASK_MIX
+               : o->photo_jpeg ? AENET_PHOTO_STRONG_JPEG
+                               : AENET_PHOTO_NONE;
   cfg->area_sampling = !o->per_image;
   if (o->patch)
     cfg->patch = o->patch;

@@ -174,6 +174,10 @@ aenet_job_new(const AenetTask *task, const AenetJobSettings *settings, GError **
       g_free(path);
       if (job->jpeg_model == NULL || !check_model(job, job->jpeg_model, error))
         goto fail;
+      /* A level given by hand needs a model that takes it. */
+      if (aenet_network_takes_noise_level(job->jpeg_model->network)
+          != aenet_network_takes_noise_level(job->model->network))
+        g_clear_pointer(&job->jpeg_model, aenet_model_free);
     }
   }
 
@@ -316,11 +320,12 @@ aenet_job_choose_model(AenetJob *job, const AenetImageIO *io, const AenetJobRegi
     float *planar = read_central_crop(io, region, AENET_JPEG_TRACE_PIXELS, &colour, &cw, &ch, error);
     if (planar == NULL)
       return FALSE;
-    double trace = aenet_jpeg_trace(planar, colour, ch, cw, error);
+    int step;
+    double trace = aenet_jpeg_trace(planar, colour, ch, cw, &step, error);
     g_free(planar);
     if (trace < -1)
       return FALSE;
-    if (trace > AENET_JPEG_TRACE_THRESHOLD)
+    if (trace > AENET_JPEG_TRACE_THRESHOLD && step >= job->task->jpeg_step_min)
       job->active = job->jpeg_model;
   }
   job->model_chosen = TRUE;

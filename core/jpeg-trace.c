@@ -69,8 +69,72 @@ best_clustering(const Tables *t)
   return best;
 }
 
+/* The histograms of the blocks of the 8×8 grid at offset (oy, ox) of
+ * luma (ch × cw; negative marks a clipped pixel, and its block is left
+ * out). */
+static void
+histograms(Tables *t, const float *luma, int ch, int cw, int oy, int ox)
+{
+  memset(t->hist, 0, sizeof t->hist);
+  for (int by = oy; by + 8 <= ch; by += 8)
+    for (int bx = ox; bx + 8 <= cw; bx += 8) {
+      float block[8][8];
+      gboolean clipped = FALSE;
+      for (int y = 0; y < 8; y++)
+        for (int x = 0; x < 8; x++) {
+          block[y][x] = luma[(gsize)(by + y) * cw + bx + x];
+          clipped |= block[y][x] < 0;
+        }
+      if (clipped)
+        continue;
+      /* Rows first: each row's horizontal frequencies 0–4. */
+      float rows[8][5];
+      for (int y = 0; y < 8; y++)
+        for (int u = 0; u < 5; u++) {
+          float s = 0;
+          for (int x = 0; x < 8; x++)
+            s += t->basis[u][x] * block[y][x];
+          rows[y][u] = s;
+        }
+      for (int f = 0; f < N_FREQ; f++) {
+        int v = freqs[f][0], u = freqs[f][1];
+        float c = 0;
+        for (int y = 0; y < 8; y++)
+          c += t->basis[v][y] * rows[y][u];
+        int b = (int)floorf((c + RANGE) * BINS_PER_UNIT);
+        if (b >= 0 && b < N_BINS)
+          t->hist[f][b]++;
+      }
+    }
+}
+
+/* The largest step on which the coefficients of hist cluster tightly:
+ * four fifths of those farther than half a step from zero lie within 0.75
+ * of a multiple of it (the decoder's rounding moves them by about 0.3).
+ * Multiples of the true step also lie on its divisors; a step near the
+ * true one misses its multiples. 0 when none does. */
+static int
+largest_step(const guint32 *hist)
+{
+  for (int q = AENET_JPEG_TRACE_STEP_MAX; q >= STEP_MIN; q--) {
+    int skip = RANGE * BINS_PER_UNIT - (q * BINS_PER_UNIT) / 2;
+    guint64 near = 0, count = 0;
+    for (int b = 0; b < N_BINS; b++) {
+      if (b >= skip && b < N_BINS - skip)
+        continue;
+      double r = fmod(fabs(((double)b + 0.5) / BINS_PER_UNIT - RANGE), q);
+      near += MIN(r, q - r) <= 0.75 ? hist[b] : 0;
+      count += hist[b];
+    }
+    if (count >= MIN_COUNT && near >= 0.8 * count)
+      return q;
+  }
+  return 0;
+}
+
 double
-aenet_jpeg_trace(const float *image, int channels, int height, int width, GError **error)
+aenet_jpeg_trace(const float *image, int channels, int height, int width, int *step,
+                 GError **error)
 {
   if (image == NULL || (channels != 1 && channels != 3) || height <= 0 || width <= 0) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
@@ -99,41 +163,21 @@ aenet_jpeg_trace(const float *image, int channels, int height, int width, GError
   Tables *t = g_new(Tables, 1);
   tables_init(t);
   double best = 0;
+  int best_oy = 0, best_ox = 0;
   for (int oy = 0; oy < 8; oy++)
     for (int ox = 0; ox < 8; ox++) {
-      memset(t->hist, 0, sizeof t->hist);
-      for (int by = oy; by + 8 <= ch; by += 8)
-        for (int bx = ox; bx + 8 <= cw; bx += 8) {
-          float block[8][8];
-          gboolean clipped = FALSE;
-          for (int y = 0; y < 8; y++)
-            for (int x = 0; x < 8; x++) {
-              block[y][x] = luma[(gsize)(by + y) * cw + bx + x];
-              clipped |= block[y][x] < 0;
-            }
-          if (clipped)
-            continue;
-          /* Rows first: each row's horizontal frequencies 0–4. */
-          float rows[8][5];
-          for (int y = 0; y < 8; y++)
-            for (int u = 0; u < 5; u++) {
-              float s = 0;
-              for (int x = 0; x < 8; x++)
-                s += t->basis[u][x] * block[y][x];
-              rows[y][u] = s;
-            }
-          for (int f = 0; f < N_FREQ; f++) {
-            int v = freqs[f][0], u = freqs[f][1];
-            float c = 0;
-            for (int y = 0; y < 8; y++)
-              c += t->basis[v][y] * rows[y][u];
-            int b = (int)floorf((c + RANGE) * BINS_PER_UNIT);
-            if (b >= 0 && b < N_BINS)
-              t->hist[f][b]++;
-          }
-        }
-      best = MAX(best, best_clustering(t));
+      histograms(t, luma, ch, cw, oy, ox);
+      double clustering = best_clustering(t);
+      if (clustering > best)
+        best = clustering, best_oy = oy, best_ox = ox;
     }
+  if (step != NULL) {
+    *step = 0;
+    if (best > AENET_JPEG_TRACE_THRESHOLD) {
+      histograms(t, luma, ch, cw, best_oy, best_ox);
+      *step = largest_step(t->hist[0]);
+    }
+  }
   g_free(t);
   g_free(luma);
   return best;

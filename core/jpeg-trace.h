@@ -11,7 +11,13 @@
  * Set14's low-resolution images: clean 0.08–0.20, JPEG quality 95
  * 0.53–0.68, 90 0.82–0.91, 75 0.97, 30 1.00; 2× smaller after saving
  * 0.13–0.24. Blocks with clipped pixels are left out. The upscaler for
- * JPEG photos is chosen by it (job.h). */
+ * JPEG photos is chosen by it (job.h).
+ *
+ * How strong the compression was shows in the step of the first
+ * horizontal frequency at that grid: the largest step on which its
+ * coefficients still cluster. libjpeg's steps for it are 2, 6, 9, 11 and
+ * 18 at qualities 90, 75, 60, 50 and 30; the denoiser of strongly
+ * compressed JPEGs is chosen by it. */
 #ifndef AENET_JPEG_TRACE_H
 #define AENET_JPEG_TRACE_H
 
@@ -28,12 +34,19 @@ G_BEGIN_DECLS
 #define AENET_JPEG_TRACE_EDGE 519
 #define AENET_JPEG_TRACE_PIXELS (AENET_JPEG_TRACE_EDGE * AENET_JPEG_TRACE_EDGE)
 
+/* The largest step aenet_jpeg_trace tells. */
+#define AENET_JPEG_TRACE_STEP_MAX 64
+
 /* image is planar (channels, height, width), values nominally in [0, 1],
  * 1 (gray) or 3 (R'G'B') channels. Returns the strongest clustering found,
  * 0 to 1 (0 when the image has too few blocks to tell), or -2 with error
- * set (AENET_ERROR_INVALID) on wrong arguments. Reads at most a central
- * crop of AENET_JPEG_TRACE_PIXELS. */
-double aenet_jpeg_trace(const float *image, int channels, int height, int width, GError **error);
+ * set (AENET_ERROR_INVALID) on wrong arguments. step, when not NULL, gets
+ * the first horizontal frequency's step (above), 0 when it cannot be told
+ * (no JPEG, too few coefficients, or a step above
+ * AENET_JPEG_TRACE_STEP_MAX). Reads at most a central crop of
+ * AENET_JPEG_TRACE_PIXELS. */
+double aenet_jpeg_trace(const float *image, int channels, int height, int width, int *step,
+                        GError **error);
 
 G_END_DECLS
 

@@ -36,6 +36,11 @@ static const AenetTask shipped_tasks[] = {
       .max_scale = 1,
       .default_model = "denoise",
       .blind_model = "denoise-photo",
+      /* Strongly compressed JPEGs (libjpeg's quality 60 or lower): the
+       * photo model, made for camera noise too, removes less of their
+       * blocking and ringing (models/README.md). */
+      .jpeg_model = "denoise-jpeg",
+      .jpeg_step_min = 9,
       .summary = N_("Remove noise from an image"),
       .description = N_("Removes noise from images. With the noise level automatic (the "
                         "default),\nthe photo model is used where it is installed."),

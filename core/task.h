@@ -74,8 +74,12 @@ typedef struct {
    * network that needs no level. NULL when the task has none. */
   const char *blind_model;
   /* The model for images saved as JPEG (job.h), if installed, with %d for
-   * the scale as default_model; NULL when the task has none. */
+   * the scale as default_model; NULL when the task has none. It stands in
+   * for a model that takes a noise level only if it takes one too. */
   const char *jpeg_model;
+  /* ... for those of them whose JPEG step (jpeg-trace.h) is at least
+   * this; 0: for every image that shows JPEG's trace. */
+  int jpeg_step_min;
   const char *summary;       /* the command's list: N_("Remove noise from an image") */
   const char *description;   /* the command's --help summary (N_()) */
   const char *progress;      /* N_("Denoising") */

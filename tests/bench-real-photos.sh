@@ -3,6 +3,7 @@
 # issue, with files in and files out and every score from `aenet compare`.
 #   tests/bench-real-photos.sh [polyu] [clean] [jpeg] [upscale]   (default: all)
 #   AENET_SCALES="2 3 4" AENET_QUALITIES="50 75 90" tests/bench-real-photos.sh upscale
+#   AENET_QUALITIES="30 50 60 75" tests/bench-real-photos.sh jpeg
 # Needs the shared data beside the project and ImageMagick's convert (for
 # writing JPEGs and for the bicubic baseline). Extra options for the
 # commands come from AENET_DENOISE_ARGS / AENET_UPSCALE_ARGS, e.g. a model
@@ -49,8 +50,8 @@ for part in "${parts[@]}"; do
       echo "cbsd68 clean: PSNR(output, input) $("$aenet" compare --no-ssim "${pairs[@]}" | mean_of) dB" ;;
     jpeg)
       # JPEGs of clean photos: the output should be closer to the original
-      # than the JPEG is.
-      for q in 30 90; do
+      # than the JPEG is. Qualities: AENET_QUALITIES (default 30 and 90).
+      for q in ${AENET_QUALITIES:-30 90}; do
         pairs_in=() pairs_out=()
         for f in "$data"/test/cbsd68/*.png; do
           b=$(basename "$f" .png)

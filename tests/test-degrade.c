@@ -630,13 +630,49 @@ test_photo_camera_jpeg(void)
     g_test_message("seed %d: the camera's JPEG changed the noisy image by %.2f levels", seed,
                    diff / n * 255);
     g_assert_cmpfloat(diff / n * 255, >, 0.1);
-    g_assert_cmpfloat(aenet_jpeg_trace(plain, 3, h, w, &error), <, AENET_JPEG_TRACE_THRESHOLD);
-    g_assert_cmpfloat(aenet_jpeg_trace(camera, 3, h, w, &error), >, AENET_JPEG_TRACE_THRESHOLD);
+    g_assert_cmpfloat(aenet_jpeg_trace(plain, 3, h, w, NULL, &error), <, AENET_JPEG_TRACE_THRESHOLD);
+    g_assert_cmpfloat(aenet_jpeg_trace(camera, 3, h, w, NULL, &error), >, AENET_JPEG_TRACE_THRESHOLD);
     g_assert_no_error(error);
   }
   g_free(clean);
   g_free(plain);
   g_free(camera);
+  g_free(scratch);
+}
+
+/* The strong-JPEG mix: every sample a JPEG whose first horizontal step
+ * is libjpeg's at quality 75 (6) or coarser, the kind of image the job
+ * gives its denoiser. */
+static void
+test_photo_strong_jpeg(void)
+{
+  const int h = 256, w = 256;
+  gsize n = (gsize)3 * h * w;
+  float *clean = g_new(float, n), *image = g_new(float, n);
+  AenetRng rng;
+  aenet_rng_init(&rng, 5);
+  for (int c = 0; c < 3; c++)
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w; x++)
+        clean[((gsize)c * h + y) * w + x] = 0.5f + 0.2f * sinf(0.3f * x + 0.2f * y + c)
+                                            + 0.1f * (float)aenet_rng_uniform(&rng);
+  float *scratch = g_new(float, aenet_degrade_camera_scratch_size(h, w));
+  GError *error = NULL;
+  for (int seed = 0; seed < 8; seed++) {
+    memcpy(image, clean, n * sizeof(float));
+    aenet_rng_init(&rng, 40 + seed);
+    g_assert_true(aenet_degrade_photo(image, scratch, h, w, &aenet_photo_mix_strong_jpeg, &rng,
+                                      &error));
+    g_assert_no_error(error);
+    int step;
+    double trace = aenet_jpeg_trace(image, 3, h, w, &step, &error);
+    g_assert_no_error(error);
+    g_test_message("seed %d: trace %.3f, step %d", seed, trace, step);
+    g_assert_cmpfloat(trace, >, AENET_JPEG_TRACE_THRESHOLD);
+    g_assert_cmpint(step, >=, 6);
+  }
+  g_free(clean);
+  g_free(image);
   g_free(scratch);
 }
 
@@ -649,6 +685,7 @@ main(int argc, char **argv)
   g_test_add_func("/degrade/jpeg", test_jpeg);
   g_test_add_func("/degrade/photo-jpeg-quality", test_photo_jpeg_quality);
   g_test_add_func("/degrade/photo-camera-jpeg", test_photo_camera_jpeg);
+  g_test_add_func("/degrade/photo-strong-jpeg", test_photo_strong_jpeg);
   g_test_add_func("/degrade/downscale", test_downscale);
   g_test_add_func("/degrade/quantize", test_quantize);
   g_test_add_func("/degrade/camera-curves", test_camera_curves);

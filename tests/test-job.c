@@ -1,7 +1,8 @@
 /* test-job.c — the job (job.h): which model an automatic noise level uses
  * (the blind photo model when installed, else the noise-level model and
  * an estimate: the fallback), the level given reaching the network on the
- * 0–1 scale, strength blending, and the one estimate policy.
+ * 0–1 scale, strength blending, the one estimate policy, and the models
+ * for JPEGs (the upscaler for any JPEG, the denoiser for strong ones).
  *
  * The models are tiny and written here, with outputs known in closed form:
  *   "denoise"        out = in + sigma / 255 (a 1×1 convolution that adds
@@ -219,10 +220,11 @@ test_blind(void)
   g_assert_false(fallback);
 }
 
-/* ---- The upscaler for JPEGs ------------------------------------------------
+/* ---- The models for JPEGs -------------------------------------------------
  *
  * "upscale-x2" repeats each pixel 2 × 2 times, "upscale-x2-photo" does the
- * same at half the value, so the output tells which ran. */
+ * same at half the value, so the output tells which ran; the denoisers'
+ * gains tell theirs. */
 enum { UW = 160, UH = 128 };
 
 static void
@@ -241,10 +243,10 @@ save_upscaler(const char *name, float gain)
 }
 
 /* A gray image (R = G = B) of smooth shapes and fine noise, interleaved
- * (UH, UW, 3); with quantize, each 8×8 block's DCT coefficients rounded to
- * multiples of 12, as a JPEG encoder does, and the result to 8 bits. */
+ * (UH, UW, 3), 8-bit; with a step, each 8×8 block's DCT coefficients
+ * rounded to its multiples first, as a JPEG encoder does. */
 static float *
-upscale_test_image(gboolean quantize)
+blocks_test_image(int step)
 {
   float basis[8][8];
   for (int k = 0; k < 8; k++)
@@ -257,7 +259,7 @@ upscale_test_image(gboolean quantize)
       gray[y * UW + x] = (float)(128 + 60 * sin(0.07 * x) * cos(0.05 * y)
                                  + g_rand_double_range(r, -20, 20));
   g_rand_free(r);
-  for (int by = 0; quantize && by < UH; by += 8)
+  for (int by = 0; step > 0 && by < UH; by += 8)
     for (int bx = 0; bx < UW; bx += 8) {
       float f[8][8] = { { 0 } };
       for (int v = 0; v < 8; v++)
@@ -265,7 +267,7 @@ upscale_test_image(gboolean quantize)
           for (int y = 0; y < 8; y++)
             for (int x = 0; x < 8; x++)
               f[v][u] += basis[v][y] * basis[u][x] * gray[(by + y) * UW + bx + x];
-          f[v][u] = 12 * rintf(f[v][u] / 12);
+          f[v][u] = step * rintf(f[v][u] / step);
         }
       for (int y = 0; y < 8; y++)
         for (int x = 0; x < 8; x++) {
@@ -286,42 +288,49 @@ upscale_test_image(gboolean quantize)
 typedef struct {
   const float *in;
   float *out;
-} UpscaleMem;
+  int scale; /* of out */
+} BlocksMem;
 
 static gboolean
-upscale_read(void *user, int x, int y, int w, int h, float *dst, GError **error)
+blocks_read(void *user, int x, int y, int w, int h, float *dst, GError **error)
 {
-  const UpscaleMem *m = user;
+  const BlocksMem *m = user;
   for (int r = 0; r < h; r++)
     memcpy(dst + (gsize)r * w * 3, m->in + ((gsize)(y + r) * UW + x) * 3, sizeof(float) * w * 3);
   return TRUE;
 }
 
 static gboolean
-upscale_write(void *user, int x, int y, int w, int h, const float *src, GError **error)
+blocks_write(void *user, int x, int y, int w, int h, const float *src, GError **error)
 {
-  UpscaleMem *m = user;
+  BlocksMem *m = user;
   for (int r = 0; r < h; r++)
-    memcpy(m->out + ((gsize)(y + r) * 2 * UW + x) * 3, src + (gsize)r * w * 3,
+    memcpy(m->out + ((gsize)(y + r) * m->scale * UW + x) * 3, src + (gsize)r * w * 3,
            sizeof(float) * w * 3);
   return TRUE;
 }
 
-/* Upscales the image with the job; returns out / in at the first pixel
- * (the gain of the model that ran) and whether a JPEG was found. */
+/* Runs the task with the job on the image of blocks_test_image(step), at
+ * the noise level given (denoising; -1 automatic); returns out / in at the
+ * first pixel (the gain of the model that ran) and whether a JPEG was
+ * found. */
 static float
-run_upscale(const char *model, gboolean quantize, gboolean *jpeg, const char **used)
+run_on_blocks(const char *task_name, const char *model, double level, int step, gboolean *jpeg,
+              const char **used)
 {
-  const AenetTask *task = aenet_task_find("upscale");
+  const AenetTask *task = aenet_task_find(task_name);
   AenetJobSettings s;
   GError *error = NULL;
   aenet_job_settings_init(&s, task);
   s.model = model;
+  if (aenet_task_get_param(task, AENET_PARAM_NOISE_LEVEL) != NULL)
+    s.noise_level = level;
   AenetJob *job = aenet_job_new(task, &s, &error);
   g_assert_no_error(error);
-  float *in = upscale_test_image(quantize);
-  UpscaleMem m = { in, g_new(float, UW * UH * 3 * 4) };
-  AenetImageIO io = { UW, UH, 3, upscale_read, upscale_write, &m };
+  float *in = blocks_test_image(step);
+  int scale = aenet_job_get_scale(job);
+  BlocksMem m = { in, g_new(float, UW * UH * 3 * scale * scale), scale };
+  AenetImageIO io = { UW, UH, 3, blocks_read, blocks_write, &m };
   g_assert_true(aenet_job_run(job, &io, NULL, &error));
   g_assert_no_error(error);
   *jpeg = aenet_job_jpeg_input(job);
@@ -333,6 +342,13 @@ run_upscale(const char *model, gboolean quantize, gboolean *jpeg, const char **u
   g_free(m.out);
   aenet_job_free(job);
   return gain;
+}
+
+/* The upscale test's run: "upscale", no level, JPEG's step 12 or none. */
+static float
+run_upscale(const char *model, gboolean quantize, gboolean *jpeg, const char **used)
+{
+  return run_on_blocks("upscale", model, -1, quantize ? 12 : 0, jpeg, used);
 }
 
 /* Images that show JPEG's quantization go to the JPEG upscaler when it is
@@ -367,6 +383,43 @@ test_jpeg_upscaler(void)
   g_assert_null(aenet_job_new(task, &s, &error));
   g_assert_nonnull(error);
   g_clear_error(&error);
+  g_unlink(file);
+  g_free(file);
+}
+
+/* Automatic denoising of a strongly compressed JPEG (step 12 and more)
+ * uses the JPEG denoiser when it is installed; lighter JPEGs, clean
+ * images, a level given by hand or a model named do not. "denoise-jpeg"
+ * gives in / 4 (blind), "denoise-photo" in / 2, "denoise" in + level. */
+static void
+test_jpeg_denoiser(void)
+{
+  gboolean jpeg;
+  const char *used;
+  save_blind_model();
+  float w[3 * 3] = { 0 };
+  for (int o = 0; o < 3; o++)
+    w[o * 3 + o] = 0.25f;
+  save_model(
+      "denoise-jpeg",
+      "[{\"op\":\"input\",\"channels\":3},{\"op\":\"conv\",\"out\":3,\"k\":1,\"bias\":false}]", w,
+      G_N_ELEMENTS(w));
+  g_assert_cmpfloat(run_on_blocks("denoise", NULL, -1, 12, &jpeg, &used), ==, 0.25f);
+  g_assert_true(jpeg);
+  g_assert_cmpstr(used, ==, "denoise-jpeg");
+  g_assert_cmpfloat(run_on_blocks("denoise", NULL, -1, 16, &jpeg, &used), ==, 0.25f);
+  /* Step 4 (libjpeg's quality 82): the photo model, as for no JPEG. */
+  g_assert_cmpfloat(run_on_blocks("denoise", NULL, -1, 4, &jpeg, &used), ==, 0.5f);
+  g_assert_false(jpeg);
+  g_assert_cmpfloat(run_on_blocks("denoise", NULL, -1, 0, &jpeg, &used), ==, 0.5f);
+  g_assert_cmpstr(used, ==, "denoise-photo");
+  /* A level by hand: the noise-level model, which adds it. */
+  g_assert_cmpfloat(run_on_blocks("denoise", NULL, 10, 12, &jpeg, &used), >, 1.0f);
+  g_assert_false(jpeg);
+  g_assert_cmpstr(used, ==, "denoise");
+  g_assert_cmpfloat(run_on_blocks("denoise", "denoise-photo", -1, 12, &jpeg, &used), ==, 0.5f);
+  g_assert_false(jpeg);
+  char *file = g_build_filename(dir, "denoise-jpeg.safetensors", NULL);
   g_unlink(file);
   g_free(file);
 }
@@ -443,6 +496,7 @@ main(int argc, char **argv)
   g_test_add_func("/job/automatic-falls-back", test_fallback);
   g_test_add_func("/job/automatic-uses-blind-model", test_blind);
   g_test_add_func("/job/jpeg-upscaler", test_jpeg_upscaler);
+  g_test_add_func("/job/jpeg-denoiser", test_jpeg_denoiser);
   int status = g_test_run();
   test_tmpdir_remove(dir);
   g_free(dir);

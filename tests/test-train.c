@@ -491,7 +491,7 @@ test_blind_from(void)
   g_free(cfg.arch);
   cfg.arch = g_strdup("unet-photo");
   cfg.init_from = g_strdup(wide);
-  cfg.photo = TRUE;
+  cfg.photo = AENET_PHOTO_TASK_MIX;
   cfg.steps = 2;
   cfg.lr = 1e-12; /* so the steps leave the weights as they started */
   GPtrArray *messages = g_ptr_array_new_with_free_func(g_free);
@@ -543,7 +543,7 @@ test_photo_upscale_validation(void)
     cfg.from = g_strdup(x2);
     cfg.val_every = 1;
     cfg.val_images = 4;
-    cfg.photo = run > 0;
+    cfg.photo = run > 0 ? AENET_PHOTO_TASK_MIX : AENET_PHOTO_NONE;
     AenetTrainCallbacks cb = { record_status, NULL, val[run], NULL };
     GError *error = NULL;
     g_assert_true(aenet_train_run(&cfg, &cb, &error));

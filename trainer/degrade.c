@@ -564,6 +564,7 @@ aenet_degrade_processed_noise(float *image, float *scratch, int h, int w,
 
 const AenetPhotoMix aenet_photo_mix_denoise = { 0.20f, 0.10f, 0.35f, 50.0f, 0.75f, 85, 98, 0.65f, 30, 95, TRUE, 0.50f };
 const AenetPhotoMix aenet_photo_mix_upscale = { 0.80f, 0.0f, 0.20f, 10.0f, 0.0f, 0, 0, 1.0f, 30, 92, FALSE, 0.0f };
+const AenetPhotoMix aenet_photo_mix_strong_jpeg = { 0.70f, 0.0f, 0.30f, 10.0f, 0.0f, 0, 0, 1.0f, 15, 75, FALSE, 0.50f };
 
 int
 aenet_photo_mix_jpeg_quality(const AenetPhotoMix *mix, AenetRng *rng)

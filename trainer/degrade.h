@@ -155,6 +155,12 @@ extern const AenetPhotoMix aenet_photo_mix_denoise;
  * 10; no camera JPEG; all JPEG at 30–92, uniform. */
 extern const AenetPhotoMix aenet_photo_mix_upscale;
 
+/* For the denoiser of strongly compressed JPEGs, which the job gives only
+ * images whose JPEG steps say quality 60 or lower (job.h): 70 % no noise,
+ * 30 % processed up to 10 before the compression; all JPEG at 15–75,
+ * uniform; 50 % soft scenes. */
+extern const AenetPhotoMix aenet_photo_mix_strong_jpeg;
+
 /* A JPEG quality drawn as the mix says. */
 int aenet_photo_mix_jpeg_quality(const AenetPhotoMix *mix, AenetRng *rng);
 

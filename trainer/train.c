@@ -127,10 +127,12 @@ message(Trainer *t, const char *fmt, ...)
   g_free(text);
 }
 
-/* The photo degradations of a task: denoisers' or upscalers' inputs. */
+/* The photo degradations of a run (c->photo set). */
 static const AenetPhotoMix *
 photo_mix(const AenetTrainConfig *c)
 {
+  if (c->photo == AENET_PHOTO_STRONG_JPEG)
+    return &aenet_photo_mix_strong_jpeg;
   return c->scale == 1 ? &aenet_photo_mix_denoise : &aenet_photo_mix_upscale;
 }
 
@@ -484,7 +486,7 @@ validate(Trainer *t, double *psnr, double *baseline, GError **error)
       lr = g_memdup2(hr, n * sizeof(float));
       ok = TRUE;
       if (c->photo)
-        ok = degrade_for_validation(lr, h, w, k, &aenet_photo_mix_denoise, error);
+        ok = degrade_for_validation(lr, h, w, k, photo_mix(c), error);
       else {
         AenetRng rng;
         aenet_rng_init(&rng, 0x5eed0000 + k);
@@ -501,7 +503,7 @@ validate(Trainer *t, double *psnr, double *baseline, GError **error)
       /* Photo upscalers are chosen on what they learn: low-resolution
        * images through the photo mix (some stay clean), against bicubic
        * of the same inputs. */
-      ok = !c->photo || degrade_for_validation(lr, h / s, w / s, k, &aenet_photo_mix_upscale, error);
+      ok = !c->photo || degrade_for_validation(lr, h / s, w / s, k, photo_mix(c), error);
       ok = ok && aenet_tiler_run_planar(t->net, lr, 3, h / s, w / s, out, &opt, error);
       if (ok) {
         aenet_metrics_upscale(out, hr, 3, h, w, s, &p, NULL);
@@ -978,6 +980,12 @@ open_data(Trainer *t, GError **error)
   }
   if (c->data_dir == NULL) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID, _("no training folder given (--data)"));
+    return FALSE;
+  }
+  /* A checkpoint's number, or a caller's: one the mixes know. */
+  if (c->photo < 0 || c->photo >= AENET_N_PHOTO_KINDS) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID, _("unknown photo degradations (%d)"),
+                c->photo);
     return FALSE;
   }
   GPtrArray *warnings = g_ptr_array_new_with_free_func(g_free);

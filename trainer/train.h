@@ -39,6 +39,17 @@ typedef enum {
   AENET_N_SCHEDULES
 } AenetSchedule;
 
+/* Photographs' degradations on a training input (aenet_degrade_photo):
+ * none, the task's mix (aenet_photo_mix_denoise or _upscale), or the mix
+ * of strongly compressed JPEGs (aenet_photo_mix_strong_jpeg). Stored in
+ * checkpoints as a number: append only. */
+typedef enum {
+  AENET_PHOTO_NONE,
+  AENET_PHOTO_TASK_MIX,
+  AENET_PHOTO_STRONG_JPEG,
+  AENET_N_PHOTO_KINDS
+} AenetPhotoKind;
+
 /* Their names, in enum order: the command's --loss and --schedule, and
  * checkpoints' settings. */
 extern const char *const aenet_loss_names[AENET_N_LOSSES];
@@ -76,7 +87,7 @@ typedef struct {
   float poisson_gain;         /* > 0: add signal-dependent noise too */
   float lr_sigma;             /* upscale: noise up to this level on the input */
   int balance_sigma;          /* denoise: weigh each patch's loss by 30 / (σ + 5) */
-  int photo;                  /* photographs' degradations on the input (aenet_degrade_photo) */
+  int photo;                  /* AenetPhotoKind: photographs' degradations on the input */
   /* denoise, Gaussian noise: the fraction of inputs left as floats,
    * neither clipped nor rounded (the paper protocol's inputs) */
   float unclipped;
