@@ -62,16 +62,23 @@ save_sigma_model(void)
              w, G_N_ELEMENTS(w));
 }
 
+/* A blind denoiser that gives gain · in. */
 static void
-save_blind_model(void)
+save_gain_model(const char *name, float gain)
 {
   float w[3 * 3] = { 0 };
   for (int o = 0; o < 3; o++)
-    w[o * 3 + o] = 0.5f;
+    w[o * 3 + o] = gain;
   save_model(
-      "denoise-photo",
+      name,
       "[{\"op\":\"input\",\"channels\":3},{\"op\":\"conv\",\"out\":3,\"k\":1,\"bias\":false}]", w,
       G_N_ELEMENTS(w));
+}
+
+static void
+save_blind_model(void)
+{
+  save_gain_model("denoise-photo", 0.5f);
 }
 
 /* A smooth pattern with Gaussian noise of sigma 12/255, planar (C, H, W). */
@@ -397,13 +404,7 @@ test_jpeg_denoiser(void)
   gboolean jpeg;
   const char *used;
   save_blind_model();
-  float w[3 * 3] = { 0 };
-  for (int o = 0; o < 3; o++)
-    w[o * 3 + o] = 0.25f;
-  save_model(
-      "denoise-jpeg",
-      "[{\"op\":\"input\",\"channels\":3},{\"op\":\"conv\",\"out\":3,\"k\":1,\"bias\":false}]", w,
-      G_N_ELEMENTS(w));
+  save_gain_model("denoise-jpeg", 0.25f);
   g_assert_cmpfloat(run_on_blocks("denoise", NULL, -1, 12, &jpeg, &used), ==, 0.25f);
   g_assert_true(jpeg);
   g_assert_cmpstr(used, ==, "denoise-jpeg");
