@@ -73,12 +73,14 @@ case $what in
     # per image as in phases 1–5 (BSD's photos are the paper protocol's
     # kind), a long cosine at phase 5's rate. For issue 12's clipped-file
     # bars at σ 25 and 50 and issue 15's denoiser bar, which the
-    # unet-denoise-wide phases did not reach.
+    # unet-denoise-wide phases did not reach. (The run began with --steps
+    # 30000 and was resumed at step 2 653 with --steps 16000, as its log
+    # says, so that its result comes a session sooner.)
     name=denoise-wider
     out=models/checkpoints/denoise-wider.safetensors
     first=(--task denoise --arch unet-denoise-wider --widen-from models/denoise.safetensors
            --balance-sigma --unclipped 0.5 --overstated 0.2 --per-image --patch 128 --batch 8
-           --loss l2 --lr 1e-4 --warmup 200 --steps 30000 --val-every 1000 --val-sigma 50
+           --loss l2 --lr 1e-4 --warmup 200 --steps 16000 --val-every 1000 --val-sigma 50
            --name denoise --data "$bsds:$photos") ;;
   photo)
     # The blind photo denoiser, first phase: unet-photo started from the

@@ -330,6 +330,12 @@ static const char script[]
       "(let* ((img (open \"coffee75.jpg\")) (d (layer img)))\n"
       "  (save img d \"gimp-jpeg-in.png\")\n"
       "  (let* ((r (upscale img d \"\" 2 0))) (save (car r) (cadr r) \"gimp-jpeg-up2.png\")))\n"
+      /* A strongly compressed JPEG, every setting automatic: the JPEG
+       * denoiser. */
+      "(let* ((img (open \"coffee30.jpg\")) (d (layer img)))\n"
+      "  (save img d \"gimp-jpeg30-in.png\")\n"
+      "  (denoise img d \"\" -1 1.0)\n"
+      "  (save img d \"gimp-jpeg30-denoise.png\"))\n"
       /* Repeat-last keeps the working memory (settings saved before, see
        * repeat-last), and its job reports the memory. */
       "(let* ((img (open \"noisy.png\")) (d (layer img)))\n"
@@ -1077,13 +1083,41 @@ test_jpeg_upscale(void)
   aenet_image_free(clean);
 }
 
+/* A strongly compressed JPEG denoised with everything automatic: the
+ * plug-in, like the command, uses the denoiser of such JPEGs, whose result
+ * differs from the photo model's, and is closer to the photo. */
+static void
+test_jpeg_denoise(void)
+{
+  run_cli("denoise", "denoise-jpeg", "gimp-jpeg30-in.png", "cli-jpeg30-jpeg.png");
+  run_cli("denoise", "denoise-photo", "gimp-jpeg30-in.png", "cli-jpeg30-photo.png");
+  AenetImage *gimp = load("gimp-jpeg30-denoise.png"), *jpeg = load("cli-jpeg30-jpeg.png"),
+             *photo = load("cli-jpeg30-photo.png"), *in = load("gimp-jpeg30-in.png");
+  char *clean_path = g_build_filename(source_root, "docs", "samples", "coffee.png", NULL);
+  GError *error = NULL;
+  AenetImage *clean = aenet_image_load(clean_path, &error);
+  g_assert_no_error(error);
+  double d_jpeg = max_diff(gimp, jpeg), d_photo = max_diff(gimp, photo);
+  double before = psnr(clean, in), after = psnr(clean, gimp);
+  g_test_message("JPEG q30 denoised in GIMP: largest difference %.2f/255 to the command's JPEG "
+                 "denoiser, %.2f/255 to its photo model; PSNR %.2f dB before, %.2f after",
+                 d_jpeg * 255, d_photo * 255, before, after);
+  g_assert_cmpfloat(d_jpeg, <=, 1.0 / 255 + 1e-6);
+  g_assert_cmpfloat(d_photo, >, 4.0 / 255);
+  g_assert_cmpfloat(after, >, before + 0.5);
+  aenet_image_free(gimp), aenet_image_free(jpeg), aenet_image_free(photo);
+  aenet_image_free(in), aenet_image_free(clean);
+  g_free(clean_path);
+}
+
 /* The results GIMP 2.10 and GIMP 3 must agree on: GIMP 2.10's test copies
  * its results to AENET_GIMP2_RESULTS, GIMP 3's compares with them. */
 static const char *const compared[]
     = { "gimp-denoise.png",   "gimp-half.png",  "gimp-shipped-denoise.png",
         "gimp-shipped-up2.png", "gimp-selection.png", "gimp-gray.png",
         "gimp-d16.png",       "gimp-u16.png",   "gimp-up-new.png",
-        "gimp-up-inplace.png", "gimp-photo.png", "gimp-jpeg-up2.png" };
+        "gimp-up-inplace.png", "gimp-photo.png", "gimp-jpeg-up2.png",
+        "gimp-jpeg30-denoise.png" };
 
 static void
 keep_results(const char *dir)
@@ -1201,19 +1235,19 @@ main(int argc, char **argv)
     g_free(copy);
     g_free(photo);
   }
-  {
-    /* A clean photo saved as a quality-75 JPEG, for the JPEG upscaler. */
+  /* A clean photo saved as JPEGs of quality 75, for the JPEG upscaler,
+   * and 30, for the denoiser of strongly compressed JPEGs. */
+  for (int quality = 30; quality <= 75; quality += 45) {
     char *photo = g_build_filename(source_root, "docs", "samples", "coffee.png", NULL);
-    char *copy = tpath("coffee75.jpg");
+    char *name = g_strdup_printf("coffee%d.jpg", quality), *copy = tpath(name);
     GError *error = NULL;
     AenetImage *image = aenet_image_load(photo, &error);
     g_assert_no_error(error);
-    image->jpeg_quality = 75;
+    image->jpeg_quality = quality;
     g_assert_true(aenet_image_save(image, copy, &error));
     g_assert_no_error(error);
     aenet_image_free(image);
-    g_free(copy);
-    g_free(photo);
+    g_free(copy), g_free(name), g_free(photo);
   }
   {
     /* The real photo and its reference; without the shared data, the
@@ -1261,6 +1295,7 @@ main(int argc, char **argv)
   g_test_add_func("/gimp/bad-calls", test_bad_calls);
   g_test_add_func("/gimp/shipped-models", test_shipped_models);
   g_test_add_func("/gimp/upscale/jpeg-uses-jpeg-upscaler", test_jpeg_upscale);
+  g_test_add_func("/gimp/denoise/strong-jpeg-uses-jpeg-denoiser", test_jpeg_denoise);
   if (gimp3) {
     g_test_add_func("/gimp/denoise/multiple-layers", test_multiple_layers);
     g_test_add_func("/gimp/matches-gimp2", test_matches_gimp2);

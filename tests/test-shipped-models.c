@@ -113,8 +113,9 @@ test_models(void)
   for (gsize i = 0; i < (gsize)3 * w * h; i++)
     noisy[i] = clean[i] + 25.0f / 255.0f * (float)aenet_rng_normal(&rng);
 
-  const char *names[] = { "denoise",    "denoise-photo", "upscale-x2",       "upscale-x3",
-                          "upscale-x4", "upscale-x2-photo", "upscale-x3-photo", "upscale-x4-photo" };
+  const char *names[] = { "denoise",          "denoise-photo",    "denoise-jpeg",
+                          "upscale-x2",       "upscale-x3",       "upscale-x4",
+                          "upscale-x2-photo", "upscale-x3-photo", "upscale-x4-photo" };
   for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
     AenetModel *m = load_model(names[i]);
     if (m->scale == 1 && aenet_network_takes_noise_level(m->network)) {
@@ -191,7 +192,7 @@ test_work_factor(void)
   const struct {
     const char *name;
     double max_work;
-  } models[] = { { "denoise", 1.15 }, { "denoise-photo", 1.17 } };
+  } models[] = { { "denoise", 1.15 }, { "denoise-photo", 1.17 }, { "denoise-jpeg", 1.17 } };
   for (guint i = 0; i < G_N_ELEMENTS(models); i++) {
     AenetModel *m = load_model(models[i].name);
     AenetImageIO io = { .width = 4000, .height = 3000, .n_channels = 3 };

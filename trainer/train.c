@@ -931,10 +931,14 @@ create_model(Trainer *t, GError **error)
     const char *arch = aenet_model_get_meta(t->model, "arch");
     t->arch_name = g_strdup(arch != NULL ? arch : "custom");
     const char *desc = aenet_model_get_meta(t->model, "description");
-    char *d = g_strdup_printf("%s; fine-tuned from %s", desc ? desc : "aenet model",
-                              aenet_model_get_display_name(t->model));
-    aenet_model_set_meta(t->model, "description", d);
-    g_free(d);
+    char *from = g_strdup_printf("; fine-tuned from %s", aenet_model_get_display_name(t->model));
+    /* A model fine-tuned from its own earlier phase says so once. */
+    if (desc == NULL || !g_str_has_suffix(desc, from)) {
+      char *d = g_strconcat(desc ? desc : "aenet model", from, NULL);
+      aenet_model_set_meta(t->model, "description", d);
+      g_free(d);
+    }
+    g_free(from);
   } else {
     const AenetPreset *preset = c->arch != NULL
                                     ? aenet_preset_find(c->arch, error)
