@@ -6,7 +6,7 @@
 #       Glass, Dog and Frog)
 #   models/card-crops.sh jpeg [NAME:X:Y ...]  CBSD68 photos saved as JPEG of
 #       quality 30 through the default `aenet denoise`: the photo, the
-#       JPEG, the output: jpeg30-NAME.png (default: 69015 and 223061)
+#       JPEG, the output: jpeg30-NAME.png (default: 108005 and 223061)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 aenet=${AENET:-build/cli/aenet}
@@ -26,7 +26,7 @@ crops=("$@")
 if [ ${#crops[@]} -eq 0 ]; then
   # Highlights and shadows: Glass's bright rim, Dog's fur and red cloth,
   # Frog's dark background; for JPEG, edges against flat areas.
-  if [ $mode = jpeg ]; then crops=(69015:150:60 223061:140:100)
+  if [ $mode = jpeg ]; then crops=(108005:150:60 223061:140:100)
   else crops=(Glass:300:120 Dog:120:180 Frog:150:100); fi
 fi
 crop() { "$convert" "$1" -crop "200x200+$2+$3" +repage "$4"; }
