@@ -165,7 +165,9 @@ aenet_job_new(const AenetTask *task, const AenetJobSettings *settings, GError **
   if (!check_model(job, job->model, error))
     goto fail;
   job->active = job->model;
-  if (!named && job->task->jpeg_model != NULL) {
+  /* A level given by hand is for the model that takes it: the JPEG
+   * models are blind, so they are not even read. */
+  if (!named && job->task->jpeg_model != NULL && job->settings.noise_level < 0) {
     char *name = aenet_task_model_name(job->task->jpeg_model, aenet_job_get_scale(job));
     path = aenet_model_find(name, NULL); /* optional: without it, the default serves all */
     g_free(name);
@@ -174,7 +176,8 @@ aenet_job_new(const AenetTask *task, const AenetJobSettings *settings, GError **
       g_free(path);
       if (job->jpeg_model == NULL || !check_model(job, job->jpeg_model, error))
         goto fail;
-      /* A level given by hand needs a model that takes it. */
+      /* The same inputs as the model it stands for (not so when the blind
+       * model is missing and the noise-level model estimates the level). */
       if (aenet_network_takes_noise_level(job->jpeg_model->network)
           != aenet_network_takes_noise_level(job->model->network))
         g_clear_pointer(&job->jpeg_model, aenet_model_free);

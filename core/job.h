@@ -81,12 +81,12 @@ typedef struct {
 void aenet_job_region_init(AenetJobRegion *region);
 
 /* Decides the model for the next run on this image: a task's JPEG model
- * (task.h; installed, no model named) when the image shows JPEG's
- * quantization (jpeg-trace.h, on a central crop of the region) with a step
- * at least the task's jpeg_step_min, else the job's model. aenet_job_run
- * and aenet_job_choose_noise_level call it when it was not called for
- * this image. FALSE with error when the image
- * cannot be read. */
+ * (task.h; installed, no model named, the level automatic) when the image
+ * shows JPEG's quantization (jpeg-trace.h, on a central crop of the
+ * region) with a step at least the task's jpeg_step_min, else the job's
+ * model. aenet_job_run and aenet_job_choose_noise_level call it when it
+ * was not called for this image. FALSE with error when the image cannot
+ * be read. */
 gboolean aenet_job_choose_model(AenetJob *job, const AenetImageIO *io,
                                 const AenetJobRegion *region, GError **error);
 /* Whether the last choice found a JPEG (and used the JPEG model). */

@@ -74,8 +74,9 @@ typedef struct {
    * network that needs no level. NULL when the task has none. */
   const char *blind_model;
   /* The model for images saved as JPEG (job.h), if installed, with %d for
-   * the scale as default_model; NULL when the task has none. It stands in
-   * for a model that takes a noise level only if it takes one too. */
+   * the scale as default_model; NULL when the task has none. Only with
+   * the noise level automatic, and in place of a model that takes a level
+   * only if it takes one too. */
   const char *jpeg_model;
   /* ... for those of them whose JPEG step (jpeg-trace.h) is at least
    * this; 0: for every image that shows JPEG's trace. */

@@ -420,7 +420,17 @@ test_jpeg_denoiser(void)
   g_assert_cmpstr(used, ==, "denoise");
   g_assert_cmpfloat(run_on_blocks("denoise", "denoise-photo", -1, 12, &jpeg, &used), ==, 0.5f);
   g_assert_false(jpeg);
+  /* With a level by hand the JPEG model is not even read: a damaged one
+   * fails automatic jobs only. */
   char *file = g_build_filename(dir, "denoise-jpeg.safetensors", NULL);
+  g_assert_true(g_file_set_contents(file, "not a model", -1, NULL));
+  g_assert_cmpfloat(run_on_blocks("denoise", NULL, 10, 12, &jpeg, &used), >, 1.0f);
+  AenetJobSettings settings;
+  aenet_job_settings_init(&settings, aenet_task_find("denoise"));
+  GError *error = NULL;
+  g_assert_null(aenet_job_new(aenet_task_find("denoise"), &settings, &error));
+  g_assert_error(error, AENET_ERROR, AENET_ERROR_FORMAT);
+  g_clear_error(&error);
   g_unlink(file);
   g_free(file);
 }
