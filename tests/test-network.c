@@ -889,8 +889,9 @@ test_tile_small_graphs(void)
 static void
 test_tile_presets(void)
 {
-  const char *names[] = { "unet-x2",           "unet-x3",     "unet-x4",  "unet-photo",
-                          "unet-denoise-wide", "naf-denoise", "naf-photo" };
+  const char *names[]
+      = { "unet-x2",    "unet-x3",           "unet-x4",     "res-x2",   "unet-res-x2",
+          "unet-photo", "unet-denoise-wide", "naf-denoise", "naf-photo" };
   for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
     char *json = aenet_preset_build_graph(aenet_preset_find(names[i], NULL));
     check_tile(names[i], json);

@@ -4,8 +4,9 @@
  * at low resolution: strided 3×3 convolutions go down, 1×1 convolutions with
  * pixel shuffle come back up, and skip connections add the encoder's
  * features to the decoder's. The network predicts a residual: denoisers add
- * it to the noisy input, upscalers to a bicubic enlargement. A denoiser's
- * levels are built of 3×3 convolutions with ReLUs, or of NAFNet's blocks. */
+ * it to the noisy input, upscalers to a bicubic enlargement. The levels are
+ * built of 3×3 convolutions with ReLUs, of NAFNet's blocks (denoisers) or
+ * of EDSR's residual blocks (upscalers). */
 #include "config.h"
 
 #include "presets.h"
@@ -100,6 +101,15 @@ naf_block(Graph *g, int x, int c)
   return scaled_add(g, y, conv(g, norm_expand_gate(g, y, c, FALSE), c, 1, 1));
 }
 
+/* EDSR's residual block (Lim et al., 2017) of width c, its scale learned
+ * per channel from 0: x + scale · conv3 (relu (conv3 (x))). 18c²
+ * multiply-adds per pixel of its level. */
+static int
+res_block(Graph *g, int x, int c)
+{
+  return scaled_add(g, x, conv(g, conv_relu(g, x, c, 1), c, 3, 1));
+}
+
 typedef int (*BlockFn)(Graph *g, int x, int c);
 
 /* A 3×3 convolution into a level, with a ReLU in the plain U-Net; NAFNet's
@@ -146,8 +156,9 @@ build_unet_denoise(Graph *g, const AenetPreset *p)
   graph_add(g, "\"op\": \"add\", \"in\": [%d, %d]", full, img);
 }
 
-/* Upscaler at low resolution: two levels (1, 1/2) of width w and 2w, then a
- * learned pixel-shuffle up-sampling added to bicubic. */
+/* Upscaler at low resolution, of 3×3 convolutions with ReLUs: two levels
+ * (1, 1/2) of width w and 2w, then a learned pixel-shuffle up-sampling
+ * added to bicubic. */
 static void
 build_unet_upscale(Graph *g, int w, int scale)
 {
@@ -158,6 +169,29 @@ build_unet_upscale(Graph *g, int w, int scale)
   int res = conv(g, u1, 3 * scale * scale, 3, 1);
   int up = graph_add(g, "\"op\": \"shuffle\", \"in\": [%d], \"factor\": %d", res, scale);
   int bic = graph_add(g, "\"op\": \"bicubic\", \"in\": [%d], \"factor\": %d", img, scale);
+  graph_add(g, "\"op\": \"add\", \"in\": [%d, %d]", up, bic);
+}
+
+/* Upscaler of residual blocks: a 3×3 convolution to width w, the preset's
+ * count of blocks at the input's resolution; with blocks at 1/2 (width
+ * 2w), a level there and the same count again at full resolution after
+ * it; the long skip from the first convolution, then pixel shuffle added
+ * to bicubic as above. */
+static void
+build_res_upscale(Graph *g, const AenetPreset *p)
+{
+  int w = p->width, s = p->scale;
+  int img = graph_add(g, "\"op\": \"input\", \"channels\": 3");
+  int head = conv(g, img, w, 3, 1);
+  int x = blocks(g, res_block, head, w, p->blocks[0]);
+  if (p->blocks[1] > 0) {
+    int half = blocks(g, res_block, conv(g, x, 2 * w, 3, 2), 2 * w, p->blocks[1]);
+    x = blocks(g, res_block, up_add(g, half, w, x), w, p->blocks[0]);
+  }
+  x = graph_add(g, "\"op\": \"add\", \"in\": [%d, %d]", conv(g, x, w, 3, 1), head);
+  int res = conv(g, x, 3 * s * s, 3, 1);
+  int up = graph_add(g, "\"op\": \"shuffle\", \"in\": [%d], \"factor\": %d", res, s);
+  int bic = graph_add(g, "\"op\": \"bicubic\", \"in\": [%d], \"factor\": %d", img, s);
   graph_add(g, "\"op\": \"add\", \"in\": [%d, %d]", up, bic);
 }
 
@@ -214,6 +248,15 @@ static const AenetPreset presets[] = {
   { .name = "unet-x4", .task = "upscale", .scale = 4,
     .description = "4× upscaler, U-Net at low resolution, width 64",
     .width_first = 64, .width = 64 },
+  /* Residual blocks for issue 15's upscaler bars: about unet-x2's
+   * multiply-adds (1.2 times) at full resolution only, and twice them with
+   * a level at 1/2 for reach. */
+  { .name = "res-x2", .task = "upscale", .scale = 2,
+    .description = "2× upscaler of 3 residual blocks at low resolution, width 64",
+    .width = 64, .block = AENET_BLOCK_RES, .blocks = { 3, 0 } },
+  { .name = "unet-res-x2", .task = "upscale", .scale = 2,
+    .description = "2× upscaler of residual blocks at low resolution and at 1/2, widths 64, 128",
+    .width = 64, .block = AENET_BLOCK_RES, .blocks = { 1, 3 } },
   { NULL },
 };
 /* clang-format on */
@@ -258,6 +301,8 @@ aenet_preset_build_graph(const AenetPreset *preset)
   Graph g = { g_string_new(NULL), 0 };
   if (preset->scale == 1)
     build_unet_denoise(&g, preset);
+  else if (preset->block == AENET_BLOCK_RES)
+    build_res_upscale(&g, preset);
   else
     build_unet_upscale(&g, preset->width, preset->scale);
   g_string_append(g.json, "\n]");

@@ -11,6 +11,7 @@ G_BEGIN_DECLS
 typedef enum {
   AENET_BLOCK_CONV_RELU, /* a 3×3 convolution and a ReLU */
   AENET_BLOCK_NAF,       /* NAFNet's block and its feed-forward network */
+  AENET_BLOCK_RES,       /* EDSR's residual block (upscalers) */
 } AenetBlockKind;
 
 typedef struct {
@@ -21,7 +22,8 @@ typedef struct {
   /* The graph: widths at the first and the deeper levels; for denoisers,
    * the kind of their blocks, how many there are at 1/2 and at 1/4
    * resolution (on each side) and at 1/8, and whether the denoiser is
-   * blind (takes no noise level). */
+   * blind (takes no noise level); for upscalers of residual blocks, how
+   * many at the input's resolution (on each side) and at 1/2. */
   int width_first, width;
   AenetBlockKind block;
   int blocks[3];
