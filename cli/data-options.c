@@ -47,6 +47,10 @@ aenet_data_options_add(AenetDataOptions *o, GOptionContext *context)
       N_("Strong JPEG compression (quality 15–75) on the input, some of it over light noise: "
          "for a blind denoiser of strongly compressed JPEGs"),
       NULL },
+    { "photo-grain", 0, 0, G_OPTION_ARG_NONE, &o->photo_grain,
+      N_("Noise as cameras' own JPEGs leave it, mostly brightness grain: for fine-tuning a "
+         "blind photo denoiser"),
+      NULL },
     { "lr-sigma", 0, 0, G_OPTION_ARG_DOUBLE, &o->lr_sigma,
       N_("Upscaling: add noise up to this level (0–255) to the low-resolution input"), "S" },
     { "unclipped", 0, 0, G_OPTION_ARG_DOUBLE, &o->unclipped,
@@ -89,14 +93,15 @@ aenet_data_options_apply(const AenetDataOptions *o, gboolean balance_sigma, Aene
     FAIL(_("the scale must be 2, 3 or 4, not %d"), o->scale);
   if (balance_sigma && g_strcmp0(o->task, "upscale") == 0)
     FAIL(_("--balance-sigma is for denoising"));
-  if (o->photo && o->photo_jpeg)
-    FAIL(_("give --photo or --photo-jpeg, not both"));
-  if ((o->photo || o->photo_jpeg)
-      && (balance_sigma || o->sigma != NULL || o->jpeg != NULL || o->poisson > 0
-          || o->lr_sigma > 0 || o->unclipped > 0 || o->overstated > 0))
-    FAIL(_("--photo and --photo-jpeg choose the noise and JPEG themselves: give them without "
-           "--sigma, --jpeg, "
-           "--poisson, --lr-sigma, --unclipped, --overstated and --balance-sigma"));
+  int n_photo = o->photo + o->photo_jpeg + o->photo_grain;
+  if (n_photo > 1)
+    FAIL(_("give one of --photo, --photo-jpeg and --photo-grain"));
+  if (n_photo > 0
+      && (balance_sigma || o->sigma != NULL || o->jpeg != NULL || o->poisson > 0 || o->lr_sigma > 0
+          || o->unclipped > 0 || o->overstated > 0))
+    FAIL(_("--photo, --photo-jpeg and --photo-grain choose the noise and JPEG themselves: give "
+           "them without --sigma, --jpeg, --poisson, --lr-sigma, --unclipped, --overstated and "
+           "--balance-sigma"));
   const struct {
     const char *option;
     double value;
@@ -119,9 +124,10 @@ aenet_data_options_apply(const AenetDataOptions *o, gboolean balance_sigma, Aene
 
   aenet_train_config_init(cfg, o->task != NULL ? o->task : "denoise", o->scale ? o->scale : 2);
   cfg->data_dir = g_strdup(o->data);
-  cfg->photo = o->photo        ? AENET_PHOTO_TASK_MIX
-               : o->photo_jpeg ? AENET_PHOTO_STRONG_JPEG
-                               : AENET_PHOTO_NONE;
+  cfg->photo = o->photo         ? AENET_PHOTO_TASK_MIX
+               : o->photo_jpeg  ? AENET_PHOTO_STRONG_JPEG
+               : o->photo_grain ? AENET_PHOTO_CAMERA_GRAIN
+                                : AENET_PHOTO_NONE;
   cfg->area_sampling = !o->per_image;
   if (o->patch)
     cfg->patch = o->patch;

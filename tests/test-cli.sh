@@ -671,6 +671,15 @@ assert h["sigma"]["shape"] == [2] and h["__metadata__"]["aenet.shard"] == "1"'
 usage_error "degrade without --samples" "samples" degrade --task denoise --data photos --out x
 usage_error "degrade --photo with --sigma" "photo" degrade --task denoise --photo --sigma 5 \
   "${pairs[@]}" --out x
+usage_error "degrade, two photo mixes" "one of --photo" degrade --task denoise --photo \
+  --photo-grain "${pairs[@]}" --out x
+expect_ok "degrade --photo-grain" degrade --task denoise --photo-grain "${pairs[@]}" --out shards-g
+check "degrade --photo-grain: the shards record the camera-grain mix" python3 -c '
+import json, struct
+def meta(p):
+    f = open(p, "rb")
+    return json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))["__metadata__"]
+assert meta("shards-g/shard-00000.safetensors")["photo"] == "3"'
 expect_ok "eval --save-inputs" eval -m denoise.safetensors --data photos --sigma 10 --threads 1 \
   --save-inputs val.safetensors
 check "eval --save-inputs: one input and target per image" python3 -c '

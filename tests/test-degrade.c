@@ -481,7 +481,7 @@ test_processed_noise(void)
   aenet_rng_init(&rng, 3);
   int shadows = 0; /* draws with the noise strongest in the shadows */
   for (int k = 0; k < 1000; k++) {
-    aenet_processed_noise_random(&noise, 30.0f, &rng);
+    aenet_processed_noise_random(&noise, 30.0f, 4.0f, &rng);
     shadows += noise.signal_dependence < -0.5f;
     g_assert_cmpfloat(noise.luma_sigma, >=, 1.0f);
     g_assert_cmpfloat(noise.luma_sigma, <=, 30.0f);
@@ -676,6 +676,62 @@ test_photo_strong_jpeg(void)
   g_free(scratch);
 }
 
+/* The share of brightness (the same change in R, G and B) in what a mix
+ * adds to a smooth patch, over many samples. */
+static double
+photo_mix_luma_share(const AenetPhotoMix *mix)
+{
+  const int h = 64, w = 64;
+  gsize plane = (gsize)h * w;
+  float *clean = g_new(float, 3 * plane), *image = g_new(float, 3 * plane);
+  for (int c = 0; c < 3; c++)
+    for (gsize i = 0; i < plane; i++)
+      clean[c * plane + i] = 0.3f + 0.1f * c + 0.2f * (float)(i % w) / w;
+  float *scratch = g_new(float, aenet_degrade_camera_scratch_size(h, w));
+  AenetRng rng;
+  aenet_rng_init(&rng, 11);
+  double luma = 0, total = 0;
+  for (int k = 0; k < 400; k++) {
+    memcpy(image, clean, 3 * plane * sizeof(float));
+    GError *error = NULL;
+    g_assert_true(aenet_degrade_photo(image, scratch, h, w, mix, &rng, &error));
+    g_assert_no_error(error);
+    for (gsize i = 0; i < plane; i++) {
+      double d[3], mean = 0;
+      for (int c = 0; c < 3; c++)
+        mean += (d[c] = image[c * plane + i] - clean[c * plane + i]) / 3;
+      for (int c = 0; c < 3; c++) {
+        luma += mean * mean;
+        total += d[c] * d[c];
+      }
+    }
+  }
+  g_free(clean);
+  g_free(image);
+  g_free(scratch);
+  return luma / total;
+}
+
+/* Cameras' grain: mostly brightness, where the photo mix's noise is mostly
+ * colour; the colour noise of its processed part at most as strong. */
+static void
+test_photo_camera_grain(void)
+{
+  double grain = photo_mix_luma_share(&aenet_photo_mix_camera_grain);
+  double task = photo_mix_luma_share(&aenet_photo_mix_denoise);
+  g_test_message("brightness share: camera grain %.2f, photo mix %.2f", grain, task);
+  g_assert_cmpfloat(grain, >, task + 0.1);
+  AenetRng rng;
+  aenet_rng_init(&rng, 4);
+  for (int k = 0; k < 200; k++) {
+    AenetProcessedNoise noise;
+    aenet_processed_noise_random(&noise, 50.0f, aenet_photo_mix_camera_grain.chroma_ratio_max,
+                                 &rng);
+    g_assert_cmpfloat(noise.chroma_ratio, >=, 0.25f);
+    g_assert_cmpfloat(noise.chroma_ratio, <=, 1.0f);
+  }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -686,6 +742,7 @@ main(int argc, char **argv)
   g_test_add_func("/degrade/photo-jpeg-quality", test_photo_jpeg_quality);
   g_test_add_func("/degrade/photo-camera-jpeg", test_photo_camera_jpeg);
   g_test_add_func("/degrade/photo-strong-jpeg", test_photo_strong_jpeg);
+  g_test_add_func("/degrade/photo-camera-grain", test_photo_camera_grain);
   g_test_add_func("/degrade/downscale", test_downscale);
   g_test_add_func("/degrade/quantize", test_quantize);
   g_test_add_func("/degrade/camera-curves", test_camera_curves);

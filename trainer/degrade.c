@@ -506,10 +506,13 @@ aenet_degrade_camera(float *image, float *scratch, int h, int w, const AenetCame
 /* ---- Noise as a camera's processing leaves it ---------------------------- */
 
 void
-aenet_processed_noise_random(AenetProcessedNoise *noise, float sigma_max, AenetRng *rng)
+aenet_processed_noise_random(AenetProcessedNoise *noise, float sigma_max, float chroma_ratio_max,
+                             AenetRng *rng)
 {
   noise->luma_sigma = (float)exp(log(MAX(sigma_max, 1.0f)) * aenet_rng_uniform(rng));
-  noise->chroma_ratio = (float)exp(log(0.25) + (log(4.0) - log(0.25)) * aenet_rng_uniform(rng));
+  noise->chroma_ratio = (float)exp(log(0.25)
+                                   + (log(MAX(chroma_ratio_max, 0.25f)) - log(0.25))
+                                         * aenet_rng_uniform(rng));
   /* PolyU's brightness noise matches a blur of about 0.8 px, its colour
    * noise 1.7–2.4 px (correlation exp(-d² / 4 sigma²) at distance d). */
   noise->luma_blur = aenet_rng_uniform(rng) < 0.3 ? 0.0f : 0.3f + 0.9f * (float)aenet_rng_uniform(rng);
@@ -562,9 +565,10 @@ aenet_degrade_processed_noise(float *image, float *scratch, int h, int w,
 
 /* ---- What photographs go through --------------------------------------- */
 
-const AenetPhotoMix aenet_photo_mix_denoise = { 0.20f, 0.10f, 0.35f, 50.0f, 0.75f, 85, 98, 0.65f, 30, 95, TRUE, 0.50f };
-const AenetPhotoMix aenet_photo_mix_upscale = { 0.80f, 0.0f, 0.20f, 10.0f, 0.0f, 0, 0, 1.0f, 30, 92, FALSE, 0.0f };
-const AenetPhotoMix aenet_photo_mix_strong_jpeg = { 0.70f, 0.0f, 0.30f, 10.0f, 0.0f, 0, 0, 1.0f, 15, 75, FALSE, 0.50f };
+const AenetPhotoMix aenet_photo_mix_denoise = { 0.20f, 0.10f, 0.35f, 50.0f, 0.75f, 85, 98, 0.65f, 30, 95, TRUE, 0.50f, 4.0f };
+const AenetPhotoMix aenet_photo_mix_upscale = { 0.80f, 0.0f, 0.20f, 10.0f, 0.0f, 0, 0, 1.0f, 30, 92, FALSE, 0.0f, 4.0f };
+const AenetPhotoMix aenet_photo_mix_strong_jpeg = { 0.70f, 0.0f, 0.30f, 10.0f, 0.0f, 0, 0, 1.0f, 15, 75, FALSE, 0.50f, 4.0f };
+const AenetPhotoMix aenet_photo_mix_camera_grain = { 0.20f, 0.05f, 0.60f, 50.0f, 0.75f, 85, 98, 0.65f, 30, 95, TRUE, 0.50f, 1.0f };
 
 int
 aenet_photo_mix_jpeg_quality(const AenetPhotoMix *mix, AenetRng *rng)
@@ -602,7 +606,7 @@ aenet_degrade_photo(float *image, float *scratch, int h, int w, const AenetPhoto
     aenet_degrade_camera(image, scratch, h, w, &cam, rng);
   } else if (camera_or_processed) {
     AenetProcessedNoise noise;
-    aenet_processed_noise_random(&noise, mix->sigma_max, rng);
+    aenet_processed_noise_random(&noise, mix->sigma_max, mix->chroma_ratio_max, rng);
     aenet_degrade_processed_noise(image, scratch, h, w, &noise, rng);
   } else if (kind >= mix->p_clean)
     aenet_degrade_gaussian(image, n, mix->sigma_max * (float)aenet_rng_uniform(rng), rng);

@@ -110,9 +110,11 @@ typedef struct {
   float signal_dependence;
 } AenetProcessedNoise;
 
-/* luma_sigma log-uniform in 1..sigma_max, signal_dependence uniform in
- * -1..1, the rest over ranges that hold real JPEGs' measurements. */
-void aenet_processed_noise_random(AenetProcessedNoise *noise, float sigma_max, AenetRng *rng);
+/* luma_sigma log-uniform in 1..sigma_max, chroma_ratio log-uniform in
+ * 0.25..chroma_ratio_max, signal_dependence uniform in -1..1, the rest
+ * over ranges that hold real JPEGs' measurements. */
+void aenet_processed_noise_random(AenetProcessedNoise *noise, float sigma_max,
+                                  float chroma_ratio_max, AenetRng *rng);
 
 /* image is (3, h, w) sRGB in [0, 1]; noise is added, not clipped. scratch
  * holds aenet_degrade_camera_scratch_size(h, w) floats. Never allocates. */
@@ -143,11 +145,13 @@ typedef struct {
    * (aenet_degrade_photo_scene). Sharp training photos alone teach a
    * model that fine variation is texture to keep. */
   float p_soft;
+  float chroma_ratio_max; /* processed noise's colour / brightness noise up to this */
 } AenetPhotoMix;
 
 /* For blind photo denoisers: 20 % no noise, 10 % Gaussian up to 50, 35 %
- * processed, 35 % camera; noisy ones 75 % as the camera's JPEG at 85–98;
- * 65 % JPEG at 30–95; 50 % soft scenes. */
+ * processed (colour noise 0.25–4 times the brightness noise), 35 %
+ * camera; noisy ones 75 % as the camera's JPEG at 85–98; 65 % JPEG at
+ * 30–95; 50 % soft scenes. */
 extern const AenetPhotoMix aenet_photo_mix_denoise;
 /* For the low-resolution inputs of upscalers of JPEG photos, which the
  * job gives only images with JPEG's trace (up to quality 92 or so; clean
@@ -160,6 +164,13 @@ extern const AenetPhotoMix aenet_photo_mix_upscale;
  * 30 % processed up to 10 before the compression; all JPEG at 15–75,
  * uniform; 50 % soft scenes. */
 extern const AenetPhotoMix aenet_photo_mix_strong_jpeg;
+
+/* For fine-tuning the blind photo denoiser on noise as cameras' own JPEGs
+ * leave it, mostly brightness grain (their engines smooth colour noise
+ * away): 20 % no noise, 5 % Gaussian up to 50, 60 % processed with colour
+ * noise at most as strong as the brightness noise, 15 % camera; the rest
+ * as aenet_photo_mix_denoise. */
+extern const AenetPhotoMix aenet_photo_mix_camera_grain;
 
 /* A JPEG quality drawn as the mix says. */
 int aenet_photo_mix_jpeg_quality(const AenetPhotoMix *mix, AenetRng *rng);

@@ -131,9 +131,14 @@ message(Trainer *t, const char *fmt, ...)
 static const AenetPhotoMix *
 photo_mix(const AenetTrainConfig *c)
 {
-  if (c->photo == AENET_PHOTO_STRONG_JPEG)
+  switch (c->photo) {
+  case AENET_PHOTO_STRONG_JPEG:
     return &aenet_photo_mix_strong_jpeg;
-  return c->scale == 1 ? &aenet_photo_mix_denoise : &aenet_photo_mix_upscale;
+  case AENET_PHOTO_CAMERA_GRAIN:
+    return &aenet_photo_mix_camera_grain;
+  default:
+    return c->scale == 1 ? &aenet_photo_mix_denoise : &aenet_photo_mix_upscale;
+  }
 }
 
 gboolean
