@@ -147,8 +147,9 @@ case $what in
     # The shipped photo model fine-tuned on cameras' grain (--photo-grain,
     # docs/training.md), written to checkpoints/ until the benchmarks say
     # it is better. On PolyU the photo model's error, each photo's mean
-    # offset removed, is mostly brightness (8.0 of 10.4); the noise of
-    # cameras' JPEGs there is 77 % brightness, the photo mix's 50 %.
+    # offset removed, is mostly brightness (8.0 of 10.4), some of it bands
+    # along rows it does not remove; the noise of cameras' JPEGs there is
+    # 77 % brightness, the photo mix's 50 % (tools/real-error.py).
     name=denoise-photo-grain
     out=models/checkpoints/denoise-photo-grain.safetensors
     first=(--task denoise --photo-grain --from models/denoise-photo.safetensors --patch 128

@@ -481,7 +481,7 @@ test_processed_noise(void)
   aenet_rng_init(&rng, 3);
   int shadows = 0; /* draws with the noise strongest in the shadows */
   for (int k = 0; k < 1000; k++) {
-    aenet_processed_noise_random(&noise, 30.0f, 4.0f, &rng);
+    aenet_processed_noise_random(&noise, 30.0f, 4.0f, 0.0f, &rng);
     shadows += noise.signal_dependence < -0.5f;
     g_assert_cmpfloat(noise.luma_sigma, >=, 1.0f);
     g_assert_cmpfloat(noise.luma_sigma, <=, 30.0f);
@@ -493,6 +493,51 @@ test_processed_noise(void)
     g_assert_cmpfloat(noise.signal_dependence, <=, 1.0f);
   }
   g_assert_cmpint(shadows, >, 150);
+}
+
+/* Banding: offsets the same along each row (or column), of the asked
+ * sigma and correlation from one row to the next, brightness only; the
+ * grain beside them as asked. */
+static void
+test_processed_banding(void)
+{
+  const int h = 400, w = 300;
+  gsize plane = (gsize)h * w;
+  float *image = g_new(float, 3 * plane);
+  float *scratch = g_new(float, aenet_degrade_camera_scratch_size(h, w));
+  for (int columns = 0; columns < 2; columns++) {
+    AenetProcessedNoise noise = { 2.0f, 0.5f, 0.0f, 0.0f, 0.0f, 1.5f, 0.8f, columns };
+    for (gsize i = 0; i < 3 * plane; i++)
+      image[i] = 0.5f;
+    AenetRng rng;
+    aenet_rng_init(&rng, 9);
+    aenet_degrade_processed_noise(image, scratch, h, w, &noise, &rng);
+    /* The mean of each band (rows, or columns) over its length, and the
+     * colour noise's energy. */
+    int n = columns ? w : h, length = columns ? h : w;
+    double *mean = g_new0(double, n), colour = 0;
+    for (gsize i = 0; i < plane; i++) {
+      double y = (image[i] + image[plane + i] + image[2 * plane + i]) / 3 - 0.5;
+      mean[columns ? i % w : i / w] += 255 * y / length;
+      for (int c = 0; c < 3; c++)
+        colour += pow((image[c * plane + i] - 0.5 - y) * 255, 2) / (3 * plane);
+    }
+    double s2 = 0, lag = 0;
+    for (int k = 0; k < n; k++) {
+      s2 += mean[k] * mean[k];
+      lag += k > 0 ? mean[k] * mean[k - 1] : 0;
+    }
+    /* The grain adds 2² / length to each band mean's variance. */
+    double band_var = s2 / n - 4.0 / length;
+    g_test_message("%s: band sigma %.2f, correlation %.2f", columns ? "columns" : "rows",
+                   sqrt(band_var), lag / s2);
+    g_assert_cmpfloat(fabs(sqrt(band_var) - 1.5), <, 0.3);
+    g_assert_cmpfloat(fabs(lag / s2 - 0.8), <, 0.1);
+    g_assert_cmpfloat(fabs(sqrt(colour) - 1.0), <, 0.05); /* the colour noise's own sigma */
+    g_free(mean);
+  }
+  g_free(image);
+  g_free(scratch);
 }
 
 /* Soft scenes: about a quarter of the denoisers' clean patches come out
@@ -713,7 +758,8 @@ photo_mix_luma_share(const AenetPhotoMix *mix)
 }
 
 /* Cameras' grain: mostly brightness, where the photo mix's noise is mostly
- * colour; the colour noise of its processed part at most as strong. */
+ * colour; the colour noise of its processed part at most as strong, half
+ * of that part banded. */
 static void
 test_photo_camera_grain(void)
 {
@@ -723,13 +769,22 @@ test_photo_camera_grain(void)
   g_assert_cmpfloat(grain, >, task + 0.1);
   AenetRng rng;
   aenet_rng_init(&rng, 4);
-  for (int k = 0; k < 200; k++) {
+  const AenetPhotoMix *mix = &aenet_photo_mix_camera_grain;
+  int banded = 0, columns = 0;
+  for (int k = 0; k < 400; k++) {
     AenetProcessedNoise noise;
-    aenet_processed_noise_random(&noise, 50.0f, aenet_photo_mix_camera_grain.chroma_ratio_max,
-                                 &rng);
+    aenet_processed_noise_random(&noise, 50.0f, mix->chroma_ratio_max, mix->p_banding, &rng);
     g_assert_cmpfloat(noise.chroma_ratio, >=, 0.25f);
     g_assert_cmpfloat(noise.chroma_ratio, <=, 1.0f);
+    g_assert_cmpfloat(noise.band_sigma, <=, 0.35f * noise.luma_sigma + 1e-6f);
+    g_assert_cmpfloat(noise.band_correlation, <=, 0.95f);
+    banded += noise.band_sigma > 0;
+    columns += noise.band_columns;
   }
+  g_assert_cmpint(banded, >, 160);
+  g_assert_cmpint(banded, <, 240);
+  g_assert_cmpint(columns, >, banded / 5);
+  g_assert_cmpint(columns, <, banded / 2);
 }
 
 int
@@ -750,6 +805,7 @@ main(int argc, char **argv)
   g_test_add_func("/degrade/camera-demosaic", test_camera_demosaic);
   g_test_add_func("/degrade/camera", test_camera_degrade);
   g_test_add_func("/degrade/processed-noise", test_processed_noise);
+  g_test_add_func("/degrade/processed-banding", test_processed_banding);
   g_test_add_func("/degrade/photo-scene", test_photo_scene);
   g_test_add_func("/degrade/photo", test_photo);
   return g_test_run();

@@ -507,7 +507,7 @@ aenet_degrade_camera(float *image, float *scratch, int h, int w, const AenetCame
 
 void
 aenet_processed_noise_random(AenetProcessedNoise *noise, float sigma_max, float chroma_ratio_max,
-                             AenetRng *rng)
+                             float p_banding, AenetRng *rng)
 {
   noise->luma_sigma = (float)exp(log(MAX(sigma_max, 1.0f)) * aenet_rng_uniform(rng));
   noise->chroma_ratio = (float)exp(log(0.25)
@@ -518,6 +518,14 @@ aenet_processed_noise_random(AenetProcessedNoise *noise, float sigma_max, float 
   noise->luma_blur = aenet_rng_uniform(rng) < 0.3 ? 0.0f : 0.3f + 0.9f * (float)aenet_rng_uniform(rng);
   noise->chroma_blur = aenet_rng_uniform(rng) < 0.2 ? 0.0f : 0.5f + 2.5f * (float)aenet_rng_uniform(rng);
   noise->signal_dependence = (float)(2 * aenet_rng_uniform(rng) - 1);
+  noise->band_sigma = noise->band_correlation = 0.0f;
+  noise->band_columns = FALSE;
+  /* No draw without banding, so older runs resume exactly. */
+  if (p_banding > 0 && aenet_rng_uniform(rng) < p_banding) {
+    noise->band_sigma = noise->luma_sigma * (0.05f + 0.3f * (float)aenet_rng_uniform(rng));
+    noise->band_correlation = 0.95f * (float)aenet_rng_uniform(rng);
+    noise->band_columns = aenet_rng_uniform(rng) < 1.0 / 3;
+  }
 }
 
 void
@@ -561,14 +569,34 @@ aenet_degrade_processed_noise(float *image, float *scratch, int h, int w,
     for (int c = 0; c < 3; c++)
       image[c * plane + i] += scale * (y + colour[c][0] * c1 + colour[c][1] * c2);
   }
+  if (noise->band_sigma <= 0)
+    return;
+  /* One offset a row (or column): an AR(1) sequence of unit variance,
+   * correlated band_correlation from one to the next. */
+  float rho = noise->band_correlation, innovation = sqrtf(1.0f - rho * rho);
+  int n_bands = noise->band_columns ? w : h;
+  float *band = scratch;
+  for (int k = 0; k < n_bands; k++) {
+    double z0, z1;
+    normal_pair(rng, &z0, &z1);
+    band[k] = k == 0 ? (float)z0 : rho * band[k - 1] + innovation * (float)z0;
+  }
+  float band_sigma = noise->band_sigma / 255.0f;
+  for (gsize i = 0; i < plane; i++) {
+    float brightness = (image[i] + image[plane + i] + image[2 * plane + i]) / 3.0f;
+    float scale = sqrtf(MAX(1.0f + d * (2.0f * brightness - 1.0f), 0.0f));
+    float offset = band_sigma * band[noise->band_columns ? i % w : i / w];
+    for (int c = 0; c < 3; c++)
+      image[c * plane + i] += scale * offset;
+  }
 }
 
 /* ---- What photographs go through --------------------------------------- */
 
-const AenetPhotoMix aenet_photo_mix_denoise = { 0.20f, 0.10f, 0.35f, 50.0f, 0.75f, 85, 98, 0.65f, 30, 95, TRUE, 0.50f, 4.0f };
-const AenetPhotoMix aenet_photo_mix_upscale = { 0.80f, 0.0f, 0.20f, 10.0f, 0.0f, 0, 0, 1.0f, 30, 92, FALSE, 0.0f, 4.0f };
-const AenetPhotoMix aenet_photo_mix_strong_jpeg = { 0.70f, 0.0f, 0.30f, 10.0f, 0.0f, 0, 0, 1.0f, 15, 75, FALSE, 0.50f, 4.0f };
-const AenetPhotoMix aenet_photo_mix_camera_grain = { 0.20f, 0.05f, 0.60f, 50.0f, 0.75f, 85, 98, 0.65f, 30, 95, TRUE, 0.50f, 1.0f };
+const AenetPhotoMix aenet_photo_mix_denoise = { 0.20f, 0.10f, 0.35f, 50.0f, 0.75f, 85, 98, 0.65f, 30, 95, TRUE, 0.50f, 4.0f, 0.0f };
+const AenetPhotoMix aenet_photo_mix_upscale = { 0.80f, 0.0f, 0.20f, 10.0f, 0.0f, 0, 0, 1.0f, 30, 92, FALSE, 0.0f, 4.0f, 0.0f };
+const AenetPhotoMix aenet_photo_mix_strong_jpeg = { 0.70f, 0.0f, 0.30f, 10.0f, 0.0f, 0, 0, 1.0f, 15, 75, FALSE, 0.50f, 4.0f, 0.0f };
+const AenetPhotoMix aenet_photo_mix_camera_grain = { 0.20f, 0.05f, 0.60f, 50.0f, 0.75f, 85, 98, 0.65f, 30, 95, TRUE, 0.50f, 1.0f, 0.5f };
 
 int
 aenet_photo_mix_jpeg_quality(const AenetPhotoMix *mix, AenetRng *rng)
@@ -606,7 +634,8 @@ aenet_degrade_photo(float *image, float *scratch, int h, int w, const AenetPhoto
     aenet_degrade_camera(image, scratch, h, w, &cam, rng);
   } else if (camera_or_processed) {
     AenetProcessedNoise noise;
-    aenet_processed_noise_random(&noise, mix->sigma_max, mix->chroma_ratio_max, rng);
+    aenet_processed_noise_random(&noise, mix->sigma_max, mix->chroma_ratio_max, mix->p_banding,
+                                 rng);
     aenet_degrade_processed_noise(image, scratch, h, w, &noise, rng);
   } else if (kind >= mix->p_clean)
     aenet_degrade_gaussian(image, n, mix->sigma_max * (float)aenet_rng_uniform(rng), rng);

@@ -108,13 +108,24 @@ typedef struct {
    * brightness (sensor shot noise); d = -1, strongest in shadows (shot
    * noise after a camera's tone curve, which lifts them); 0: even. */
   float signal_dependence;
+  /* Banding, brightness offsets the same along each row (or column) of
+   * the sensor, as its read-out leaves them (the row noise of Wei et al.'s
+   * "A physics-based noise formation model", 2020; in PolyU's shots from
+   * the EOS 5D Mark II the row means vary by 1.1 levels, smoothly: 0.87
+   * correlated from one row to the next): sigma on the 0–255 scale (0:
+   * none), that correlation, and whether the bands run down columns. */
+  float band_sigma, band_correlation;
+  gboolean band_columns;
 } AenetProcessedNoise;
 
 /* luma_sigma log-uniform in 1..sigma_max, chroma_ratio log-uniform in
  * 0.25..chroma_ratio_max, signal_dependence uniform in -1..1, the rest
- * over ranges that hold real JPEGs' measurements. */
+ * over ranges that hold real JPEGs' measurements; banding with
+ * probability p_banding, band_sigma 0.05–0.35 times luma_sigma,
+ * band_correlation 0–0.95, columns a third of the time (portrait
+ * photos). */
 void aenet_processed_noise_random(AenetProcessedNoise *noise, float sigma_max,
-                                  float chroma_ratio_max, AenetRng *rng);
+                                  float chroma_ratio_max, float p_banding, AenetRng *rng);
 
 /* image is (3, h, w) sRGB in [0, 1]; noise is added, not clipped. scratch
  * holds aenet_degrade_camera_scratch_size(h, w) floats. Never allocates. */
@@ -146,6 +157,7 @@ typedef struct {
    * model that fine variation is texture to keep. */
   float p_soft;
   float chroma_ratio_max; /* processed noise's colour / brightness noise up to this */
+  float p_banding;        /* processed noise's probability of banding */
 } AenetPhotoMix;
 
 /* For blind photo denoisers: 20 % no noise, 10 % Gaussian up to 50, 35 %
@@ -167,9 +179,10 @@ extern const AenetPhotoMix aenet_photo_mix_strong_jpeg;
 
 /* For fine-tuning the blind photo denoiser on noise as cameras' own JPEGs
  * leave it, mostly brightness grain (their engines smooth colour noise
- * away): 20 % no noise, 5 % Gaussian up to 50, 60 % processed with colour
- * noise at most as strong as the brightness noise, 15 % camera; the rest
- * as aenet_photo_mix_denoise. */
+ * away), often with banding: 20 % no noise, 5 % Gaussian up to 50, 60 %
+ * processed with colour noise at most as strong as the brightness noise
+ * and half of it banded, 15 % camera; the rest as
+ * aenet_photo_mix_denoise. */
 extern const AenetPhotoMix aenet_photo_mix_camera_grain;
 
 /* A JPEG quality drawn as the mix says. */
