@@ -181,18 +181,19 @@ test_keeps_brightness(void)
   g_free(clean);
 }
 
-/* Issue #14: at the default budget with 2 threads, the denoisers' tiles
- * for a 4000 × 3000 photo do at most 1.15 times the multiply-adds of the
- * photo alone (planned, not run). The photo model's first level is 1.5
- * times as wide (96 channels, issue #12), so less of it fits the budget:
- * 1.162 when it was widened, its bound 1.17. */
+/* Issue #14 asked that at the default budget with 2 threads, the
+ * denoisers' tiles for a 4000 × 3000 photo do at most 1.15 times the
+ * multiply-adds of the photo alone (planned, not run). The shipped models' first level is now
+ * 1.5 times as wide (96 channels; the photo models for issue #12, the
+ * noise-level model for #12 and #15), so less of it fits the budget: 1.162
+ * and 1.163 when they were widened, their bound 1.17. */
 static void
 test_work_factor(void)
 {
   const struct {
     const char *name;
     double max_work;
-  } models[] = { { "denoise", 1.15 }, { "denoise-photo", 1.17 }, { "denoise-jpeg", 1.17 } };
+  } models[] = { { "denoise", 1.17 }, { "denoise-photo", 1.17 }, { "denoise-jpeg", 1.17 } };
   for (guint i = 0; i < G_N_ELEMENTS(models); i++) {
     AenetModel *m = load_model(models[i].name);
     AenetImageIO io = { .width = 4000, .height = 3000, .n_channels = 3 };
