@@ -558,6 +558,15 @@ aenet_degrade_processed_noise(float *image, float *scratch, int h, int w,
    * chroma_sigma: (1, -1, 0) / sqrt 2 and (1, 1, -2) / sqrt 6, times
    * sqrt(3 / 2). */
   const float a = 0.8660254f, b = 0.5f; /* sqrt(3/2) / sqrt 2, sqrt(3/2) / sqrt 6 */
+  /* Banding: one offset a row (or column), an AR(1) sequence of unit
+   * variance correlated band_correlation from one to the next. */
+  float band_sigma = noise->band_sigma / 255.0f, *band = scratch + 4 * plane;
+  float rho = noise->band_correlation, innovation = sqrtf(1.0f - rho * rho);
+  for (int k = 0; band_sigma > 0 && k < (noise->band_columns ? w : h); k++) {
+    double z0, z1;
+    normal_pair(rng, &z0, &z1);
+    band[k] = k == 0 ? (float)z0 : rho * band[k - 1] + innovation * (float)z0;
+  }
   const float colour[3][2] = { { a, b }, { -a, b }, { 0.0f, -2.0f * b } };
   float d = noise->signal_dependence;
   for (gsize i = 0; i < plane; i++) {
@@ -565,29 +574,11 @@ aenet_degrade_processed_noise(float *image, float *scratch, int h, int w,
     float brightness = (image[i] + image[plane + i] + image[2 * plane + i]) / 3.0f;
     float scale = sqrtf(MAX(1.0f + d * (2.0f * brightness - 1.0f), 0.0f));
     float y = luma_sigma * luma[i];
+    if (band_sigma > 0)
+      y += band_sigma * band[noise->band_columns ? i % w : i / w];
     float c1 = chroma_sigma * chroma1[i], c2 = chroma_sigma * chroma2[i];
     for (int c = 0; c < 3; c++)
       image[c * plane + i] += scale * (y + colour[c][0] * c1 + colour[c][1] * c2);
-  }
-  if (noise->band_sigma <= 0)
-    return;
-  /* One offset a row (or column): an AR(1) sequence of unit variance,
-   * correlated band_correlation from one to the next. */
-  float rho = noise->band_correlation, innovation = sqrtf(1.0f - rho * rho);
-  int n_bands = noise->band_columns ? w : h;
-  float *band = scratch;
-  for (int k = 0; k < n_bands; k++) {
-    double z0, z1;
-    normal_pair(rng, &z0, &z1);
-    band[k] = k == 0 ? (float)z0 : rho * band[k - 1] + innovation * (float)z0;
-  }
-  float band_sigma = noise->band_sigma / 255.0f;
-  for (gsize i = 0; i < plane; i++) {
-    float brightness = (image[i] + image[plane + i] + image[2 * plane + i]) / 3.0f;
-    float scale = sqrtf(MAX(1.0f + d * (2.0f * brightness - 1.0f), 0.0f));
-    float offset = band_sigma * band[noise->band_columns ? i % w : i / w];
-    for (int c = 0; c < 3; c++)
-      image[c * plane + i] += scale * offset;
   }
 }
 
