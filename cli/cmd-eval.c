@@ -435,7 +435,7 @@ int
 aenet_cmd_eval(int argc, char **argv)
 {
   char *model_name = NULL, *data_dir = NULL, *sigma_text = NULL, *save_inputs = NULL;
-  int scale = 0, n_threads = 0, limit = 0;
+  int scale = 0, n_threads = 0, limit = 0, passes = 1;
   gboolean json = FALSE, clip = FALSE;
   int status = EXIT_RUNTIME;
   GOptionEntry entries[] = {
@@ -451,6 +451,8 @@ aenet_cmd_eval(int argc, char **argv)
     { "threads", 0, 0, G_OPTION_ARG_INT, &n_threads, N_("Worker threads (0 = one per core)"),
       N_("N") },
     { "limit", 0, 0, G_OPTION_ARG_INT, &limit, N_("Use only the first N images"), N_("N") },
+    { "passes", 0, 0, G_OPTION_ARG_INT, &passes,
+      N_("Also run on mirror images and average: 1 (default) to 4 passes"), N_("N") },
     { "save-inputs", 0, 0, G_OPTION_ARG_FILENAME, &save_inputs,
       N_("Also write each input given to the model and its reference image to FILE "
          "(safetensors), to validate with the same data elsewhere"),
@@ -510,6 +512,7 @@ aenet_cmd_eval(int argc, char **argv)
   aenet_job_settings_init(&settings, NULL);
   settings.model = model_name;
   settings.n_threads = n_threads;
+  settings.passes = passes;
   job = aenet_job_new(NULL, &settings, &error);
   if (job == NULL) {
     g_printerr("aenet eval: %s\n", error->message);

@@ -46,6 +46,7 @@ typedef struct {
   int tile;
   int threads;
   int memory_mb;
+  int passes;       /* 0 = 1 */
   char *output_dir; /* -o: the batch form */
   char *format;     /* --format for the batch form, or NULL = the input's */
   int quality;      /* --quality; 0 = the input's, or 95 */
@@ -139,6 +140,7 @@ options_to_settings(const ProcessOptions *opt, AenetJobSettings *s)
   s->tile = opt->tile;
   s->n_threads = opt->threads;
   s->memory_budget = (gsize)opt->memory_mb << 20;
+  s->passes = opt->passes > 0 ? opt->passes : 1;
   /* A named model decides the scale unless --scale is given. */
   if (opt->model != NULL && aenet_task_get_param(task, AENET_PARAM_SCALE) != NULL)
     s->scale = 0;
@@ -173,6 +175,10 @@ options_to_settings(const ProcessOptions *opt, AenetJobSettings *s)
   if (opt->memory_mb < 0 || opt->memory_mb > MEMORY_MAX_MB) {
     aenet_print_error(_("--memory must be a number of megabytes from 1 to %d, not %d"),
                       MEMORY_MAX_MB, opt->memory_mb);
+    return FALSE;
+  }
+  if (opt->passes < 0 || opt->passes > AENET_MAX_PASSES) {
+    aenet_print_error(_("--passes must be from 1 to %d, not %d"), AENET_MAX_PASSES, opt->passes);
     return FALSE;
   }
   if (opt->quality != 0 && (opt->quality < 1 || opt->quality > 100)) {
@@ -568,6 +574,10 @@ aenet_cmd_process(const AenetTask *task, int argc, char **argv)
             N_("Worker threads (default: one per core)"), N_("N") },
           { "memory", 0, 0, G_OPTION_ARG_INT, &opt.memory_mb,
             N_("Working memory for all threads, MiB (default: 256)"), N_("MB") },
+          { "passes", 0, 0, G_OPTION_ARG_INT, &opt.passes,
+            N_("Also run on mirror images and average: 1 (default) to 4 passes, each as slow "
+               "as the first"),
+            N_("N") },
           { NULL } };
   /* The task's own options, from its row. */
   GOptionEntry params[AENET_TASK_MAX_PARAMS + 1];

@@ -51,6 +51,10 @@ aenet_data_options_add(AenetDataOptions *o, GOptionContext *context)
       N_("Noise as cameras' own JPEGs leave it, mostly brightness grain: for fine-tuning a "
          "blind photo denoiser"),
       NULL },
+    { "photo-mottle", 0, 0, G_OPTION_ARG_NONE, &o->photo_mottle,
+      N_("The photo mix with brightness mottle, the blotches a camera's noise reduction leaves: "
+         "for fine-tuning a blind photo denoiser"),
+      NULL },
     { "lr-sigma", 0, 0, G_OPTION_ARG_DOUBLE, &o->lr_sigma,
       N_("Upscaling: add noise up to this level (0–255) to the low-resolution input"), "S" },
     { "unclipped", 0, 0, G_OPTION_ARG_DOUBLE, &o->unclipped,
@@ -93,13 +97,14 @@ aenet_data_options_apply(const AenetDataOptions *o, gboolean balance_sigma, Aene
     FAIL(_("the scale must be 2, 3 or 4, not %d"), o->scale);
   if (balance_sigma && g_strcmp0(o->task, "upscale") == 0)
     FAIL(_("--balance-sigma is for denoising"));
-  int n_photo = o->photo + o->photo_jpeg + o->photo_grain;
+  int n_photo = o->photo + o->photo_jpeg + o->photo_grain + o->photo_mottle;
   if (n_photo > 1)
-    FAIL(_("give one of --photo, --photo-jpeg and --photo-grain"));
+    FAIL(_("give one of --photo, --photo-jpeg, --photo-grain and --photo-mottle"));
   if (n_photo > 0
       && (balance_sigma || o->sigma != NULL || o->jpeg != NULL || o->poisson > 0 || o->lr_sigma > 0
           || o->unclipped > 0 || o->overstated > 0))
-    FAIL(_("--photo, --photo-jpeg and --photo-grain choose the noise and JPEG themselves: give "
+    FAIL(_("--photo, --photo-jpeg, --photo-grain and --photo-mottle choose the noise and JPEG "
+           "themselves: give "
            "them without --sigma, --jpeg, --poisson, --lr-sigma, --unclipped, --overstated and "
            "--balance-sigma"));
   const struct {
@@ -127,6 +132,7 @@ aenet_data_options_apply(const AenetDataOptions *o, gboolean balance_sigma, Aene
   cfg->photo = o->photo         ? AENET_PHOTO_TASK_MIX
                : o->photo_jpeg  ? AENET_PHOTO_STRONG_JPEG
                : o->photo_grain ? AENET_PHOTO_CAMERA_GRAIN
+               : o->photo_mottle ? AENET_PHOTO_MOTTLE
                                 : AENET_PHOTO_NONE;
   cfg->area_sampling = !o->per_image;
   if (o->patch)

@@ -14,7 +14,7 @@ typedef struct {
   int scale, patch;
   gint64 seed;
   double poisson, lr_sigma, unclipped, overstated, cache_mb;
-  gboolean photo, photo_jpeg, photo_grain, per_image;
+  gboolean photo, photo_jpeg, photo_grain, photo_mottle, per_image;
 } AenetDataOptions;
 
 /* Sets the defaults and adds the options to the context's main group. */

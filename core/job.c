@@ -68,6 +68,7 @@ aenet_job_settings_init(AenetJobSettings *settings, const AenetTask *task)
   memset(settings, 0, sizeof *settings);
   settings->noise_level = -1.0;
   settings->strength = 1.0;
+  settings->passes = 1;
   for (int i = 0; task != NULL && i < task->n_params; i++)
     aenet_job_settings_set(settings, task->params[i].kind, task->params[i].def);
 }
@@ -87,6 +88,12 @@ aenet_job_settings_check(const AenetJobSettings *settings, const AenetTask *task
   if (settings->tile < 0 || settings->n_threads < 0) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
                 _("The tile size and the number of threads cannot be negative."));
+    return FALSE;
+  }
+  if (settings->passes < 1 || settings->passes > AENET_MAX_PASSES) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_INVALID,
+                _("The number of passes %d is out of range: give 1 to %d."), settings->passes,
+                AENET_MAX_PASSES);
     return FALSE;
   }
   return TRUE;
@@ -225,6 +232,12 @@ gsize
 aenet_job_get_memory_budget(const AenetJob *job)
 {
   return job->settings.memory_budget;
+}
+
+int
+aenet_job_get_passes(const AenetJob *job)
+{
+  return job->settings.passes;
 }
 
 gboolean
@@ -407,6 +420,7 @@ tiler_options(const AenetJob *job, const AenetImageIO *io, const AenetJobRegion 
   opt->tile = job->settings.tile;
   opt->memory_budget = job->settings.memory_budget;
   opt->n_threads = job->settings.n_threads;
+  opt->passes = job->settings.passes;
   opt->noise_level = (float)(MAX(job->noise_level, 0.0) / 255.0);
 }
 

@@ -35,6 +35,7 @@ typedef struct {
   int tile;            /* largest tile edge; 0 = the largest within the budget */
   gsize memory_budget; /* bytes for all threads; 0 = AENET_DEFAULT_MEMORY_BUDGET */
   int n_threads;       /* 0 = one per core */
+  int passes;          /* 1 to AENET_MAX_PASSES: mirrored runs averaged (tiler.h) */
 } AenetJobSettings;
 
 /* The task's defaults (every parameter's default; automatic noise level). */
@@ -64,6 +65,8 @@ const AenetModel *aenet_job_get_model(const AenetJob *job);
 int aenet_job_get_scale(const AenetJob *job);
 /* The working memory the settings ask for, bytes (0 = the default). */
 gsize aenet_job_get_memory_budget(const AenetJob *job);
+/* The passes the settings ask for (1 to AENET_MAX_PASSES). */
+int aenet_job_get_passes(const AenetJob *job);
 /* TRUE when automatic denoising had to use the noise-level model because
  * the task's blind model is not installed. */
 gboolean aenet_job_is_fallback(const AenetJob *job);

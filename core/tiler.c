@@ -47,13 +47,15 @@ typedef struct {
   int margin; /* input pixels the network reads around a tile */
   int pad;    /* input pixels read around a tile: the margin, or what alpha's upscaling needs */
   int cin;    /* network channels, 1 or 3 */
+  int cout;   /* network output channels */
   int nc;     /* image channels, 1 to 4 */
   gboolean alpha;
-  int color; /* nc without alpha */
+  int color;  /* nc without alpha */
+  int passes; /* 1 to AENET_MAX_PASSES */
 } Geometry;
 
 static void
-geometry_init(Geometry *g, const AenetNetwork *net, int n_channels)
+geometry_init(Geometry *g, const AenetNetwork *net, int n_channels, int passes)
 {
   g->scale = aenet_network_get_scale(net);
   g->align = aenet_network_get_alignment(net);
@@ -61,9 +63,11 @@ geometry_init(Geometry *g, const AenetNetwork *net, int n_channels)
   /* Alpha is upscaled by bicubic, which reaches 3. */
   g->pad = g->scale > 1 ? MAX(g->margin, 3) : g->margin;
   g->cin = aenet_network_get_in_channels(net);
+  g->cout = aenet_network_get_out_channels(net);
   g->nc = n_channels;
   g->alpha = n_channels == 2 || n_channels == 4;
   g->color = n_channels - g->alpha;
+  g->passes = CLAMP(passes, 1, AENET_MAX_PASSES);
 }
 
 /* What each thread needs besides the network's workspace, for tiles read
@@ -73,6 +77,7 @@ typedef struct {
   float *out;    /* (tile*s, tile*s, nc) interleaved, where region was: written after it is read */
   float *input;  /* (cin, tile + 2 margin, tile + 2 margin) planar network input */
   float *alpha_in, *alpha_up, *resize_scratch; /* (side, side), (side*s, side*s) */
+  float *sum; /* (cout, tile*s, tile*s): the passes' outputs added up; NULL for one pass */
 } ThreadBuffers;
 
 /* Lays the buffers out from base, or with base NULL only counts them;
@@ -90,14 +95,16 @@ thread_buffers_layout(ThreadBuffers *b, float *base, const Geometry *g, int tile
   gsize n_scratch = n_up > 0 ? aenet_resize_scratch_size(1, side_h, side_w, side_h * g->scale,
                                                          side_w * g->scale)
                              : 0;
+  gsize n_sum = g->passes > 1 ? out * g->cout : 0;
   if (base != NULL) {
     b->region = b->out = base;
     b->input = base + n_region;
     b->alpha_in = n_alpha > 0 ? b->input + n_input : NULL;
     b->alpha_up = n_up > 0 ? b->input + n_input + n_alpha : NULL;
     b->resize_scratch = n_up > 0 ? b->alpha_up + n_up : NULL;
+    b->sum = n_sum > 0 ? b->input + n_input + n_alpha + n_up + n_scratch : NULL;
   }
-  return n_region + n_input + n_alpha + n_up + n_scratch;
+  return n_region + n_input + n_alpha + n_up + n_scratch + n_sum;
 }
 
 static gsize
@@ -110,10 +117,10 @@ memory_for_tile(const AenetNetwork *net, const Geometry *g, int tile_w, int tile
 
 gsize
 aenet_tiler_memory_for_tile(const AenetNetwork *net, int n_channels, int tile_width,
-                            int tile_height, int n_threads)
+                            int tile_height, int n_threads, int passes)
 {
   Geometry g;
-  geometry_init(&g, net, n_channels);
+  geometry_init(&g, net, n_channels, passes);
   return memory_for_tile(net, &g, round_up(MAX(tile_width, 1), g.align),
                          round_up(MAX(tile_height, 1), g.align), n_threads);
 }
@@ -245,7 +252,7 @@ plan_tiles(AenetTilePlan *plan, const AenetNetwork *net, const AenetImageIO *io,
            const AenetTilerOptions *opt, const int roi[4], GError **error)
 {
   Geometry g;
-  geometry_init(&g, net, io->n_channels);
+  geometry_init(&g, net, io->n_channels, opt->passes);
   int threads = resolve_threads(opt);
   int grid[4];
   grid_from_roi(roi, g.align, grid);
@@ -372,7 +379,7 @@ read_region(Worker *w, int sx, int sy, int side_w, int side_h, GError **error)
  * region, tw × th input pixels at (dx, dy) in the tile, into w->b.out
  * (interleaved image channels). */
 static void
-gather_output(Worker *w, int dx, int dy, int tw, int th, int side_w)
+gather_output(Worker *w, const float *net_out, int dx, int dy, int tw, int th, int side_w)
 {
   const Run *run = w->run;
   const Geometry *g = &run->g;
@@ -381,7 +388,6 @@ gather_output(Worker *w, int dx, int dy, int tw, int th, int side_w)
   int tile_ow = run->tile_w * s; /* the network's output is the whole tile */
   gsize oplane = (gsize)tile_ow * run->tile_h * s;
   int aside_w = side_w * s, aoffx = (g->pad + dx) * s, aoffy = (g->pad + dy) * s; /* alpha's */
-  const float *net_out = aenet_workspace_get_output(w->ws);
   for (int y = 0; y < oh; y++)
     for (int x = 0; x < ow; x++) {
       gsize o = (gsize)(y + dy * s) * tile_ow + x + dx * s;
@@ -400,6 +406,83 @@ gather_output(Worker *w, int dx, int dy, int tw, int th, int side_w)
     }
 }
 
+/* Mirrors each of n planes of h × w in place: left–right, top–bottom or
+ * both. */
+static void
+mirror_planes(float *planes, int n, int h, int w, gboolean flip_x, gboolean flip_y)
+{
+  for (int c = 0; c < n; c++) {
+    float *p = planes + (gsize)c * h * w;
+    if (flip_y)
+      for (int y = 0; y < h / 2; y++) {
+        float *a = p + (gsize)y * w, *b = p + (gsize)(h - 1 - y) * w;
+        for (int x = 0; x < w; x++) {
+          float t = a[x];
+          a[x] = b[x];
+          b[x] = t;
+        }
+      }
+    if (flip_x)
+      for (int y = 0; y < h; y++) {
+        float *row = p + (gsize)y * w;
+        for (int x = 0; x < w / 2; x++) {
+          float t = row[x];
+          row[x] = row[w - 1 - x];
+          row[w - 1 - x] = t;
+        }
+      }
+  }
+}
+
+/* The mirroring pass p sees: left–right for p = 1, 2, top–bottom for
+ * p = 2, 3, so each pass is one mirroring away from the last. */
+static gboolean
+pass_mirrors_x(int p)
+{
+  return p == 1 || p == 2;
+}
+
+static gboolean
+pass_mirrors_y(int p)
+{
+  return p >= 2;
+}
+
+/* Runs the network on w->b.input; returns its output, or with several
+ * passes the mean of the outputs for the input and its mirror images
+ * (tiler.h), each mirrored back. Leaves the input mirrored. */
+static const float *
+forward_passes(Worker *w, int tile_w, int tile_h)
+{
+  const Run *run = w->run;
+  const Geometry *g = &run->g;
+  aenet_network_forward(run->net, w->ws, w->b.input, run->opt->noise_level);
+  if (g->passes == 1)
+    return aenet_workspace_get_output(w->ws);
+  int in_w = tile_w + 2 * g->margin, in_h = tile_h + 2 * g->margin;
+  int out_w = tile_w * g->scale, out_h = tile_h * g->scale;
+  gsize plane = (gsize)out_w * out_h;
+  memcpy(w->b.sum, aenet_workspace_get_output(w->ws), plane * g->cout * sizeof(float));
+  for (int p = 1; p < g->passes; p++) {
+    gboolean mx = pass_mirrors_x(p), my = pass_mirrors_y(p);
+    mirror_planes(w->b.input, g->cin, in_h, in_w, mx != pass_mirrors_x(p - 1),
+                  my != pass_mirrors_y(p - 1));
+    aenet_network_forward(run->net, w->ws, w->b.input, run->opt->noise_level);
+    const float *out = aenet_workspace_get_output(w->ws);
+    for (int c = 0; c < g->cout; c++)
+      for (int y = 0; y < out_h; y++) {
+        float *dst = w->b.sum + c * plane + (gsize)y * out_w;
+        const float *src = out + c * plane + (gsize)(my ? out_h - 1 - y : y) * out_w;
+        for (int x = 0; x < out_w; x++)
+          dst[x] += src[mx ? out_w - 1 - x : x];
+      }
+  }
+  float inv = 1.0f / (float)g->passes;
+  for (gsize i = 0; i < plane * g->cout; i++)
+    w->b.sum[i] *= inv;
+  return w->b.sum;
+}
+
 static gboolean
 process_tile(Worker *w, int index, GError **error)
 {
@@ -415,11 +498,11 @@ process_tile(Worker *w, int index, GError **error)
 
   if (!read_region(w, x0 - g->pad, y0 - g->pad, side_w, side_h, error))
     return FALSE;
-  aenet_network_forward(run->net, w->ws, w->b.input, run->opt->noise_level);
+  const float *net_out = forward_passes(w, run->tile_w, run->tile_h);
   if (g->alpha && g->scale > 1)
     aenet_resize_bicubic(w->b.alpha_up, w->b.alpha_in, w->b.resize_scratch, 1, side_h, side_w,
                          side_h * g->scale, side_w * g->scale);
-  gather_output(w, ox - x0, oy - y0, tw, th, side_w);
+  gather_output(w, net_out, ox - x0, oy - y0, tw, th, side_w);
 
   g_mutex_lock(&run->lock);
   gboolean ok = run->io->write(run->io->user, ox * g->scale, oy * g->scale, tw * g->scale,
@@ -494,7 +577,7 @@ aenet_tiler_run(const AenetNetwork *net, const AenetImageIO *io, const AenetTile
   Run run = { net, io, opt };
   if (!resolve_roi(io, opt, run.roi, error))
     return FALSE;
-  geometry_init(&run.g, net, io->n_channels);
+  geometry_init(&run.g, net, io->n_channels, opt->passes);
   AenetTilePlan plan;
   if (!plan_tiles(&plan, net, io, opt, run.roi, error))
     return FALSE;

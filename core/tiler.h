@@ -12,6 +12,13 @@
  * nodes read (see network.h), so the margin costs less and less towards
  * the output. The result is the same whatever the tile size: tiled output
  * equals whole-image output.
+ * With more than one pass, each tile also goes through the network
+ * mirrored left–right (2 passes), and top–bottom and both ways (4), and
+ * the outputs, mirrored back, are averaged: the network's errors differ
+ * between mirror images, so the mean is closer to the truth (about
+ * 0.1 dB at σ 50, models/README.md) for that many times the work. The
+ * tile and its margin mirror as a whole, keeping the down-sampling phase,
+ * so tiled output still equals whole-image output.
  * Gray images go through a colour network as three equal channels and come
  * back as their mean; alpha is not given to the network: denoising copies
  * it, upscaling resizes it with bicubic.
@@ -27,6 +34,7 @@
 G_BEGIN_DECLS
 
 #define AENET_DEFAULT_MEMORY_BUDGET ((gsize)256 << 20)
+#define AENET_MAX_PASSES 4 /* identity and the three mirrors */
 
 typedef struct {
   int width, height; /* the whole input image */
@@ -52,6 +60,7 @@ typedef struct {
   gsize memory_budget;         /* bytes for all threads' working memory; 0 = default */
   int n_threads;               /* 0 = number of cores */
   float noise_level;           /* sigma on the [0, 1] scale, for networks that take it */
+  int passes;                  /* 1 to AENET_MAX_PASSES (see above); 0 = 1 */
   AenetConvKernel conv_kernel; /* how 3×3 convolutions run; 0 = Winograd */
   /* Called from the thread that called aenet_tiler_run after each tile is
    * written, with the fraction done. */
@@ -82,9 +91,9 @@ typedef struct {
  * area evenly. */
 gboolean aenet_tiler_plan(const AenetNetwork *net, const AenetImageIO *io,
                           const AenetTilerOptions *opt, AenetTilePlan *plan, GError **error);
-/* Working memory in bytes for a tile size and thread count. */
+/* Working memory in bytes for a tile size, thread count and passes. */
 gsize aenet_tiler_memory_for_tile(const AenetNetwork *net, int n_channels, int tile_width,
-                                  int tile_height, int n_threads);
+                                  int tile_height, int n_threads, int passes);
 /* Runs the network over the image; FALSE with error set on failure,
  * AENET_ERROR_CANCELLED when stopped by the cancel flag. */
 gboolean aenet_tiler_run(const AenetNetwork *net, const AenetImageIO *io,

@@ -20,6 +20,7 @@
 
 #include <fcntl.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -266,18 +267,22 @@ static const char prelude[]
       "(define (assign-profile img f) "
       "  (gimp-image-set-color-profile-from-file img (string-append \"file://\" f)))\n"
       /* The last values as the dialog saves them (AenetValues: model[1024],
-       * noise_level and strength as doubles, scale, output, memory_mb as
-       * ints; little-endian): test-box, automatic level, strength 1, 512 MiB. */
+       * noise_level and strength as doubles, scale, output, memory_mb, passes
+       * as ints; little-endian): test-box, automatic level, strength 1,
+       * 512 MiB, 2 passes. */
       "(define (repeat-last img d) (let ((v (make-vector @SIZE@ 0)))\n"
       "  (let loop ((i 0) (cs (string->list \"test-box\")))\n"
       "    (if (pair? cs) (begin (vector-set! v i (char->integer (car cs))) (loop (+ i 1) (cdr cs)))))\n"
       "  (vector-set! v 1030 240) (vector-set! v 1031 191)\n" /* noise level -1.0 */
       "  (vector-set! v 1038 240) (vector-set! v 1039 63)\n"  /* strength 1.0 */
       "  (vector-set! v 1040 1) (vector-set! v 1049 2)\n"     /* scale 1, memory 512 MiB */
+      "  (vector-set! v 1052 2)\n"                            /* passes 2 */
       "  (gimp-procedural-db-set-data \"plug-in-aenet-denoise\" @SIZE@ v)\n"
       "  (plug-in-aenet-denoise RUN-WITH-LAST-VALS img d \"\" 0 1.0)))\n";
 #define LAST_CALL "(plug-in-aenet-denoise RUN-NONINTERACTIVE 1 2 \"test-box\" 80 1.0)"
 #define LAST_MESSAGE "The noise level 80 is out of range"
+/* The byte offsets above. */
+G_STATIC_ASSERT(offsetof(AenetValues, memory_mb) == 1048 && offsetof(AenetValues, passes) == 1052);
 #endif
 
 /* The Script-Fu program, after the prelude; @T@ is replaced by the test
@@ -336,8 +341,8 @@ static const char script[]
       "  (save img d \"gimp-jpeg30-in.png\")\n"
       "  (denoise img d \"\" -1 1.0)\n"
       "  (save img d \"gimp-jpeg30-denoise.png\"))\n"
-      /* Repeat-last keeps the working memory (settings saved before, see
-       * repeat-last), and its job reports the memory. */
+      /* Repeat-last keeps the working memory and passes (settings saved
+       * before, see repeat-last), and its job reports them. */
       "(let* ((img (open \"noisy.png\")) (d (layer img)))\n"
       "  (repeat-last img d)\n"
       "  (report \"last-vals-done\" 1))\n"
@@ -844,14 +849,14 @@ test_photo_same_as_cli(void)
   g_free(fout);
 }
 
-/* The working memory saved with the plug-in's values reaches the job on
- * Filters > Repeat (RUN-WITH-LAST-VALS). */
+/* The working memory and passes saved with the plug-in's values reach the
+ * job on Filters > Repeat (RUN-WITH-LAST-VALS). */
 static void
 test_last_values_memory(void)
 {
   g_assert_cmpint(rep("last-vals-done"), ==, 1);
   g_assert_nonnull(strstr(gimp_stderr, "aenet job: model=test-box"));
-  g_assert_nonnull(strstr(gimp_stderr, "memory=512\n"));
+  g_assert_nonnull(strstr(gimp_stderr, "memory=512 passes=2\n"));
 }
 
 static void

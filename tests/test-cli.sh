@@ -528,6 +528,15 @@ for t in t16 t64 tmem; do
   d=$(py maxdiff "$t.png" tbig.png)
   check "$t equals the big tile (max diff $d)" test "$d" -le 1
 done
+# Passes: the mean of runs on mirror images, still the same for any tile.
+expect_ok "2 passes, tile 16" denoise -m denoise.safetensors --passes 2 --tile 16 --threads 2 big.png p16.png
+expect_ok "2 passes, big tile" denoise -m denoise.safetensors --passes 2 --tile 1024 big.png pbig.png
+d=$(py maxdiff p16.png pbig.png)
+check "2 passes: tile 16 equals the big tile (max diff $d)" test "$d" -le 1
+d=$(py maxdiff pbig.png tbig.png)
+check "2 passes differ from one (max diff $d)" test "$d" -ge 1
+expect_error "--passes 5" 2 "--passes must be from 1 to 4" denoise -m denoise.safetensors --passes 5 big.png p5.png
+check "no output after --passes 5" test ! -e p5.png
 expect_ok "aligned model, tile 64" denoise -m aligned.safetensors --tile 64 big.png a64.png
 expect_ok "aligned model, big tile" denoise -m aligned.safetensors --tile 1024 big.png abig.png
 d=$(py maxdiff a64.png abig.png)
@@ -680,6 +689,11 @@ def meta(p):
     f = open(p, "rb")
     return json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))["__metadata__"]
 assert meta("shards-g/shard-00000.safetensors")["photo"] == "3"'
+expect_ok "degrade --photo-mottle" degrade --task denoise --photo-mottle "${pairs[@]}" --out shards-m
+check "degrade --photo-mottle: the shards record the mottle mix" python3 -c '
+import json, struct
+f = open("shards-m/shard-00000.safetensors", "rb")
+assert json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))["__metadata__"]["photo"] == "4"'
 expect_ok "eval --save-inputs" eval -m denoise.safetensors --data photos --sigma 10 --threads 1 \
   --save-inputs val.safetensors
 check "eval --save-inputs: one input and target per image" python3 -c '

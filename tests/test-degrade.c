@@ -481,7 +481,8 @@ test_processed_noise(void)
   aenet_rng_init(&rng, 3);
   int shadows = 0; /* draws with the noise strongest in the shadows */
   for (int k = 0; k < 1000; k++) {
-    aenet_processed_noise_random(&noise, 30.0f, 4.0f, 0.0f, &rng);
+    aenet_processed_noise_random(&noise, &(AenetPhotoMix){ .sigma_max = 30.0f, .chroma_ratio_max = 4.0f },
+                                 &rng);
     shadows += noise.signal_dependence < -0.5f;
     g_assert_cmpfloat(noise.luma_sigma, >=, 1.0f);
     g_assert_cmpfloat(noise.luma_sigma, <=, 30.0f);
@@ -538,6 +539,43 @@ test_processed_banding(void)
   }
   g_free(image);
   g_free(scratch);
+}
+
+/* Mottle: brightness blotches of the asked sigma beside the grain, much
+ * more correlated from one pixel to the next than the grain, no colour;
+ * the mottle mix draws it for 70 % of its processed noise, within
+ * its ranges, and the photo mix never. */
+static void
+test_processed_mottle(void)
+{
+  NoiseStats st;
+  AenetProcessedNoise noise
+      = { .luma_sigma = 1.0f, .chroma_ratio = 0.5f, .mottle_sigma = 4.0f, .mottle_blur = 4.0f };
+  processed_noise_stats(&st, 0.5f, 0.5f, &noise);
+  g_test_message("mottle: brightness sigma %.2f, neighbour correlation %.3f, colour %.3f",
+                 st.luma_std, st.luma_corr, st.chroma_std);
+  /* Grain 1 and mottle 4: sqrt(17), correlated 16 exp(-1 / 64) / 17. */
+  g_assert_cmpfloat(fabs(st.luma_std - sqrt(17.0)), <, 0.4);
+  g_assert_cmpfloat(fabs(st.luma_corr - 16 * exp(-1.0 / 64) / 17), <, 0.03);
+  g_assert_cmpfloat(fabs(st.chroma_std - 0.5), <, 0.03); /* the colour noise's own */
+
+  AenetRng rng;
+  aenet_rng_init(&rng, 6);
+  int mottled = 0;
+  for (int k = 0; k < 400; k++) {
+    aenet_processed_noise_random(&noise, &aenet_photo_mix_mottle, &rng);
+    if (noise.mottle_sigma > 0) {
+      mottled++;
+      g_assert_cmpfloat(noise.mottle_sigma, <=, MIN(8.0f, 1.2f * noise.luma_sigma) + 1e-6f);
+      g_assert_cmpfloat(noise.mottle_sigma, >=, MIN(8.0f, 0.3f * noise.luma_sigma) - 1e-6f);
+      g_assert_cmpfloat(noise.mottle_blur, >=, 2.0f);
+      g_assert_cmpfloat(noise.mottle_blur, <=, 6.0f);
+    }
+    aenet_processed_noise_random(&noise, &aenet_photo_mix_denoise, &rng);
+    g_assert_cmpfloat(noise.mottle_sigma, ==, 0.0f);
+  }
+  g_assert_cmpint(mottled, >, 240);
+  g_assert_cmpint(mottled, <, 320);
 }
 
 /* Soft scenes: about a quarter of the denoisers' clean patches come out
@@ -773,7 +811,7 @@ test_photo_camera_grain(void)
   int banded = 0, columns = 0;
   for (int k = 0; k < 400; k++) {
     AenetProcessedNoise noise;
-    aenet_processed_noise_random(&noise, 50.0f, mix->chroma_ratio_max, mix->p_banding, &rng);
+    aenet_processed_noise_random(&noise, mix, &rng);
     g_assert_cmpfloat(noise.chroma_ratio, >=, 0.25f);
     g_assert_cmpfloat(noise.chroma_ratio, <=, 1.0f);
     g_assert_cmpfloat(noise.band_sigma, <=, 0.35f * noise.luma_sigma + 1e-6f);
@@ -798,6 +836,7 @@ main(int argc, char **argv)
   g_test_add_func("/degrade/photo-camera-jpeg", test_photo_camera_jpeg);
   g_test_add_func("/degrade/photo-strong-jpeg", test_photo_strong_jpeg);
   g_test_add_func("/degrade/photo-camera-grain", test_photo_camera_grain);
+  g_test_add_func("/degrade/processed-mottle", test_processed_mottle);
   g_test_add_func("/degrade/downscale", test_downscale);
   g_test_add_func("/degrade/quantize", test_quantize);
   g_test_add_func("/degrade/camera-curves", test_camera_curves);

@@ -483,6 +483,16 @@ test_settings_check(void)
   s.strength = NAN;
   g_assert_false(aenet_job_settings_check(&s, task, &error));
   g_clear_error(&error);
+  s.strength = 1;
+  g_assert_cmpint(s.passes, ==, 1);
+  s.passes = AENET_MAX_PASSES;
+  g_assert_true(aenet_job_settings_check(&s, task, &error));
+  for (int passes = 0; passes <= AENET_MAX_PASSES + 1; passes += AENET_MAX_PASSES + 1) {
+    s.passes = passes;
+    g_assert_false(aenet_job_settings_check(&s, task, &error));
+    g_assert_nonnull(strstr(error->message, "number of passes"));
+    g_clear_error(&error);
+  }
   task = aenet_task_find("upscale");
   aenet_job_settings_init(&s, task);
   g_assert_cmpint(s.scale, ==, 2);

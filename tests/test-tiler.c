@@ -115,9 +115,11 @@ preset_network(const char *name)
   return net;
 }
 
-/* Runs the network with the given tile edge and threads; returns the output. */
+/* Runs the network with the given tile edge, threads, budget and passes;
+ * returns the output. */
 static float *
-run_budget(const AenetNetwork *net, Image *im, int tile, int threads, gsize budget)
+run_passes_budget(const AenetNetwork *net, Image *im, int tile, int threads, gsize budget,
+                  int passes)
 {
   AenetImageIO io = image_io(im);
   AenetTilerOptions opt;
@@ -126,6 +128,7 @@ run_budget(const AenetNetwork *net, Image *im, int tile, int threads, gsize budg
   opt.memory_budget = budget;
   opt.n_threads = threads;
   opt.noise_level = 0.1f;
+  opt.passes = passes;
   GError *error = NULL;
   gboolean ok = aenet_tiler_run(net, &io, &opt, &error);
   g_assert_no_error(error);
@@ -138,6 +141,18 @@ run_budget(const AenetNetwork *net, Image *im, int tile, int threads, gsize budg
   for (gsize i = 0; i < on; i++)
     im->out[i] = NAN;
   return copy;
+}
+
+static float *
+run_budget(const AenetNetwork *net, Image *im, int tile, int threads, gsize budget)
+{
+  return run_passes_budget(net, im, tile, threads, budget, 1);
+}
+
+static float *
+run_passes(const AenetNetwork *net, Image *im, int tile, int threads, int passes)
+{
+  return run_passes_budget(net, im, tile, threads, 0, passes);
 }
 
 static float *
@@ -170,7 +185,7 @@ check_seamless(const char *preset, int w, int h, int nc)
     }
   /* Tiles chosen from a small budget are rectangles that split the image
    * evenly; the result is the same. */
-  gsize budget = aenet_tiler_memory_for_tile(net, nc, 3 * align, 3 * align, 2);
+  gsize budget = aenet_tiler_memory_for_tile(net, nc, 3 * align, 3 * align, 2, 1);
   int writes = im->writes;
   float *auto_tiled = run_budget(net, im, 0, 2, budget);
   g_assert_cmpint(im->writes - writes, >, 4);
@@ -319,7 +334,7 @@ test_budget(void)
                    plan.work);
     g_assert_cmpuint(plan.memory, <=, budgets[i]);
     g_assert_cmpuint(plan.memory, ==,
-                     aenet_tiler_memory_for_tile(net, 3, plan.tile_width, plan.tile_height, 2));
+                     aenet_tiler_memory_for_tile(net, 3, plan.tile_width, plan.tile_height, 2, 1));
     g_assert_cmpint(plan.tile_width % align, ==, 0);
     g_assert_cmpint(plan.tile_height % align, ==, 0);
     g_assert_cmpint(plan.tiles_x * plan.tile_width, >=, 4000);
@@ -336,7 +351,7 @@ test_budget(void)
     /* No square tile within the budget does less work per thread: rounds
      * of tiles times a tile's multiply-adds. */
     for (int side = align; side <= 4000; side += align) {
-      if (aenet_tiler_memory_for_tile(net, 3, side, side, 2) > budgets[i])
+      if (aenet_tiler_memory_for_tile(net, 3, side, side, 2, 1) > budgets[i])
         break;
       AenetTilerOptions sq = opt;
       sq.tile = side;
@@ -433,6 +448,84 @@ test_cancel_and_errors(void)
   aenet_network_free(net);
 }
 
+/* Interleaved (h, w, nc) pixels mirrored left–right and/or top–bottom
+ * into dst. */
+static void
+mirror_pixels(float *dst, const float *src, int w, int h, int nc, gboolean mx, gboolean my)
+{
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      memcpy(dst + ((gsize)y * w + x) * nc,
+             src + ((gsize)(my ? h - 1 - y : y) * w + (mx ? w - 1 - x : x)) * nc,
+             (gsize)nc * sizeof(float));
+}
+
+/* With passes, the output is the mean of the network's outputs for the
+ * image and its mirror images, mirrored back, and does not depend on the
+ * tiles. (The image's size is a multiple of the alignment, so a mirrored
+ * whole image keeps its down-sampling phase.) */
+static void
+check_passes(const char *preset)
+{
+  AenetNetwork *net = preset_network(preset);
+  int s = aenet_network_get_scale(net), align = aenet_network_get_alignment(net);
+  int w = align * (40 / align + 1), h = align * (24 / align + 1), nc = 3;
+  Image *im = image_new(w, h, nc, s, 11);
+  gsize n = (gsize)w * h * nc, on = n * s * s;
+  float *original = g_memdup2(im->in, n * sizeof(float));
+  float *mean = g_new0(float, on), *back = g_new(float, on);
+  const gboolean mirrors[4][2]
+      = { { FALSE, FALSE }, { TRUE, FALSE }, { TRUE, TRUE }, { FALSE, TRUE } };
+  for (int p = 0; p < 4; p++) {
+    mirror_pixels(im->in, original, w, h, nc, mirrors[p][0], mirrors[p][1]);
+    float *out = run_passes(net, im, MAX(w, h), 1, 1);
+    mirror_pixels(back, out, w * s, h * s, nc, mirrors[p][0], mirrors[p][1]);
+    for (gsize i = 0; i < on; i++)
+      mean[i] += back[i];
+    g_free(out);
+    memcpy(im->in, original, n * sizeof(float));
+    if (p != 1 && p != 3)
+      continue;
+    /* After 2 and 4 runs: the tiler's passes, whole and tiled. */
+    int passes = p + 1;
+    float *expected = g_memdup2(mean, on * sizeof(float));
+    for (gsize i = 0; i < on; i++)
+      expected[i] /= (float)passes;
+    float *whole = run_passes(net, im, MAX(w, h), 1, passes);
+    float *tiled = run_passes(net, im, 2 * align, 2, passes);
+    double d_whole = test_max_abs_diff(expected, whole, on),
+           d_tiled = test_max_abs_diff(whole, tiled, on);
+    g_test_message("%s, %d passes: %.2e from the mean of mirrored runs, tiled %.2e from whole",
+                   preset, passes, d_whole, d_tiled);
+    if (d_whole > 1e-5 || d_tiled > 1e-5)
+      g_error("%s, %d passes: differs from the mirrored runs' mean by %g, tiled from whole by %g",
+              preset, passes, d_whole, d_tiled);
+    g_free(expected), g_free(whole), g_free(tiled);
+  }
+  /* More passes need the sum of the outputs beside each tile. */
+  g_assert_cmpuint(aenet_tiler_memory_for_tile(net, nc, 2 * align, 2 * align, 2, 4), >,
+                   aenet_tiler_memory_for_tile(net, nc, 2 * align, 2 * align, 2, 1));
+  g_free(original), g_free(mean), g_free(back);
+  image_free(im);
+  aenet_network_free(net);
+}
+
+static void
+test_passes(void)
+{
+  check_passes("unet-denoise-small");
+  check_passes("unet-x2");
+  /* An image whose size is not a multiple of the alignment: tiled still
+   * equals whole. */
+  AenetNetwork *net = preset_network("unet-denoise-small");
+  Image *im = image_new(53, 37, 4, 1, 12);
+  float *whole = run_passes(net, im, 64, 1, 4), *tiled = run_passes(net, im, 16, 2, 4);
+  g_assert_cmpfloat(test_max_abs_diff(whole, tiled, (gsize)53 * 37 * 4), <=, 1e-5);
+  g_free(whole), g_free(tiled);
+  image_free(im);
+  aenet_network_free(net);
+}
+
 static void
 progress_count(void *user, double fraction)
 {
@@ -483,5 +576,6 @@ main(int argc, char **argv)
   g_test_add_func("/tiler/kernels-and-rectangles", test_kernels_and_rectangles);
   g_test_add_func("/tiler/cancel-and-errors", test_cancel_and_errors);
   g_test_add_func("/tiler/planar-and-progress", test_planar_and_progress);
+  g_test_add_func("/tiler/passes", test_passes);
   return g_test_run();
 }

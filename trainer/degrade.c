@@ -392,13 +392,16 @@ aenet_camera_demosaic(float *rgb, const float *mosaic, int h, int w)
 }
 
 #define BLUR_MAX_RADIUS 4
+#define MOTTLE_MAX_RADIUS 18
 
-/* A normalised Gaussian kernel of 2 r + 1 taps, r = min(4, ceil(3 sigma));
- * returns r. Cut at 4 taps a side, wider sigmas give a flatter kernel. */
+/* A normalised Gaussian kernel of 2 r + 1 taps, r = min(max_radius,
+ * ceil(3 sigma)); returns r. The photo degradations' blurs are cut at
+ * BLUR_MAX_RADIUS (wider sigmas give a flatter kernel); mottle's go to
+ * MOTTLE_MAX_RADIUS. */
 static int
-blur_kernel(float k[2 * BLUR_MAX_RADIUS + 1], float sigma)
+blur_kernel(float k[2 * MOTTLE_MAX_RADIUS + 1], float sigma, int max_radius)
 {
-  int r = MIN(BLUR_MAX_RADIUS, (int)ceilf(3.0f * sigma));
+  int r = MIN(max_radius, (int)ceilf(3.0f * sigma));
   float sum = 0;
   for (int i = -r; i <= r; i++)
     sum += k[i + r] = expf(-0.5f * i * i / (sigma * sigma));
@@ -407,13 +410,13 @@ blur_kernel(float k[2 * BLUR_MAX_RADIUS + 1], float sigma)
   return r;
 }
 
-/* Separable blur of one (h, w) plane with blur_kernel(sigma), edges
- * clamped; tmp is (h, w). */
+/* Separable blur of one (h, w) plane with blur_kernel(sigma, max_radius),
+ * edges clamped; tmp is (h, w). */
 static void
-blur_plane(float *plane, float *tmp, int h, int w, float sigma)
+blur_plane_wide(float *plane, float *tmp, int h, int w, float sigma, int max_radius)
 {
-  float k[2 * BLUR_MAX_RADIUS + 1];
-  int r = blur_kernel(k, sigma);
+  float k[2 * MOTTLE_MAX_RADIUS + 1];
+  int r = blur_kernel(k, sigma, max_radius);
   for (int y = 0; y < h; y++)
     for (int x = 0; x < w; x++) {
       float s = 0;
@@ -430,13 +433,20 @@ blur_plane(float *plane, float *tmp, int h, int w, float sigma)
     }
 }
 
-/* The standard deviation blur_plane leaves of unit white noise (away from
- * the edges): the L2 norm of the 2-D kernel k kᵀ, which is sum k². */
-static float
-blur_noise_gain(float sigma)
+static void
+blur_plane(float *plane, float *tmp, int h, int w, float sigma)
 {
-  float k[2 * BLUR_MAX_RADIUS + 1];
-  int r = blur_kernel(k, sigma);
+  blur_plane_wide(plane, tmp, h, w, sigma, BLUR_MAX_RADIUS);
+}
+
+/* The standard deviation blur_plane_wide leaves of unit white noise
+ * (away from the edges): the L2 norm of the 2-D kernel k kᵀ, which is
+ * sum k². */
+static float
+blur_noise_gain(float sigma, int max_radius)
+{
+  float k[2 * MOTTLE_MAX_RADIUS + 1];
+  int r = blur_kernel(k, sigma, max_radius);
   float sum = 0;
   for (int i = 0; i < 2 * r + 1; i++)
     sum += k[i] * k[i];
@@ -446,7 +456,7 @@ blur_noise_gain(float sigma)
 gsize
 aenet_degrade_camera_scratch_size(int h, int w)
 {
-  return (gsize)5 * h * w;
+  return (gsize)6 * h * w;
 }
 
 void
@@ -506,12 +516,12 @@ aenet_degrade_camera(float *image, float *scratch, int h, int w, const AenetCame
 /* ---- Noise as a camera's processing leaves it ---------------------------- */
 
 void
-aenet_processed_noise_random(AenetProcessedNoise *noise, float sigma_max, float chroma_ratio_max,
-                             float p_banding, AenetRng *rng)
+aenet_processed_noise_random(AenetProcessedNoise *noise, const AenetPhotoMix *mix,
+                             AenetRng *rng)
 {
-  noise->luma_sigma = (float)exp(log(MAX(sigma_max, 1.0f)) * aenet_rng_uniform(rng));
+  noise->luma_sigma = (float)exp(log(MAX(mix->sigma_max, 1.0f)) * aenet_rng_uniform(rng));
   noise->chroma_ratio = (float)exp(log(0.25)
-                                   + (log(MAX(chroma_ratio_max, 0.25f)) - log(0.25))
+                                   + (log(MAX(mix->chroma_ratio_max, 0.25f)) - log(0.25))
                                          * aenet_rng_uniform(rng));
   /* PolyU's brightness noise matches a blur of about 0.8 px, its colour
    * noise 1.7–2.4 px (correlation exp(-d² / 4 sigma²) at distance d). */
@@ -520,11 +530,17 @@ aenet_processed_noise_random(AenetProcessedNoise *noise, float sigma_max, float 
   noise->signal_dependence = (float)(2 * aenet_rng_uniform(rng) - 1);
   noise->band_sigma = noise->band_correlation = 0.0f;
   noise->band_columns = FALSE;
-  /* No draw without banding, so older runs resume exactly. */
-  if (p_banding > 0 && aenet_rng_uniform(rng) < p_banding) {
+  noise->mottle_sigma = noise->mottle_blur = 0.0f;
+  /* No draw without banding or mottle, so older runs resume exactly. */
+  if (mix->p_banding > 0 && aenet_rng_uniform(rng) < mix->p_banding) {
     noise->band_sigma = noise->luma_sigma * (0.05f + 0.3f * (float)aenet_rng_uniform(rng));
     noise->band_correlation = 0.95f * (float)aenet_rng_uniform(rng);
     noise->band_columns = aenet_rng_uniform(rng) < 1.0 / 3;
+  }
+  if (mix->p_mottle > 0 && aenet_rng_uniform(rng) < mix->p_mottle) {
+    float ratio = 0.3f + 0.9f * (float)aenet_rng_uniform(rng); /* not inside MIN: one draw */
+    noise->mottle_sigma = MIN(8.0f, noise->luma_sigma * ratio);
+    noise->mottle_blur = 2.0f + 4.0f * (float)aenet_rng_uniform(rng);
   }
 }
 
@@ -546,12 +562,12 @@ aenet_degrade_processed_noise(float *image, float *scratch, int h, int w,
   float luma_sigma = noise->luma_sigma / 255.0f, chroma_sigma = luma_sigma * noise->chroma_ratio;
   if (noise->luma_blur > 0) {
     blur_plane(luma, tmp, h, w, noise->luma_blur);
-    luma_sigma /= blur_noise_gain(noise->luma_blur);
+    luma_sigma /= blur_noise_gain(noise->luma_blur, BLUR_MAX_RADIUS);
   }
   if (noise->chroma_blur > 0) {
     blur_plane(chroma1, tmp, h, w, noise->chroma_blur);
     blur_plane(chroma2, tmp, h, w, noise->chroma_blur);
-    chroma_sigma /= blur_noise_gain(noise->chroma_blur);
+    chroma_sigma /= blur_noise_gain(noise->chroma_blur, BLUR_MAX_RADIUS);
   }
   /* Colour noise along two orthonormal directions that leave brightness
    * (R + G + B) alone, scaled so each channel's colour noise has
@@ -567,6 +583,19 @@ aenet_degrade_processed_noise(float *image, float *scratch, int h, int w,
     normal_pair(rng, &z0, &z1);
     band[k] = k == 0 ? (float)z0 : rho * band[k - 1] + innovation * (float)z0;
   }
+  /* Mottle: white noise smoothed wide, back to unit variance. */
+  float mottle_sigma = noise->mottle_sigma / 255.0f, *mottle = scratch + 5 * plane;
+  if (mottle_sigma > 0) {
+    for (gsize i = 0; i < plane; i += 2) {
+      double z0, z1;
+      normal_pair(rng, &z0, &z1);
+      mottle[i] = (float)z0;
+      if (i + 1 < plane)
+        mottle[i + 1] = (float)z1;
+    }
+    blur_plane_wide(mottle, tmp, h, w, noise->mottle_blur, MOTTLE_MAX_RADIUS);
+    mottle_sigma /= blur_noise_gain(noise->mottle_blur, MOTTLE_MAX_RADIUS);
+  }
   const float colour[3][2] = { { a, b }, { -a, b }, { 0.0f, -2.0f * b } };
   float d = noise->signal_dependence;
   for (gsize i = 0; i < plane; i++) {
@@ -576,6 +605,8 @@ aenet_degrade_processed_noise(float *image, float *scratch, int h, int w,
     float y = luma_sigma * luma[i];
     if (band_sigma > 0)
       y += band_sigma * band[noise->band_columns ? i % w : i / w];
+    if (mottle_sigma > 0)
+      y += mottle_sigma * mottle[i];
     float c1 = chroma_sigma * chroma1[i], c2 = chroma_sigma * chroma2[i];
     for (int c = 0; c < 3; c++)
       image[c * plane + i] += scale * (y + colour[c][0] * c1 + colour[c][1] * c2);
@@ -588,6 +619,7 @@ const AenetPhotoMix aenet_photo_mix_denoise = { 0.20f, 0.10f, 0.35f, 50.0f, 0.75
 const AenetPhotoMix aenet_photo_mix_upscale = { 0.80f, 0.0f, 0.20f, 10.0f, 0.0f, 0, 0, 1.0f, 30, 92, FALSE, 0.0f, 4.0f, 0.0f };
 const AenetPhotoMix aenet_photo_mix_strong_jpeg = { 0.70f, 0.0f, 0.30f, 10.0f, 0.0f, 0, 0, 1.0f, 15, 75, FALSE, 0.50f, 4.0f, 0.0f };
 const AenetPhotoMix aenet_photo_mix_camera_grain = { 0.20f, 0.05f, 0.60f, 50.0f, 0.75f, 85, 98, 0.65f, 30, 95, TRUE, 0.50f, 1.0f, 0.5f };
+const AenetPhotoMix aenet_photo_mix_mottle = { 0.20f, 0.10f, 0.35f, 50.0f, 0.75f, 85, 98, 0.65f, 30, 95, TRUE, 0.50f, 4.0f, 0.0f, 0.7f };
 
 int
 aenet_photo_mix_jpeg_quality(const AenetPhotoMix *mix, AenetRng *rng)
@@ -597,7 +629,8 @@ aenet_photo_mix_jpeg_quality(const AenetPhotoMix *mix, AenetRng *rng)
     return mix->jpeg_min + aenet_rng_below(rng, range);
   /* Strong compression, the hard case for denoisers, comes up most:
    * median at 30 % of the range. */
-  return mix->jpeg_min + MIN((int)(range * (1.0 - sqrt(aenet_rng_uniform(rng)))), range - 1);
+  int step = (int)(range * (1.0 - sqrt(aenet_rng_uniform(rng)))); /* one draw: not inside MIN */
+  return mix->jpeg_min + MIN(step, range - 1);
 }
 
 void
@@ -625,8 +658,7 @@ aenet_degrade_photo(float *image, float *scratch, int h, int w, const AenetPhoto
     aenet_degrade_camera(image, scratch, h, w, &cam, rng);
   } else if (camera_or_processed) {
     AenetProcessedNoise noise;
-    aenet_processed_noise_random(&noise, mix->sigma_max, mix->chroma_ratio_max, mix->p_banding,
-                                 rng);
+    aenet_processed_noise_random(&noise, mix, rng);
     aenet_degrade_processed_noise(image, scratch, h, w, &noise, rng);
   } else if (kind >= mix->p_clean)
     aenet_degrade_gaussian(image, n, mix->sigma_max * (float)aenet_rng_uniform(rng), rng);

@@ -116,16 +116,13 @@ typedef struct {
    * none), that correlation, and whether the bands run down columns. */
   float band_sigma, band_correlation;
   gboolean band_columns;
+  /* Mottle, blotches of brightness a few pixels to a few tens across,
+   * what a camera's strong noise reduction leaves of its noise (the fine
+   * grain smoothed away, the coarse part not; PolyU's shots keep most of
+   * their brightness noise at scales over 8 px): sigma on the 0–255 scale
+   * (0: none) and the sigma (pixels) of the smoothing that makes it. */
+  float mottle_sigma, mottle_blur;
 } AenetProcessedNoise;
-
-/* luma_sigma log-uniform in 1..sigma_max, chroma_ratio log-uniform in
- * 0.25..chroma_ratio_max, signal_dependence uniform in -1..1, the rest
- * over ranges that hold real JPEGs' measurements; banding with
- * probability p_banding, band_sigma 0.05–0.35 times luma_sigma,
- * band_correlation 0–0.95, columns a third of the time (portrait
- * photos). */
-void aenet_processed_noise_random(AenetProcessedNoise *noise, float sigma_max,
-                                  float chroma_ratio_max, float p_banding, AenetRng *rng);
 
 /* image is (3, h, w) sRGB in [0, 1]; noise is added, not clipped. scratch
  * holds aenet_degrade_camera_scratch_size(h, w) floats. Never allocates. */
@@ -158,7 +155,18 @@ typedef struct {
   float p_soft;
   float chroma_ratio_max; /* processed noise's colour / brightness noise up to this */
   float p_banding;        /* processed noise's probability of banding */
+  float p_mottle;         /* processed noise's probability of mottle */
 } AenetPhotoMix;
+
+/* Processed noise as mix draws it: luma_sigma log-uniform in
+ * 1..sigma_max, chroma_ratio log-uniform in 0.25..chroma_ratio_max,
+ * signal_dependence uniform in -1..1, the rest over ranges that hold real
+ * JPEGs' measurements; banding with probability p_banding, band_sigma
+ * 0.05–0.35 times luma_sigma, band_correlation 0–0.95, columns a third
+ * of the time (portrait photos); mottle with probability p_mottle,
+ * mottle_sigma 0.3–1.2 times luma_sigma (at most 8), mottle_blur 2–6 px. */
+void aenet_processed_noise_random(AenetProcessedNoise *noise, const AenetPhotoMix *mix,
+                                  AenetRng *rng);
 
 /* For blind photo denoisers: 20 % no noise, 10 % Gaussian up to 50, 35 %
  * processed (colour noise 0.25–4 times the brightness noise), 35 %
@@ -184,6 +192,10 @@ extern const AenetPhotoMix aenet_photo_mix_strong_jpeg;
  * and half of it banded, 15 % camera; the rest as
  * aenet_photo_mix_denoise. */
 extern const AenetPhotoMix aenet_photo_mix_camera_grain;
+
+/* For fine-tuning the blind photo denoiser on mottle: the photo mix with
+ * 70 % of its processed noise mottled. */
+extern const AenetPhotoMix aenet_photo_mix_mottle;
 
 /* A JPEG quality drawn as the mix says. */
 int aenet_photo_mix_jpeg_quality(const AenetPhotoMix *mix, AenetRng *rng);

@@ -136,6 +136,8 @@ photo_mix(const AenetTrainConfig *c)
     return &aenet_photo_mix_strong_jpeg;
   case AENET_PHOTO_CAMERA_GRAIN:
     return &aenet_photo_mix_camera_grain;
+  case AENET_PHOTO_MOTTLE:
+    return &aenet_photo_mix_mottle;
   default:
     return c->scale == 1 ? &aenet_photo_mix_denoise : &aenet_photo_mix_upscale;
   }

@@ -41,14 +41,16 @@ typedef enum {
 
 /* Photographs' degradations on a training input (aenet_degrade_photo):
  * none, the task's mix (aenet_photo_mix_denoise or _upscale), the mix of
- * strongly compressed JPEGs (aenet_photo_mix_strong_jpeg) or of cameras'
- * grain (aenet_photo_mix_camera_grain). Stored in checkpoints as a
- * number: append only. */
+ * strongly compressed JPEGs (aenet_photo_mix_strong_jpeg), of cameras'
+ * grain (aenet_photo_mix_camera_grain) or with mottle
+ * (aenet_photo_mix_mottle). Stored in checkpoints as a number: append
+ * only. */
 typedef enum {
   AENET_PHOTO_NONE,
   AENET_PHOTO_TASK_MIX,
   AENET_PHOTO_STRONG_JPEG,
   AENET_PHOTO_CAMERA_GRAIN,
+  AENET_PHOTO_MOTTLE,
   AENET_N_PHOTO_KINDS
 } AenetPhotoKind;
 

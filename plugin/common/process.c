@@ -36,6 +36,7 @@ aenet_values_init(AenetValues *values, const AenetTask *task)
   values->scale = s.scale > 0 ? s.scale : aenet_task_default_scale(task);
   values->output = AENET_OUTPUT_NEW_IMAGE;
   values->memory_mb = (int)(AENET_DEFAULT_MEMORY_BUDGET >> 20);
+  values->passes = s.passes;
 }
 
 /* The values as a job's settings: the one place the two meet. Only the
@@ -54,6 +55,8 @@ values_to_settings(const AenetValues *values, const AenetTask *task, AenetJobSet
   s->model = values->model;
   if (values->memory_mb > 0)
     s->memory_budget = (gsize)values->memory_mb << 20;
+  if (values->passes != 0)
+    s->passes = values->passes;
 }
 
 void
@@ -156,10 +159,10 @@ aenet_plugin_debug_job(const AenetJob *job)
   if (g_getenv("AENET_DEBUG_JOB") == NULL)
     return;
   g_printerr("aenet job: model=%s noise-level=%.3f estimated=%d removed=%.3f memory=%" G_GSIZE_FORMAT
-             "\n",
+             " passes=%d\n",
              aenet_model_get_display_name(aenet_job_get_model(job)), aenet_job_get_noise_level(job),
              aenet_job_noise_level_estimated(job), aenet_job_get_removed_level(job),
-             aenet_job_get_memory_budget(job) >> 20);
+             aenet_job_get_memory_budget(job) >> 20, aenet_job_get_passes(job));
 }
 
 const Babl *

@@ -37,6 +37,7 @@ typedef struct {
   int scale;          /* 2, 3 or 4 */
   int output;         /* an AenetOutput */
   int memory_mb;      /* working memory of all threads, MiB; 0 = the default */
+  int passes;         /* 1 to AENET_MAX_PASSES (tiler.h); 0 (saved by older versions) = 1 */
 } AenetValues;
 
 /* GIMP's description of the "output" argument (untranslated, as GIMP's PDB). */

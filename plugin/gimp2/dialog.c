@@ -39,7 +39,7 @@ typedef struct {
   int n_channels, dw, dh;
 
   GtkWidget *dialog, *model_combo, *model_desc, *auto_check, *noise_spin, *noise_label,
-      *strength_spin, *scale_combo, *output_combo, *memory_spin, *zoom_combo, *before_check, *area,
+      *strength_spin, *scale_combo, *output_combo, *memory_spin, *passes_spin, *zoom_combo, *before_check, *area,
       *status;
   GPtrArray *models; /* AenetModelEntry *, for the combo's rows */
 
@@ -263,7 +263,7 @@ ensure_job(Dialog *d)
   aenet_values_init(&v, d->task);
   get_widgets(d, &v);
   v.strength = 1.0;
-  char *key = g_strdup_printf("%s|%d|%d", v.model, v.scale, v.noise_level < 0);
+  char *key = g_strdup_printf("%s|%d|%d|%d", v.model, v.scale, v.noise_level < 0, v.passes);
   if (d->job && g_strcmp0(key, d->model_key) == 0) {
     g_free(key);
     return TRUE;
@@ -466,6 +466,7 @@ set_widgets(Dialog *d, const AenetValues *v)
   gtk_spin_button_set_value(GTK_SPIN_BUTTON(d->memory_spin),
                             v->memory_mb > 0 ? v->memory_mb
                                              : (int)(AENET_DEFAULT_MEMORY_BUDGET >> 20));
+  gtk_spin_button_set_value(GTK_SPIN_BUTTON(d->passes_spin), MAX(v->passes, 1));
 }
 
 static void
@@ -484,6 +485,7 @@ get_widgets(Dialog *d, AenetValues *v)
   if (d->output_combo)
     v->output = gtk_combo_box_get_active(GTK_COMBO_BOX(d->output_combo));
   v->memory_mb = gtk_spin_button_get_value_as_int(GTK_SPIN_BUTTON(d->memory_spin));
+  v->passes = gtk_spin_button_get_value_as_int(GTK_SPIN_BUTTON(d->passes_spin));
 }
 
 /* A spin button with the parameter's range and step. */
@@ -640,6 +642,11 @@ aenet_dialog_run(const AenetTask *task, gint32 image, gint32 drawable, AenetValu
                               _("Working memory of all threads. Less memory means smaller tiles "
                                 "and a little more time; the result is the same."));
   add_row(grid, row++, _("Working _memory (MiB):"), d->memory_spin);
+  d->passes_spin = gtk_spin_button_new_with_range(1, AENET_MAX_PASSES, 1);
+  gtk_widget_set_tooltip_text(d->passes_spin,
+                              _("Also run the model on mirror images of the picture and average: "
+                                "a little cleaner, each pass as slow as the first."));
+  add_row(grid, row++, _("_Passes:"), d->passes_spin);
 
   fill_models(d);
   set_widgets(d, values);
@@ -647,6 +654,7 @@ aenet_dialog_run(const AenetTask *task, gint32 image, gint32 drawable, AenetValu
 
   g_signal_connect(d->model_combo, "changed", G_CALLBACK(on_changed), d);
   g_signal_connect(d->zoom_combo, "changed", G_CALLBACK(on_changed), d);
+  g_signal_connect(d->passes_spin, "value-changed", G_CALLBACK(on_changed), d);
   g_signal_connect_swapped(d->before_check, "toggled", G_CALLBACK(gtk_widget_queue_draw), d->area);
   if (d->auto_check) {
     g_signal_connect(d->auto_check, "toggled", G_CALLBACK(on_changed), d);

@@ -120,7 +120,8 @@ static gboolean
 ensure_job(Dialog *d, AenetValues *v)
 {
   GError *error = NULL;
-  char *key = g_strdup_printf("%s|%d|%d|%d", v->model, v->scale, v->noise_level < 0, v->memory_mb);
+  char *key = g_strdup_printf("%s|%d|%d|%d|%d", v->model, v->scale, v->noise_level < 0,
+                              v->memory_mb, v->passes);
 
   if (d->job && g_strcmp0(key, d->job_key) == 0) {
     g_free(key);
@@ -150,7 +151,7 @@ shown_values(Dialog *d, AenetValues *v)
   aenet_values_init(v, d->task);
   g_strlcpy(v->model, model, sizeof v->model);
   g_free(model);
-  g_object_get(d->config, "memory", &v->memory_mb, NULL);
+  g_object_get(d->config, "memory", &v->memory_mb, "passes", &v->passes, NULL);
   for (int i = 0; i < d->task->n_params; i++) {
     const AenetTaskParam *p = &d->task->params[i];
     int n;
@@ -378,6 +379,11 @@ aenet_gimp3_dialog_run(GimpProcedure *procedure, GimpProcedureConfig *config,
   gtk_widget_set_tooltip_text(memory, _("Working memory of all threads. Less memory means smaller "
                                         "tiles and a little more time; the result is the same."));
   rows = g_list_append(rows, "memory");
+  GtkWidget *passes = gimp_procedure_dialog_get_widget(pd, "passes", GTK_TYPE_SPIN_BUTTON);
+  gtk_widget_set_tooltip_text(passes, _("Also run the model on mirror images of the picture and "
+                                        "average: a little cleaner, each pass as slow as the "
+                                        "first."));
+  rows = g_list_append(rows, "passes");
   GtkWidget *settings = gimp_procedure_dialog_fill_box_list(pd, "settings", rows);
   g_list_free(rows);
 

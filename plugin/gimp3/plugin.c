@@ -54,7 +54,7 @@ values_from_config(const AenetTask *task, GimpProcedureConfig *config, AenetValu
   char *model = NULL;
 
   aenet_values_init(v, task);
-  g_object_get(config, "model", &model, "memory", &v->memory_mb, NULL);
+  g_object_get(config, "model", &model, "memory", &v->memory_mb, "passes", &v->passes, NULL);
   g_strlcpy(v->model, model ? model : "", sizeof v->model);
   g_free(model);
   for (int i = 0; i < task->n_params; i++) {
@@ -229,6 +229,11 @@ create_procedure(GimpPlugIn *plug_in, const gchar *name)
                                       "Working memory of all threads, MiB",
                                       AENET_PLUGIN_MEMORY_MIN_MB, AENET_PLUGIN_MEMORY_MAX_MB,
                                       (int)(AENET_DEFAULT_MEMORY_BUDGET >> 20), G_PARAM_READWRITE);
+  g_free(nick);
+  nick = aenet_gimp3_label(N_("_Passes:"));
+  gimp_procedure_add_int_aux_argument(procedure, "passes", nick,
+                                      "Runs on mirror images of the picture, averaged (1-4)", 1,
+                                      AENET_MAX_PASSES, 1, G_PARAM_READWRITE);
   g_free(nick);
   return procedure;
 }
