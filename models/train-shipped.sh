@@ -81,7 +81,8 @@ case $what in
     # unet-denoise-wide phases did not reach. (The run began with --steps
     # 30000 and was resumed with --steps 16000 at step 2 653 and with
     # --steps 14000 at step 8 934, as its log says, so that its result
-    # comes sooner.)
+    # comes sooner; then given a second cycle, resumed with --steps 22000
+    # at step 14 000 and --steps 19000 at step 15 070.)
     name=denoise-wider
     out=models/checkpoints/denoise-wider.safetensors
     first=(--task denoise --arch unet-denoise-wider --widen-from models/denoise.safetensors
@@ -89,10 +90,11 @@ case $what in
            --loss l2 --lr 1e-4 --warmup 200 --steps 14000 --val-every 1000 --val-sigma 50
            --name denoise --data "$bsds:$photos") ;;
   denoise-clipped)
-    # Seventh phase: phase 6 (after its second cycle) with nine inputs in
-    # ten clipped and rounded, as every file a user brings is (phase 6
-    # left half unclipped for the paper protocol), at a low rate. For
-    # issue 12's clipped-file bar at σ 50.
+    # Seventh phase: phase 6 after its second cycle (the file the
+    # denoise-wider case writes to checkpoints/) with nine inputs in ten
+    # clipped and rounded, as every file a user brings is (phase 6 left
+    # half unclipped for the paper protocol), at a low rate. For issue
+    # 12's clipped-file bar at σ 50. Its result became denoise.safetensors.
     name=denoise-clipped
     out=models/checkpoints/denoise-clipped.safetensors
     first=(--task denoise --from models/checkpoints/denoise-wider.safetensors --balance-sigma
