@@ -46,7 +46,7 @@ typedef struct {
   int tile;
   int threads;
   int memory_mb;
-  int passes;       /* 0 = 1 */
+  int passes;
   char *output_dir; /* -o: the batch form */
   char *format;     /* --format for the batch form, or NULL = the input's */
   int quality;      /* --quality; 0 = the input's, or 95 */
@@ -140,7 +140,7 @@ options_to_settings(const ProcessOptions *opt, AenetJobSettings *s)
   s->tile = opt->tile;
   s->n_threads = opt->threads;
   s->memory_budget = (gsize)opt->memory_mb << 20;
-  s->passes = opt->passes > 0 ? opt->passes : 1;
+  s->passes = opt->passes;
   /* A named model decides the scale unless --scale is given. */
   if (opt->model != NULL && aenet_task_get_param(task, AENET_PARAM_SCALE) != NULL)
     s->scale = 0;
@@ -177,7 +177,7 @@ options_to_settings(const ProcessOptions *opt, AenetJobSettings *s)
                       MEMORY_MAX_MB, opt->memory_mb);
     return FALSE;
   }
-  if (opt->passes < 0 || opt->passes > AENET_MAX_PASSES) {
+  if (opt->passes < 1 || opt->passes > AENET_MAX_PASSES) {
     aenet_print_error(_("--passes must be from 1 to %d, not %d"), AENET_MAX_PASSES, opt->passes);
     return FALSE;
   }
@@ -557,7 +557,7 @@ process(ProcessOptions *opt, char **files, int n_files)
 int
 aenet_cmd_process(const AenetTask *task, int argc, char **argv)
 {
-  ProcessOptions opt = { .task = task };
+  ProcessOptions opt = { .task = task, .passes = 1 };
   GOptionEntry common[]
       = { { "model", 'm', 0, G_OPTION_ARG_FILENAME, &opt.model,
             N_("Model file, or name of an installed model"), N_("MODEL") },

@@ -29,6 +29,19 @@ normal_pair(AenetRng *rng, double *z0, double *z1)
   *z1 = r * sin(2.0 * G_PI * u2);
 }
 
+/* n standard normals into dst, in pairs (the last one's partner unused). */
+static void
+fill_normals(float *dst, gsize n, AenetRng *rng)
+{
+  for (gsize i = 0; i < n; i += 2) {
+    double z0, z1;
+    normal_pair(rng, &z0, &z1);
+    dst[i] = (float)z0;
+    if (i + 1 < n)
+      dst[i + 1] = (float)z1;
+  }
+}
+
 void
 aenet_degrade_gaussian(float *image, gsize n, float sigma, AenetRng *rng)
 {
@@ -551,13 +564,7 @@ aenet_degrade_processed_noise(float *image, float *scratch, int h, int w,
   gsize plane = (gsize)h * w;
   float *luma = scratch, *chroma1 = scratch + plane, *chroma2 = scratch + 2 * plane;
   float *tmp = scratch + 3 * plane;
-  for (gsize i = 0; i < 3 * plane; i += 2) {
-    double z0, z1;
-    normal_pair(rng, &z0, &z1);
-    scratch[i] = (float)z0;
-    if (i + 1 < 3 * plane)
-      scratch[i + 1] = (float)z1;
-  }
+  fill_normals(scratch, 3 * plane, rng);
   /* Each component back to the asked sigma after its smoothing. */
   float luma_sigma = noise->luma_sigma / 255.0f, chroma_sigma = luma_sigma * noise->chroma_ratio;
   if (noise->luma_blur > 0) {
@@ -586,13 +593,7 @@ aenet_degrade_processed_noise(float *image, float *scratch, int h, int w,
   /* Mottle: white noise smoothed wide, back to unit variance. */
   float mottle_sigma = noise->mottle_sigma / 255.0f, *mottle = scratch + 5 * plane;
   if (mottle_sigma > 0) {
-    for (gsize i = 0; i < plane; i += 2) {
-      double z0, z1;
-      normal_pair(rng, &z0, &z1);
-      mottle[i] = (float)z0;
-      if (i + 1 < plane)
-        mottle[i + 1] = (float)z1;
-    }
+    fill_normals(mottle, plane, rng);
     blur_plane_wide(mottle, tmp, h, w, noise->mottle_blur, MOTTLE_MAX_RADIUS);
     mottle_sigma /= blur_noise_gain(noise->mottle_blur, MOTTLE_MAX_RADIUS);
   }

@@ -39,8 +39,8 @@ typedef struct {
   int n_channels, dw, dh;
 
   GtkWidget *dialog, *model_combo, *model_desc, *auto_check, *noise_spin, *noise_label,
-      *strength_spin, *scale_combo, *output_combo, *memory_spin, *passes_spin, *zoom_combo, *before_check, *area,
-      *status;
+      *strength_spin, *scale_combo, *output_combo, *memory_spin, *passes_spin, *zoom_combo,
+      *before_check, *area, *status;
   GPtrArray *models; /* AenetModelEntry *, for the combo's rows */
 
   double estimate;    /* noise level estimated on open, or -1 */
