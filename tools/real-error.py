@@ -28,6 +28,10 @@ import sys
 import numpy as np
 from PIL import Image
 
+# The pixels scored once a shift is fitted: central differences and the
+# shift's wrap-around spoil a 2-pixel border.
+INNER = (slice(2, -2), slice(2, -2))
+
 
 def load(path):
     return np.asarray(Image.open(path).convert("RGB"), np.float64)
@@ -51,10 +55,9 @@ def inherited(noisy, ref):
     border left out): (fitted part of the difference, (dx, dy))."""
     gx = (np.roll(ref, -1, 1) - np.roll(ref, 1, 1)) / 2
     gy = (np.roll(ref, -1, 0) - np.roll(ref, 1, 0)) / 2
-    inner = (slice(2, -2), slice(2, -2))
     columns = [gx, gy] + [np.eye(3)[c] * np.ones_like(ref) for c in range(3)]
-    basis = np.stack([b[inner].ravel() for b in columns], 1)
-    coef = np.linalg.lstsq(basis, (noisy - ref)[inner].ravel(), rcond=None)[0]
+    basis = np.stack([b[INNER].ravel() for b in columns], 1)
+    coef = np.linalg.lstsq(basis, (noisy - ref)[INNER].ravel(), rcond=None)[0]
     return sum(k * b for k, b in zip(coef, columns)), coef[:2]
 
 
@@ -63,8 +66,7 @@ def measures(out, ref, shot):
     e0 = e - e.mean(axis=(0, 1))
     luma = e0.mean(axis=-1, keepdims=True)
     mse0 = np.mean(e0 ** 2)
-    inner = (slice(2, -2), slice(2, -2))
-    return (psnr(np.mean(e ** 2)), psnr(mse0), psnr(np.mean((e - shot)[inner] ** 2)),
+    return (psnr(np.mean(e ** 2)), psnr(mse0), psnr(np.mean((e - shot)[INNER] ** 2)),
             np.mean(luma ** 2), np.mean((e0 - luma) ** 2), np.mean(blur(e0, 8) ** 2) / mse0)
 
 
@@ -81,7 +83,7 @@ def main():
         name = os.path.basename(ref_path)[: -len("_mean.JPG")]
         noisy = load(ref_path.replace("_mean.JPG", "_real.JPG"))
         shot, shift = inherited(noisy, ref)
-        floor.append(psnr(np.mean(shot[2:-2, 2:-2] ** 2)))
+        floor.append(psnr(np.mean(shot[INNER] ** 2)))
         shifts.append(shift)
         rows["noisy"].append(measures(noisy, ref, shot))
         for folder in sys.argv[2:]:
