@@ -73,7 +73,7 @@ aenet_cmd_train(int argc, char **argv)
 {
   char *val = NULL, *from = NULL, *arch = NULL, *resume = NULL;
   char *out = NULL, *checkpoint = NULL, *name = NULL, *loss = NULL, *schedule = NULL;
-  char *init_from = NULL, *widen_from = NULL;
+  char *init_from = NULL, *widen_from = NULL, *deepen_from = NULL;
   gboolean balance_sigma = FALSE;
   int batch = 0, threads = 0, val_images = 0;
   gint64 steps = 0, stop_at = 0, val_every = -1, warmup = -1;
@@ -89,6 +89,10 @@ aenet_cmd_train(int argc, char **argv)
     { "widen-from", 0, 0, G_OPTION_ARG_FILENAME, &widen_from,
       N_("Start the new --arch network from a narrower model of the same layout, with the "
          "same output"),
+      N_("MODEL") },
+    { "deepen-from", 0, 0, G_OPTION_ARG_FILENAME, &deepen_from,
+      N_("Start the new --arch network from a shallower model (the same layers in order, "
+         "residual blocks added), with the same output"),
       N_("MODEL") },
     { "arch", 0, 0, G_OPTION_ARG_STRING, &arch, N_("Architecture for a new model"), N_("NAME") },
     { "batch", 0, 0, G_OPTION_ARG_INT, &batch, N_("Patches per step (default 16)"), "N" },
@@ -159,9 +163,9 @@ aenet_cmd_train(int argc, char **argv)
     goto usage;
   }
 
-  if (init_from != NULL && widen_from != NULL) {
+  if ((init_from != NULL) + (widen_from != NULL) + (deepen_from != NULL) > 1) {
     g_set_error(&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                _("give either --init-from or --widen-from, not both"));
+                _("give one of --init-from, --widen-from and --deepen-from"));
     goto usage;
   }
   if (!aenet_data_options_apply(&data, balance_sigma, &cfg, &error))
@@ -169,8 +173,12 @@ aenet_cmd_train(int argc, char **argv)
   cfg.val_dir = g_strdup(val);
   cfg.from = g_strdup(from);
   cfg.arch = g_strdup(arch);
-  cfg.init_from = g_strdup(widen_from != NULL ? widen_from : init_from);
-  cfg.widen = widen_from != NULL;
+  cfg.init_from = g_strdup(widen_from != NULL    ? widen_from
+                           : deepen_from != NULL ? deepen_from
+                                                 : init_from);
+  cfg.grow = widen_from != NULL    ? AENET_GROW_WIDER
+             : deepen_from != NULL ? AENET_GROW_DEEPER
+                                   : AENET_GROW_NONE;
   cfg.balance_sigma = balance_sigma;
   cfg.resume = g_strdup(resume);
   cfg.out = g_strdup(out);
@@ -248,6 +256,6 @@ done:
   aenet_data_options_clear(&data);
   g_free(val), g_free(from), g_free(arch), g_free(resume);
   g_free(out), g_free(checkpoint), g_free(name), g_free(loss), g_free(schedule);
-  g_free(init_from), g_free(widen_from);
+  g_free(init_from), g_free(widen_from), g_free(deepen_from);
   return status;
 }

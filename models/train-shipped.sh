@@ -6,7 +6,7 @@
 # (Ctrl-C or SIGTERM writes one more) and resumed by running this again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-models="denoise|denoise-ft|denoise-wide|denoise-clip|denoise-mix|denoise-level|denoise-wider|denoise-clipped|photo|photo-psnr|photo-mix|photo-wide|photo-wide2|photo-jpeg|photo-grain|photo-mottle|x2|x3|x4|x2-photo|x3-photo|x4-photo|x2-photo-average|x3-photo-average|x4-photo-average"
+models="denoise|denoise-ft|denoise-wide|denoise-clip|denoise-mix|denoise-level|denoise-wider|denoise-clipped|photo|photo-psnr|photo-mix|photo-wide|photo-wide2|photo-jpeg|photo-grain|photo-mottle|x2|x2-deep|x3|x4|x2-photo|x3-photo|x4-photo|x2-photo-average|x3-photo-average|x4-photo-average"
 what=${1:?usage: models/train-shipped.sh $models [THREADS]}
 threads=${2:-1}
 aenet=${AENET:-build/cli/aenet}
@@ -211,6 +211,15 @@ case $what in
     else
       first+=(--steps 10000 --init-from models/upscale-x2.safetensors)
     fi ;;
+  x2-deep)
+    # Issue 15: the finished upscale-x2 deepened by two residual blocks at
+    # 1/2 resolution (they start as identities, so step 0 is that model),
+    # at a lower peak rate than from scratch. Writes its best to
+    # checkpoints/ until `aenet eval` says it is better than the shipped one.
+    name=upscale-x2-deep
+    out=models/checkpoints/$name.safetensors
+    first=(--task upscale --scale 2 --arch unet-deep-x2 --deepen-from models/upscale-x2.safetensors
+           --patch 48 --lr 2e-4 --warmup 200 --steps 16000 --data "$bsds:$t91") ;;
   x2-photo-average|x3-photo-average|x4-photo-average)
     # The shipped JPEG upscalers: the mean of the JPEG fine-tune and the
     # model it started from (for 2×, the first fine-tune), better on JPEGs

@@ -375,10 +375,30 @@ run_forward(const AenetNetwork *net, const float *input, int size, float noise_l
   AenetWorkspace *ws = aenet_workspace_new(net, size, size, FALSE, &error);
   g_assert_no_error(error);
   aenet_network_forward(net, ws, input, noise_level);
-  *n_out = (gsize)3 * size * size;
+  int out_size = size * aenet_network_get_scale(net);
+  *n_out = (gsize)3 * out_size * out_size;
   float *out = g_memdup2(aenet_workspace_get_output(ws), *n_out * sizeof(float));
   aenet_workspace_free(ws);
   return out;
+}
+
+/* The largest difference between two networks' outputs for one random
+ * size×size input, each given its noise level. */
+static double
+output_difference(const AenetNetwork *a, float level_a, const AenetNetwork *b, float level_b,
+                  int size)
+{
+  float *input = g_new(float, 3 * size * size);
+  AenetRng rng;
+  aenet_rng_init(&rng, 3);
+  test_fill_uniform(input, 3 * size * size, &rng, 0, 1);
+  gsize n, n_b;
+  float *out_a = run_forward(a, input, size, level_a, &n);
+  float *out_b = run_forward(b, input, size, level_b, &n_b);
+  g_assert_cmpuint(n, ==, n_b);
+  double difference = test_max_abs_diff(out_a, out_b, n);
+  g_free(input), g_free(out_a), g_free(out_b);
+  return difference;
 }
 
 static void
@@ -398,7 +418,7 @@ test_widen_from(void)
   g_free(cfg.arch);
   cfg.arch = g_strdup("unet-denoise");
   cfg.init_from = g_strdup(small);
-  cfg.widen = TRUE;
+  cfg.grow = AENET_GROW_WIDER;
   cfg.steps = 1;
   cfg.lr = 1e-12; /* so the one step leaves the weights as they started */
   GPtrArray *messages = g_ptr_array_new_with_free_func(g_free);
@@ -409,29 +429,85 @@ test_widen_from(void)
   g_assert_no_error(error);
   g_assert_cmpuint(aenet_network_get_n_params(wide->network), >,
                    2 * aenet_network_get_n_params(source->network));
-  int size = 32;
-  float *input = g_new(float, 3 * size * size);
-  AenetRng rng;
-  aenet_rng_init(&rng, 3);
-  test_fill_uniform(input, 3 * size * size, &rng, 0, 1);
-  gsize n;
-  float *expected = run_forward(source->network, input, size, 20 / 255.0f, &n);
-  float *got = run_forward(wide->network, input, size, 20 / 255.0f, &n);
-  g_assert_cmpfloat(test_max_abs_diff(expected, got, n), <, 1e-4);
+  g_assert_cmpfloat(output_difference(source->network, 20 / 255.0f, wide->network, 20 / 255.0f, 32),
+                   <, 1e-4);
   aenet_train_config_clear(&cfg);
 
   base_config(&cfg, data, out);
   cfg.init_from = g_strdup(x2);
-  cfg.widen = TRUE;
+  cfg.grow = AENET_GROW_WIDER;
   cfg.steps = 1;
   expect_failure(&cfg, "not a narrower version");
   aenet_train_config_clear(&cfg);
 
-  g_free(input), g_free(expected), g_free(got);
   aenet_model_free(wide);
   aenet_model_free(source);
   g_ptr_array_unref(messages);
   g_free(small), g_free(x2), g_free(out);
+  test_tmpdir_remove(data);
+  g_free(data);
+}
+
+static void
+test_deepen_from(void)
+{
+  /* unet-x2 deepened into unet-deep-x2 (residual blocks added) takes every
+   * layer and gives the same output before training; a network whose
+   * layers do not all find a place (unet-x3's last) is refused, and so is
+   * one whose layers all map but whose new layers are not identities
+   * (unet-denoise into unet-denoise-deep, whose extra convolutions are
+   * plain). */
+  char *data = make_folder(8, 40);
+  char *x2 = g_build_filename(data, "x2.safetensors", NULL);
+  char *x3 = g_build_filename(data, "x3.safetensors", NULL);
+  char *plain = g_build_filename(data, "plain.safetensors", NULL);
+  char *out = g_build_filename(data, "deep.safetensors", NULL);
+  AenetModel *source = save_random_preset("unet-x2", "upscale", x2);
+  aenet_model_free(save_random_preset("unet-x3", "upscale", x3));
+  aenet_model_free(save_random_preset("unet-denoise", "denoise", plain));
+
+  AenetTrainConfig cfg;
+  one_step_upscale_config(&cfg, 2, data, out);
+  cfg.arch = g_strdup("unet-deep-x2");
+  cfg.init_from = g_strdup(x2);
+  cfg.grow = AENET_GROW_DEEPER;
+  GPtrArray *messages = g_ptr_array_new_with_free_func(g_free);
+  run_ok(&cfg, messages);
+  guint n_source = aenet_network_get_n_param_tensors(source->network);
+  char *said = g_strdup_printf("started from %u of", n_source);
+  gboolean found = FALSE;
+  for (guint i = 0; i < messages->len; i++)
+    found |= strstr(g_ptr_array_index(messages, i), said) != NULL;
+  g_assert_true(found);
+
+  GError *error = NULL;
+  AenetModel *deep = aenet_model_load(out, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(aenet_network_get_n_param_tensors(deep->network), >, n_source);
+  g_assert_cmpfloat(output_difference(source->network, 0, deep->network, 0, 24), <, 1e-4);
+  aenet_train_config_clear(&cfg);
+
+  one_step_upscale_config(&cfg, 2, data, out);
+  cfg.arch = g_strdup("unet-deep-x2");
+  cfg.init_from = g_strdup(x3);
+  cfg.grow = AENET_GROW_DEEPER;
+  expect_failure(&cfg, "not a shallower version");
+  aenet_train_config_clear(&cfg);
+
+  base_config(&cfg, data, out);
+  g_free(cfg.arch);
+  cfg.arch = g_strdup("unet-denoise-deep");
+  cfg.init_from = g_strdup(plain);
+  cfg.grow = AENET_GROW_DEEPER;
+  cfg.steps = 1;
+  expect_failure(&cfg, "does not compute what it did");
+  aenet_train_config_clear(&cfg);
+
+  g_free(said);
+  aenet_model_free(deep);
+  aenet_model_free(source);
+  g_ptr_array_unref(messages);
+  g_free(x2), g_free(x3), g_free(plain), g_free(out);
   test_tmpdir_remove(data);
   g_free(data);
 }
@@ -505,18 +581,10 @@ test_blind_from(void)
   AenetModel *blind = aenet_model_load(out, &error);
   g_assert_no_error(error);
   g_assert_false(aenet_network_takes_noise_level(blind->network));
-  int size = 32;
-  float *input = g_new(float, 3 * size * size);
-  AenetRng rng;
-  aenet_rng_init(&rng, 4);
-  test_fill_uniform(input, 3 * size * size, &rng, 0, 1);
-  gsize n;
-  float *expected = run_forward(source->network, input, size, 0.0f, &n);
-  float *got = run_forward(blind->network, input, size, 0.3f, &n); /* the level is ignored */
-  g_assert_cmpfloat(test_max_abs_diff(expected, got, n), <, 1e-4);
+  /* The blind network ignores the level. */
+  g_assert_cmpfloat(output_difference(source->network, 0, blind->network, 0.3f, 32), <, 1e-4);
 
   aenet_train_config_clear(&cfg);
-  g_free(input), g_free(expected), g_free(got);
   aenet_model_free(blind);
   aenet_model_free(source);
   g_ptr_array_unref(messages);
@@ -771,6 +839,7 @@ main(int argc, char **argv)
   g_test_add_func("/train/refusals", test_refusals);
   g_test_add_func("/train/init-from-other-scale", test_init_from_other_scale);
   g_test_add_func("/train/widen-from", test_widen_from);
+  g_test_add_func("/train/deepen-from", test_deepen_from);
   g_test_add_func("/train/blind-from", test_blind_from);
   g_test_add_func("/train/photo-upscale-validation", test_photo_upscale_validation);
   g_test_add_func("/train/unclipped-fraction", test_unclipped_fraction);

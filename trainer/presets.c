@@ -158,13 +158,17 @@ build_unet_denoise(Graph *g, const AenetPreset *p)
 
 /* Upscaler at low resolution, of 3×3 convolutions with ReLUs: two levels
  * (1, 1/2) of width w and 2w, then a learned pixel-shuffle up-sampling
- * added to bicubic. */
+ * added to bicubic. The preset's residual blocks at 1/2 come last in that
+ * level, where a shallower network grown into this one (--deepen-from)
+ * has no layer of their shape: they start as identities. */
 static void
-build_unet_upscale(Graph *g, int w, int scale)
+build_unet_upscale(Graph *g, const AenetPreset *p)
 {
+  int w = p->width, scale = p->scale;
   int img = graph_add(g, "\"op\": \"input\", \"channels\": 3");
   int l1 = conv_relu(g, conv_relu(g, img, w, 1), w, 1);
   int l2 = conv_relu(g, conv_relu(g, conv_relu(g, l1, 2 * w, 2), 2 * w, 1), 2 * w, 1);
+  l2 = blocks(g, res_block, l2, 2 * w, p->blocks[1]);
   int u1 = conv_relu(g, conv_relu(g, up_add(g, l2, w, l1), w, 1), w, 1);
   int res = conv(g, u1, 3 * scale * scale, 3, 1);
   int up = graph_add(g, "\"op\": \"shuffle\", \"in\": [%d], \"factor\": %d", res, scale);
@@ -248,6 +252,12 @@ static const AenetPreset presets[] = {
   { .name = "unet-x4", .task = "upscale", .scale = 4,
     .description = "4× upscaler, U-Net at low resolution, width 64",
     .width_first = 64, .width = 64 },
+  /* unet-x2 deepened where it costs least, for issue 15's bars: grown
+   * from the trained unet-x2 (--deepen-from), its reach ±11 → ±19 input
+   * pixels for 1.67 times the multiply-adds. */
+  { .name = "unet-deep-x2", .task = "upscale", .scale = 2,
+    .description = "2× upscaler, unet-x2 with 2 residual blocks at 1/2 resolution",
+    .width_first = 64, .width = 64, .block = AENET_BLOCK_RES, .blocks = { 0, 2 } },
   /* Residual blocks for issue 15's upscaler bars: about unet-x2's
    * multiply-adds (1.2 times) at full resolution only, and twice them with
    * a level at 1/2 for reach. */
@@ -301,10 +311,10 @@ aenet_preset_build_graph(const AenetPreset *preset)
   Graph g = { g_string_new(NULL), 0 };
   if (preset->scale == 1)
     build_unet_denoise(&g, preset);
-  else if (preset->block == AENET_BLOCK_RES)
-    build_res_upscale(&g, preset);
+  else if (preset->width_first > 0)
+    build_unet_upscale(&g, preset);
   else
-    build_unet_upscale(&g, preset->width, preset->scale);
+    build_res_upscale(&g, preset);
   g_string_append(g.json, "\n]");
   return g_string_free(g.json, FALSE);
 }

@@ -854,9 +854,61 @@ narrow_inputs(float *dst, const AenetParamInfo *di, const float *src, const Aene
     memcpy(dst + r * dst_cols, src + r * src_cols, dst_cols * sizeof(float));
 }
 
+/* Whether two tensors have the same shape. */
+static gboolean
+same_shape(const AenetParamInfo *a, const AenetParamInfo *b)
+{
+  return a->n_dims == b->n_dims && memcmp(a->shape, b->shape, a->n_dims * sizeof(gint64)) == 0;
+}
+
+/* The network's output for a fixed random input at noise level 20. */
+static float *
+probe_output(AenetNetwork *net, gsize *n_out, GError **error)
+{
+  int size = 4 * aenet_network_get_alignment(net), scale = aenet_network_get_scale(net);
+  int c = aenet_network_get_in_channels(net);
+  AenetWorkspace *ws = aenet_workspace_new(net, size, size, FALSE, error);
+  if (ws == NULL)
+    return NULL;
+  float *input = g_new(float, (gsize)c * size * size);
+  AenetRng rng;
+  aenet_rng_init(&rng, 1);
+  for (gsize i = 0; i < (gsize)c * size * size; i++)
+    input[i] = aenet_rng_uniform(&rng);
+  aenet_network_forward(net, ws, input, 20 / 255.0f);
+  *n_out = (gsize)aenet_network_get_out_channels(net) * size * scale * size * scale;
+  float *out = g_memdup2(aenet_workspace_get_output(ws), *n_out * sizeof(float));
+  aenet_workspace_free(ws);
+  g_free(input);
+  return out;
+}
+
+/* Whether the grown network computes what its source does (to float
+ * rounding): a deeper layout whose new layers take a source layer's place
+ * would not. */
+static gboolean
+starts_as(AenetNetwork *grown, AenetNetwork *source, const char *source_name, GError **error)
+{
+  gsize n, n_source;
+  float *a = probe_output(grown, &n, error);
+  float *b = a != NULL ? probe_output(source, &n_source, error) : NULL;
+  gboolean same = b != NULL && n == n_source;
+  for (gsize i = 0; same && i < n; i++)
+    same = fabsf(a[i] - b[i]) <= 1e-4f * (1 + fabsf(b[i]));
+  if (b != NULL && !same)
+    g_set_error(error, AENET_ERROR, AENET_ERROR_MODEL,
+                _("%s grown into this architecture does not compute what it did; "
+                  "its layers do not map onto it"),
+                source_name);
+  g_free(a), g_free(b);
+  return same;
+}
+
 /* --init-from: copies every layer with the same name and shape, e.g. a 3x
  * upscaler from a 2x one: all but the last layer carry over. --widen-from:
- * the source is a narrower network of the same layout; every layer must fit. */
+ * the source is a narrower network of the same layout; every layer must
+ * fit. --deepen-from: the source's layers are, in order, layers of the
+ * same shape here; the rest are new. */
 static gboolean
 copy_matching_params(Trainer *t, const char *name_or_path, GError **error)
 {
@@ -864,10 +916,11 @@ copy_matching_params(Trainer *t, const char *name_or_path, GError **error)
   if (source == NULL)
     return FALSE;
   AenetNetwork *from = source->network, *to = t->model->network;
+  AenetGrowth grow = t->cfg.grow;
   guint copied = 0, n = aenet_network_get_n_param_tensors(to);
   guint n_from = aenet_network_get_n_param_tensors(from);
   gboolean ok = TRUE;
-  if (t->cfg.widen && n != n_from) {
+  if (grow == AENET_GROW_WIDER && n != n_from) {
     g_set_error(error, AENET_ERROR, AENET_ERROR_MODEL,
                 _("%s is not a narrower version of architecture %s (%u layers, not %u)"),
                 name_or_path, t->arch_name, n_from, n);
@@ -875,18 +928,26 @@ copy_matching_params(Trainer *t, const char *name_or_path, GError **error)
   }
   for (guint i = 0; i < n && ok; i++) {
     const AenetParamInfo *dst = aenet_network_get_param_info(to, i);
-    /* Networks with as many layers have the same layout: layer i is layer
-     * i, even where the names (node indices) moved, as in a blind denoiser
-     * that lacks the noise-level nodes. Otherwise names decide. */
-    const AenetParamInfo *src = n == n_from ? aenet_network_get_param_info(from, i) : NULL;
-    for (guint j = 0; j < n_from && src == NULL; j++) {
-      const AenetParamInfo *p = aenet_network_get_param_info(from, j);
-      if (strcmp(p->name, dst->name) == 0)
-        src = p;
+    const AenetParamInfo *src = NULL;
+    if (grow == AENET_GROW_DEEPER) {
+      /* The next source layer, if this one can be it. */
+      if (copied < n_from && same_shape(aenet_network_get_param_info(from, copied), dst))
+        src = aenet_network_get_param_info(from, copied);
+    } else if (n == n_from) {
+      /* Networks with as many layers have the same layout: layer i is
+       * layer i, even where the names (node indices) moved, as in a blind
+       * denoiser that lacks the noise-level nodes. */
+      src = aenet_network_get_param_info(from, i);
+    } else {
+      for (guint j = 0; j < n_from && src == NULL; j++) {
+        const AenetParamInfo *p = aenet_network_get_param_info(from, j);
+        if (strcmp(p->name, dst->name) == 0)
+          src = p;
+      }
     }
     float *d = aenet_network_get_params(to) + dst->offset;
     const float *s = src != NULL ? aenet_network_get_params(from) + src->offset : NULL;
-    if (t->cfg.widen) {
+    if (grow == AENET_GROW_WIDER) {
       if (src == NULL || !fits_within(src, dst)) {
         g_set_error(error, AENET_ERROR, AENET_ERROR_MODEL,
                     _("%s is not a narrower version of architecture %s (layer %s)"),
@@ -896,8 +957,7 @@ copy_matching_params(Trainer *t, const char *name_or_path, GError **error)
       }
       widen_tensor(d, dst, s, src);
       copied++;
-    } else if (src != NULL && src->n_dims == dst->n_dims
-               && memcmp(src->shape, dst->shape, dst->n_dims * sizeof(gint64)) == 0) {
+    } else if (src != NULL && same_shape(src, dst)) {
       memcpy(d, s, dst->n_elements * sizeof(float));
       copied++;
     } else if (src != NULL && takes_fewer_inputs(dst, src)) {
@@ -905,6 +965,14 @@ copy_matching_params(Trainer *t, const char *name_or_path, GError **error)
       copied++;
     }
   }
+  if (ok && grow == AENET_GROW_DEEPER && copied < n_from) {
+    g_set_error(error, AENET_ERROR, AENET_ERROR_MODEL,
+                _("%s is not a shallower version of architecture %s (its layer %s has no place)"),
+                name_or_path, t->arch_name, aenet_network_get_param_info(from, copied)->name);
+    ok = FALSE;
+  }
+  if (ok && grow != AENET_GROW_NONE)
+    ok = starts_as(to, from, name_or_path, error);
   if (!ok) {
     aenet_model_free(source);
     return FALSE;

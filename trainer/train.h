@@ -59,6 +59,17 @@ typedef enum {
 extern const char *const aenet_loss_names[AENET_N_LOSSES];
 extern const char *const aenet_schedule_names[AENET_N_SCHEDULES];
 
+/* How --arch's network takes init_from's layers: those of the same name
+ * and shape; all of them, into the first channels of a wider network of
+ * the same layout; or all of them, in order, in a deeper network whose
+ * other layers are residual blocks that start as identities. Grown
+ * networks start with the source's output. */
+typedef enum {
+  AENET_GROW_NONE,
+  AENET_GROW_WIDER,
+  AENET_GROW_DEEPER,
+} AenetGrowth;
+
 typedef struct {
   char *task;       /* "denoise" or "upscale" */
   int scale;        /* upscale only */
@@ -66,8 +77,8 @@ typedef struct {
   char *val_dir;    /* NULL: hold out part of data_dir */
   char *from;       /* start from this model file, or NULL */
   char *arch;       /* preset name when not from a model; NULL = default */
-  char *init_from;  /* with arch: start from this model's matching layers */
-  gboolean widen;   /* init_from is a narrower model of the same layout */
+  char *init_from;  /* with arch: start from this model's layers */
+  AenetGrowth grow; /* how init_from's layers map onto the new network */
   char *resume;     /* checkpoint to resume, or NULL */
   char *out;        /* model file to write */
   char *checkpoint; /* checkpoint path; NULL = out + ".ckpt" */
