@@ -219,7 +219,7 @@ case $what in
     name=upscale-x2-deep
     out=models/checkpoints/$name.safetensors
     first=(--task upscale --scale 2 --arch unet-deep-x2 --deepen-from models/upscale-x2.safetensors
-           --patch 48 --lr 2e-4 --warmup 200 --steps 16000 --data "$bsds:$t91") ;;
+           --patch 48 --lr 2e-4 --warmup 200 --steps 8000 --data "$bsds:$t91") ;;
   x2-photo-average|x3-photo-average|x4-photo-average)
     # The shipped JPEG upscalers: the mean of the JPEG fine-tune and the
     # model it started from (for 2×, the first fine-tune), better on JPEGs
