@@ -6,7 +6,7 @@
 # (Ctrl-C or SIGTERM writes one more) and resumed by running this again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-models="denoise|denoise-ft|denoise-wide|denoise-clip|denoise-mix|denoise-level|denoise-wider|denoise-clipped|photo|photo-psnr|photo-mix|photo-wide|photo-wide2|photo-jpeg|photo-grain|photo-mottle|x2|x2-deep|x3|x4|x2-photo|x3-photo|x4-photo|x2-photo-average|x3-photo-average|x4-photo-average"
+models="denoise|denoise-ft|denoise-wide|denoise-clip|denoise-mix|denoise-level|denoise-wider|denoise-clipped|photo|photo-psnr|photo-mix|photo-wide|photo-wide2|photo-deep|photo-jpeg|photo-grain|photo-mottle|x2|x2-deep|x3|x4|x2-photo|x3-photo|x4-photo|x2-photo-average|x3-photo-average|x4-photo-average"
 what=${1:?usage: models/train-shipped.sh $models [THREADS]}
 threads=${2:-1}
 aenet=${AENET:-build/cli/aenet}
@@ -150,6 +150,15 @@ case $what in
     out=models/checkpoints/denoise-photo-wide2.safetensors
     first=("${photo_phase[@]}" --from models/denoise-photo.safetensors
            --lr 5e-5 --warmup 100 --steps 8000) ;;
+  photo-deep)
+    # Sixth phase: the shipped model deepened by two residual blocks at 1/8
+    # resolution (they start as identities), for the coarse noise it leaves
+    # on PolyU (models/README.md). Writes its best to checkpoints/ until
+    # tests/bench-real-photos.sh says it is better.
+    name=denoise-photo-deep
+    out=models/checkpoints/denoise-photo-deep.safetensors
+    first=("${photo_phase[@]}" --arch unet-photo-deep --deepen-from models/denoise-photo.safetensors
+           --lr 1e-4 --warmup 200 --steps 10000) ;;
   photo-jpeg)
     # The blind denoiser of strongly compressed JPEGs (quality 60 or lower
     # by their steps; core/jpeg-trace.h), which the job gives those

@@ -401,6 +401,21 @@ output_difference(const AenetNetwork *a, float level_a, const AenetNetwork *b, f
   return difference;
 }
 
+/* One step of a denoiser of architecture arch grown from the model at
+ * from, which leaves the weights as they started. */
+static void
+grow_denoiser_config(AenetTrainConfig *cfg, const char *data, const char *out, const char *arch,
+                     const char *from, AenetGrowth grow)
+{
+  base_config(cfg, data, out);
+  g_free(cfg->arch);
+  cfg->arch = g_strdup(arch);
+  cfg->init_from = g_strdup(from);
+  cfg->grow = grow;
+  cfg->steps = 1;
+  cfg->lr = 1e-12;
+}
+
 static void
 test_widen_from(void)
 {
@@ -414,13 +429,7 @@ test_widen_from(void)
   aenet_model_free(save_random_preset("unet-x2", "upscale", x2));
 
   AenetTrainConfig cfg;
-  base_config(&cfg, data, out);
-  g_free(cfg.arch);
-  cfg.arch = g_strdup("unet-denoise");
-  cfg.init_from = g_strdup(small);
-  cfg.grow = AENET_GROW_WIDER;
-  cfg.steps = 1;
-  cfg.lr = 1e-12; /* so the one step leaves the weights as they started */
+  grow_denoiser_config(&cfg, data, out, "unet-denoise", small, AENET_GROW_WIDER);
   GPtrArray *messages = g_ptr_array_new_with_free_func(g_free);
   run_ok(&cfg, messages);
 
@@ -448,29 +457,24 @@ test_widen_from(void)
   g_free(data);
 }
 
+/* A random from_arch network deepened into to_arch (residual blocks
+ * added) takes every layer and gives the same output before training. */
 static void
-test_deepen_from(void)
+check_deepened(const char *from_arch, const char *to_arch, const char *task, int scale)
 {
-  /* unet-x2 deepened into unet-deep-x2 (residual blocks added) takes every
-   * layer and gives the same output before training; a network whose
-   * layers do not all find a place (unet-x3's last) is refused, and so is
-   * one whose layers all map but whose new layers are not identities
-   * (unet-denoise into unet-denoise-deep, whose extra convolutions are
-   * plain). */
   char *data = make_folder(8, 40);
-  char *x2 = g_build_filename(data, "x2.safetensors", NULL);
-  char *x3 = g_build_filename(data, "x3.safetensors", NULL);
-  char *plain = g_build_filename(data, "plain.safetensors", NULL);
+  char *from = g_build_filename(data, "from.safetensors", NULL);
   char *out = g_build_filename(data, "deep.safetensors", NULL);
-  AenetModel *source = save_random_preset("unet-x2", "upscale", x2);
-  aenet_model_free(save_random_preset("unet-x3", "upscale", x3));
-  aenet_model_free(save_random_preset("unet-denoise", "denoise", plain));
-
+  AenetModel *source = save_random_preset(from_arch, task, from);
   AenetTrainConfig cfg;
-  one_step_upscale_config(&cfg, 2, data, out);
-  cfg.arch = g_strdup("unet-deep-x2");
-  cfg.init_from = g_strdup(x2);
-  cfg.grow = AENET_GROW_DEEPER;
+  if (scale > 1) {
+    one_step_upscale_config(&cfg, scale, data, out);
+    cfg.arch = g_strdup(to_arch);
+    cfg.init_from = g_strdup(from);
+    cfg.grow = AENET_GROW_DEEPER;
+  } else {
+    grow_denoiser_config(&cfg, data, out, to_arch, from, AENET_GROW_DEEPER);
+  }
   GPtrArray *messages = g_ptr_array_new_with_free_func(g_free);
   run_ok(&cfg, messages);
   guint n_source = aenet_network_get_n_param_tensors(source->network);
@@ -484,9 +488,34 @@ test_deepen_from(void)
   AenetModel *deep = aenet_model_load(out, &error);
   g_assert_no_error(error);
   g_assert_cmpuint(aenet_network_get_n_param_tensors(deep->network), >, n_source);
-  g_assert_cmpfloat(output_difference(source->network, 0, deep->network, 0, 24), <, 1e-4);
+  g_assert_cmpfloat(output_difference(source->network, 0, deep->network, 0, 32), <, 1e-4);
   aenet_train_config_clear(&cfg);
+  aenet_model_free(deep);
+  aenet_model_free(source);
+  g_ptr_array_unref(messages);
+  g_free(said), g_free(from), g_free(out);
+  test_tmpdir_remove(data);
+  g_free(data);
+}
 
+static void
+test_deepen_from(void)
+{
+  /* Both grown presets start as their sources; a network whose layers do
+   * not all find a place (unet-x3's last) is refused, and so is one whose
+   * layers all map but whose new layers are not identities (unet-denoise
+   * into unet-denoise-deep, whose extra convolutions are plain). */
+  check_deepened("unet-x2", "unet-deep-x2", "upscale", 2);
+  check_deepened("unet-photo-wide", "unet-photo-deep", "denoise", 1);
+
+  char *data = make_folder(8, 40);
+  char *x3 = g_build_filename(data, "x3.safetensors", NULL);
+  char *plain = g_build_filename(data, "plain.safetensors", NULL);
+  char *out = g_build_filename(data, "deep.safetensors", NULL);
+  aenet_model_free(save_random_preset("unet-x3", "upscale", x3));
+  aenet_model_free(save_random_preset("unet-denoise", "denoise", plain));
+
+  AenetTrainConfig cfg;
   one_step_upscale_config(&cfg, 2, data, out);
   cfg.arch = g_strdup("unet-deep-x2");
   cfg.init_from = g_strdup(x3);
@@ -494,20 +523,11 @@ test_deepen_from(void)
   expect_failure(&cfg, "not a shallower version");
   aenet_train_config_clear(&cfg);
 
-  base_config(&cfg, data, out);
-  g_free(cfg.arch);
-  cfg.arch = g_strdup("unet-denoise-deep");
-  cfg.init_from = g_strdup(plain);
-  cfg.grow = AENET_GROW_DEEPER;
-  cfg.steps = 1;
+  grow_denoiser_config(&cfg, data, out, "unet-denoise-deep", plain, AENET_GROW_DEEPER);
   expect_failure(&cfg, "does not compute what it did");
   aenet_train_config_clear(&cfg);
 
-  g_free(said);
-  aenet_model_free(deep);
-  aenet_model_free(source);
-  g_ptr_array_unref(messages);
-  g_free(x2), g_free(x3), g_free(plain), g_free(out);
+  g_free(x3), g_free(plain), g_free(out);
   test_tmpdir_remove(data);
   g_free(data);
 }

@@ -22,14 +22,16 @@ typedef struct {
   /* The graph: widths at the first and the deeper levels; for denoisers,
    * the kind of their blocks, how many there are at 1/2 and at 1/4
    * resolution (on each side) and at 1/8, and whether the denoiser is
-   * blind (takes no noise level); for U-Net upscalers (width_first set),
-   * the residual blocks added at 1/2 (blocks[1]); for upscalers of
-   * residual blocks, how many at the input's resolution (on each side)
-   * and at 1/2. */
+   * blind (takes no noise level); for upscalers of residual blocks, how
+   * many at the input's resolution (on each side) and at 1/2. */
   int width_first, width;
   AenetBlockKind block;
   int blocks[3];
   gboolean blind;
+  /* U-Nets: EDSR's residual blocks added last in the deepest level, where
+   * a shallower network grown into this one (--deepen-from) has no layer
+   * of their shape, so they start as identities. */
+  int deepest_res_blocks;
 } AenetPreset;
 
 /* All presets, terminated by an entry whose name is NULL. */
