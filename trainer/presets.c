@@ -319,7 +319,7 @@ aenet_preset_build_graph(const AenetPreset *preset)
   Graph g = { g_string_new(NULL), 0 };
   if (preset->scale == 1)
     build_unet_denoise(&g, preset);
-  else if (preset->width_first > 0)
+  else if (preset->width_first > 0) /* a U-Net's levels; res-x2's have one width */
     build_unet_upscale(&g, preset);
   else
     build_res_upscale(&g, preset);
