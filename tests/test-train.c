@@ -401,19 +401,23 @@ output_difference(const AenetNetwork *a, float level_a, const AenetNetwork *b, f
   return difference;
 }
 
-/* One step of a denoiser of architecture arch grown from the model at
- * from, which leaves the weights as they started. */
+/* One step of a network of architecture arch (a denoiser at scale 1)
+ * grown from the model at from, which leaves the weights as they started. */
 static void
-grow_denoiser_config(AenetTrainConfig *cfg, const char *data, const char *out, const char *arch,
-                     const char *from, AenetGrowth grow)
+grow_config(AenetTrainConfig *cfg, int scale, const char *data, const char *out, const char *arch,
+            const char *from, AenetGrowth grow)
 {
-  base_config(cfg, data, out);
-  g_free(cfg->arch);
+  if (scale > 1) {
+    one_step_upscale_config(cfg, scale, data, out);
+  } else {
+    base_config(cfg, data, out);
+    g_free(cfg->arch);
+    cfg->steps = 1;
+    cfg->lr = 1e-12;
+  }
   cfg->arch = g_strdup(arch);
   cfg->init_from = g_strdup(from);
   cfg->grow = grow;
-  cfg->steps = 1;
-  cfg->lr = 1e-12;
 }
 
 static void
@@ -429,7 +433,7 @@ test_widen_from(void)
   aenet_model_free(save_random_preset("unet-x2", "upscale", x2));
 
   AenetTrainConfig cfg;
-  grow_denoiser_config(&cfg, data, out, "unet-denoise", small, AENET_GROW_WIDER);
+  grow_config(&cfg, 1, data, out, "unet-denoise", small, AENET_GROW_WIDER);
   GPtrArray *messages = g_ptr_array_new_with_free_func(g_free);
   run_ok(&cfg, messages);
 
@@ -467,14 +471,7 @@ check_deepened(const char *from_arch, const char *to_arch, const char *task, int
   char *out = g_build_filename(data, "deep.safetensors", NULL);
   AenetModel *source = save_random_preset(from_arch, task, from);
   AenetTrainConfig cfg;
-  if (scale > 1) {
-    one_step_upscale_config(&cfg, scale, data, out);
-    cfg.arch = g_strdup(to_arch);
-    cfg.init_from = g_strdup(from);
-    cfg.grow = AENET_GROW_DEEPER;
-  } else {
-    grow_denoiser_config(&cfg, data, out, to_arch, from, AENET_GROW_DEEPER);
-  }
+  grow_config(&cfg, scale, data, out, to_arch, from, AENET_GROW_DEEPER);
   GPtrArray *messages = g_ptr_array_new_with_free_func(g_free);
   run_ok(&cfg, messages);
   guint n_source = aenet_network_get_n_param_tensors(source->network);
@@ -516,14 +513,11 @@ test_deepen_from(void)
   aenet_model_free(save_random_preset("unet-denoise", "denoise", plain));
 
   AenetTrainConfig cfg;
-  one_step_upscale_config(&cfg, 2, data, out);
-  cfg.arch = g_strdup("unet-deep-x2");
-  cfg.init_from = g_strdup(x3);
-  cfg.grow = AENET_GROW_DEEPER;
+  grow_config(&cfg, 2, data, out, "unet-deep-x2", x3, AENET_GROW_DEEPER);
   expect_failure(&cfg, "not a shallower version");
   aenet_train_config_clear(&cfg);
 
-  grow_denoiser_config(&cfg, data, out, "unet-denoise-deep", plain, AENET_GROW_DEEPER);
+  grow_config(&cfg, 1, data, out, "unet-denoise-deep", plain, AENET_GROW_DEEPER);
   expect_failure(&cfg, "does not compute what it did");
   aenet_train_config_clear(&cfg);
 
