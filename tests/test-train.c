@@ -420,58 +420,19 @@ grow_config(AenetTrainConfig *cfg, int scale, const char *data, const char *out,
   cfg->grow = grow;
 }
 
+/* A random from_arch network grown into to_arch (wider, or deeper by
+ * residual blocks) takes every layer, has more parameters and gives the
+ * same output before training. */
 static void
-test_widen_from(void)
-{
-  /* unet-denoise-small widened into unet-denoise (every width grows) gives
-   * the same output before training; another layout is refused. */
-  char *data = make_folder(8, 40);
-  char *small = g_build_filename(data, "small.safetensors", NULL);
-  char *x2 = g_build_filename(data, "x2.safetensors", NULL);
-  char *out = g_build_filename(data, "wide.safetensors", NULL);
-  AenetModel *source = save_random_preset("unet-denoise-small", "denoise", small);
-  aenet_model_free(save_random_preset("unet-x2", "upscale", x2));
-
-  AenetTrainConfig cfg;
-  grow_config(&cfg, 1, data, out, "unet-denoise", small, AENET_GROW_WIDER);
-  GPtrArray *messages = g_ptr_array_new_with_free_func(g_free);
-  run_ok(&cfg, messages);
-
-  GError *error = NULL;
-  AenetModel *wide = aenet_model_load(out, &error);
-  g_assert_no_error(error);
-  g_assert_cmpuint(aenet_network_get_n_params(wide->network), >,
-                   2 * aenet_network_get_n_params(source->network));
-  g_assert_cmpfloat(output_difference(source->network, 20 / 255.0f, wide->network, 20 / 255.0f, 32),
-                   <, 1e-4);
-  aenet_train_config_clear(&cfg);
-
-  base_config(&cfg, data, out);
-  cfg.init_from = g_strdup(x2);
-  cfg.grow = AENET_GROW_WIDER;
-  cfg.steps = 1;
-  expect_failure(&cfg, "not a narrower version");
-  aenet_train_config_clear(&cfg);
-
-  aenet_model_free(wide);
-  aenet_model_free(source);
-  g_ptr_array_unref(messages);
-  g_free(small), g_free(x2), g_free(out);
-  test_tmpdir_remove(data);
-  g_free(data);
-}
-
-/* A random from_arch network deepened into to_arch (residual blocks
- * added) takes every layer and gives the same output before training. */
-static void
-check_deepened(const char *from_arch, const char *to_arch, const char *task, int scale)
+check_grown(const char *from_arch, const char *to_arch, const char *task, int scale,
+            AenetGrowth grow)
 {
   char *data = make_folder(8, 40);
   char *from = g_build_filename(data, "from.safetensors", NULL);
-  char *out = g_build_filename(data, "deep.safetensors", NULL);
+  char *out = g_build_filename(data, "grown.safetensors", NULL);
   AenetModel *source = save_random_preset(from_arch, task, from);
   AenetTrainConfig cfg;
-  grow_config(&cfg, scale, data, out, to_arch, from, AENET_GROW_DEEPER);
+  grow_config(&cfg, scale, data, out, to_arch, from, grow);
   GPtrArray *messages = g_ptr_array_new_with_free_func(g_free);
   run_ok(&cfg, messages);
   guint n_source = aenet_network_get_n_param_tensors(source->network);
@@ -482,17 +443,49 @@ check_deepened(const char *from_arch, const char *to_arch, const char *task, int
   g_assert_true(found);
 
   GError *error = NULL;
-  AenetModel *deep = aenet_model_load(out, &error);
+  AenetModel *grown = aenet_model_load(out, &error);
   g_assert_no_error(error);
-  g_assert_cmpuint(aenet_network_get_n_param_tensors(deep->network), >, n_source);
-  g_assert_cmpfloat(output_difference(source->network, 0, deep->network, 0, 32), <, 1e-4);
+  g_assert_cmpuint(aenet_network_get_n_params(grown->network), >,
+                   aenet_network_get_n_params(source->network));
+  float level = 20 / 255.0f;
+  g_assert_cmpfloat(output_difference(source->network, level, grown->network, level, 32), <, 1e-4);
   aenet_train_config_clear(&cfg);
-  aenet_model_free(deep);
+  aenet_model_free(grown);
   aenet_model_free(source);
   g_ptr_array_unref(messages);
   g_free(said), g_free(from), g_free(out);
   test_tmpdir_remove(data);
   g_free(data);
+}
+
+/* A random from_arch network refused as the source of to_arch, for the
+ * reason why. */
+static void
+check_refused(const char *from_arch, const char *task, const char *to_arch, int scale,
+              AenetGrowth grow, const char *why)
+{
+  char *data = make_folder(8, 40);
+  char *from = g_build_filename(data, "from.safetensors", NULL);
+  char *out = g_build_filename(data, "grown.safetensors", NULL);
+  aenet_model_free(save_random_preset(from_arch, task, from));
+  AenetTrainConfig cfg;
+  grow_config(&cfg, scale, data, out, to_arch, from, grow);
+  expect_failure(&cfg, why);
+  aenet_train_config_clear(&cfg);
+  g_free(from), g_free(out);
+  test_tmpdir_remove(data);
+  g_free(data);
+}
+
+static void
+test_widen_from(void)
+{
+  /* A denoiser widened at every level and an upscaler at its first start
+   * as their sources; another layout is refused. */
+  check_grown("unet-denoise-small", "unet-denoise", "denoise", 1, AENET_GROW_WIDER);
+  check_grown("unet-x2", "unet-wide-x2", "upscale", 2, AENET_GROW_WIDER);
+  check_refused("unet-x2", "upscale", "unet-denoise", 1, AENET_GROW_WIDER,
+                "not a narrower version");
 }
 
 static void
@@ -502,28 +495,12 @@ test_deepen_from(void)
    * not all find a place (unet-x3's last) is refused, and so is one whose
    * layers all map but whose new layers are not identities (unet-denoise
    * into unet-denoise-deep, whose extra convolutions are plain). */
-  check_deepened("unet-x2", "unet-deep-x2", "upscale", 2);
-  check_deepened("unet-photo-wide", "unet-photo-deep", "denoise", 1);
-
-  char *data = make_folder(8, 40);
-  char *x3 = g_build_filename(data, "x3.safetensors", NULL);
-  char *plain = g_build_filename(data, "plain.safetensors", NULL);
-  char *out = g_build_filename(data, "deep.safetensors", NULL);
-  aenet_model_free(save_random_preset("unet-x3", "upscale", x3));
-  aenet_model_free(save_random_preset("unet-denoise", "denoise", plain));
-
-  AenetTrainConfig cfg;
-  grow_config(&cfg, 2, data, out, "unet-deep-x2", x3, AENET_GROW_DEEPER);
-  expect_failure(&cfg, "not a shallower version");
-  aenet_train_config_clear(&cfg);
-
-  grow_config(&cfg, 1, data, out, "unet-denoise-deep", plain, AENET_GROW_DEEPER);
-  expect_failure(&cfg, "does not compute what it did");
-  aenet_train_config_clear(&cfg);
-
-  g_free(x3), g_free(plain), g_free(out);
-  test_tmpdir_remove(data);
-  g_free(data);
+  check_grown("unet-x2", "unet-deep-x2", "upscale", 2, AENET_GROW_DEEPER);
+  check_grown("unet-photo-wide", "unet-photo-deep", "denoise", 1, AENET_GROW_DEEPER);
+  check_refused("unet-x3", "upscale", "unet-deep-x2", 2, AENET_GROW_DEEPER,
+                "not a shallower version");
+  check_refused("unet-denoise", "denoise", "unet-denoise-deep", 1, AENET_GROW_DEEPER,
+                "does not compute what it did");
 }
 
 static void

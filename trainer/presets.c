@@ -158,17 +158,17 @@ build_unet_denoise(Graph *g, const AenetPreset *p)
 }
 
 /* Upscaler at low resolution, of 3×3 convolutions with ReLUs: two levels
- * (1, 1/2) of width w and 2w, then a learned pixel-shuffle up-sampling
- * added to bicubic. */
+ * (1, 1/2) of width width_first and 2 × width, then a learned
+ * pixel-shuffle up-sampling added to bicubic. */
 static void
 build_unet_upscale(Graph *g, const AenetPreset *p)
 {
-  int w = p->width, scale = p->scale;
+  int w1 = p->width_first, w2 = 2 * p->width, scale = p->scale;
   int img = graph_add(g, "\"op\": \"input\", \"channels\": 3");
-  int l1 = conv_relu(g, conv_relu(g, img, w, 1), w, 1);
-  int l2 = conv_relu(g, conv_relu(g, conv_relu(g, l1, 2 * w, 2), 2 * w, 1), 2 * w, 1);
-  l2 = blocks(g, res_block, l2, 2 * w, p->deepest_res_blocks);
-  int u1 = conv_relu(g, conv_relu(g, up_add(g, l2, w, l1), w, 1), w, 1);
+  int l1 = conv_relu(g, conv_relu(g, img, w1, 1), w1, 1);
+  int l2 = conv_relu(g, conv_relu(g, conv_relu(g, l1, w2, 2), w2, 1), w2, 1);
+  l2 = blocks(g, res_block, l2, w2, p->deepest_res_blocks);
+  int u1 = conv_relu(g, conv_relu(g, up_add(g, l2, w1, l1), w1, 1), w1, 1);
   int res = conv(g, u1, 3 * scale * scale, 3, 1);
   int up = graph_add(g, "\"op\": \"shuffle\", \"in\": [%d], \"factor\": %d", res, scale);
   int bic = graph_add(g, "\"op\": \"bicubic\", \"in\": [%d], \"factor\": %d", img, scale);
@@ -266,6 +266,12 @@ static const AenetPreset presets[] = {
   { .name = "unet-deep-x2", .task = "upscale", .scale = 2,
     .description = "2× upscaler, unet-x2 with 2 residual blocks at 1/2 resolution",
     .width_first = 64, .width = 64, .deepest_res_blocks = 2 },
+  /* unet-x2 widened where the detail is made, at the input's resolution
+   * (--widen-from keeps what the trained unet-x2 computes), for issue
+   * 15's bars, which depth added at 1/2 (unet-deep-x2) did not bring. */
+  { .name = "unet-wide-x2", .task = "upscale", .scale = 2,
+    .description = "2× upscaler, unet-x2 with width 96 at low resolution",
+    .width_first = 96, .width = 64 },
   /* Residual blocks for issue 15's upscaler bars: about unet-x2's
    * multiply-adds (1.2 times) at full resolution only, and twice them with
    * a level at 1/2 for reach. */
